@@ -1,0 +1,47 @@
+# UnifiedMCP billing operations. `make` alone lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# pytest-xdist workers; the suite is sized for 2 cores.
+WORKERS ?= 2
+MONTH ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help report test lab bench clean system-deps venv
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# The venv is (re)built on first use and whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name unifiedmcp --display-name "UnifiedMCP (.venv)" >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Build the local environment (.venv) without running anything
+
+system-deps: ## Install the Debian packages the tests need (headless Chromium)
+	@scripts/system-deps.sh
+
+report: $(STAMP) ## Build the demo data if missing and publish the latest complete month's reports
+	$(BIN)/unifiedmcp report --latest $(if $(MONTH),--month $(MONTH),)
+
+# pytest exits 5 when it collected no tests: that is a failure, not a pass.
+test: $(STAMP) system-deps ## Run the whole test suite
+	@$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project's kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP) ## Run every benchmark in benchmarks/ and print its figures
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## Remove the venv, generated data, reports and caches
+	rm -rf $(VENV) reports .pytest_cache .hypothesis build src/*.egg-info
+	rm -f data/*.sqlite3* data/*.duckdb* data/*.wal
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

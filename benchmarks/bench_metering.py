@@ -1,0 +1,125 @@
+"""Metering cost: our check_and_record against the seed's naive trackUsage, on the same SQLite.
+
+For 0, 100k and 1M usage rows already in the month, it prints calls per second and p50/p99
+latency per call for
+  - ours:  one BEGIN IMMEDIATE transaction reading a monthly counter (O(1) in the month's rows);
+  - naive: the seed's approach, insert a row and then count the month's rows for the user
+           (with an index on (user_id, timestamp), which is the kindest form of it).
+Run: .venv/bin/python benchmarks/bench_metering.py [--calls N] [--sizes 0,100000,1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from unifiedmcp.ledger import Ledger
+
+MONTH_START = datetime(2026, 11, 1, tzinfo=UTC)
+CUSTOMER = "cus_bench"
+
+NAIVE_SCHEMA = """
+CREATE TABLE usage_logs (user_id TEXT, tool_name TEXT, timestamp TEXT);
+CREATE INDEX usage_logs_user_time ON usage_logs (user_id, timestamp);
+"""
+
+
+def _prefill_ours(ledger: Ledger, rows: int) -> None:
+    """Put `rows` earlier calls of this month into the ledger, as check_and_record would have."""
+    batch = 50_000
+    with ledger.transaction() as conn:
+        for start in range(0, rows, batch):
+            n = min(batch, rows - start)
+            conn.executemany(
+                "INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status)"
+                " VALUES (?, ?, 'prefill', ?, '2026-11', 'ok')",
+                ((uuid.uuid4().hex, CUSTOMER, f"2026-11-01T00:00:{i % 60:02d}.000000Z") for i in range(n)),
+            )
+        conn.execute(
+            "INSERT INTO usage_counters (customer_id, month, calls) VALUES (?, '2026-11', ?)", (CUSTOMER, rows)
+        )
+
+
+def _naive(path: Path, rows: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(NAIVE_SCHEMA)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO usage_logs VALUES (?, 'prefill', ?)",
+        ((CUSTOMER, f"2026-11-01T00:00:{i % 60:02d}.000000Z") for i in range(rows)),
+    )
+    conn.execute("COMMIT")
+    return conn
+
+
+def _naive_track(conn: sqlite3.Connection, at: datetime) -> int:
+    """The seed's trackUsage: log the call, then count this month's calls to compare with the limit."""
+    conn.execute("INSERT INTO usage_logs VALUES (?, ?, ?)", (CUSTOMER, "bench", at.isoformat()))
+    return conn.execute(
+        "SELECT count(*) FROM usage_logs WHERE user_id = ? AND timestamp >= ? AND timestamp < ?",
+        (CUSTOMER, "2026-11-01", "2026-12-01"),
+    ).fetchone()[0]
+
+
+def _measure(fn, calls: int) -> dict[str, float]:
+    samples = []
+    start = time.perf_counter()
+    for _ in range(calls):
+        t0 = time.perf_counter_ns()
+        fn()
+        samples.append(time.perf_counter_ns() - t0)
+    total = time.perf_counter() - start
+    samples.sort()
+    return {
+        "calls_per_s": calls / total,
+        "p50_us": statistics.median(samples) / 1000,
+        "p99_us": samples[int(len(samples) * 0.99) - 1] / 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20_000, help="metered calls per measurement (ours)")
+    parser.add_argument("--naive-calls", type=int, default=300, help="calls per measurement (naive)")
+    parser.add_argument("--sizes", default="0,100000,1000000", help="rows already in the month")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()} sqlite {sqlite3.sqlite_version}")
+    at = MONTH_START + timedelta(days=3)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in sizes:
+            ledger = Ledger(Path(tmp) / f"ours-{rows}.sqlite3")
+            ledger.upsert_customer(CUSTOMER, tier="enterprise")
+            _prefill_ours(ledger, rows)
+            ours = _measure(lambda: ledger.check_and_record(CUSTOMER, "bench", at=at), args.calls)
+            ledger.close()
+            naive_conn = _naive(Path(tmp) / f"naive-{rows}.sqlite3", rows)
+            naive = _measure(lambda: _naive_track(naive_conn, at), args.naive_calls)
+            naive_conn.close()
+            results[rows] = (ours, naive)
+    print(f"{'rows in month':>14} | {'ours calls/s':>12} {'p50 µs':>8} {'p99 µs':>8} | {'naive calls/s':>13} {'p50 µs':>9} {'p99 µs':>9} | speed-up")
+    for rows, (ours, naive) in results.items():
+        print(
+            f"{rows:>14,} | {ours['calls_per_s']:>12,.0f} {ours['p50_us']:>8.1f} {ours['p99_us']:>8.1f} | "
+            f"{naive['calls_per_s']:>13,.0f} {naive['p50_us']:>9.1f} {naive['p99_us']:>9.1f} | "
+            f"{ours['calls_per_s'] / naive['calls_per_s']:>7.0f}x"
+        )
+    if 0 in results and max(sizes) > 0:
+        big = max(sizes)
+        ratio = results[0][0]["calls_per_s"] / results[big][0]["calls_per_s"]
+        print(f"ours: cost at {big:,} rows / cost at 0 rows = {ratio:.2f} (target <= 1.5)")
+        print(f"ours vs naive at {big:,} rows: {results[big][0]['calls_per_s'] / results[big][1]['calls_per_s']:.0f}x (target >= 100x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""UnifiedMCP billing operations.
+
+The public surface of the core package; subpackages (``ledger``, ``billing``, ``sandbox``,
+``server``, ``warehouse``, ``metrics``, ``reports``) curate their own.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .config import DEFAULT_TIERS, Settings, Tier, TierTable, load_settings, load_tiers
+from .errors import (
+    AuthError,
+    ConfigError,
+    ConnectionCapReached,
+    InvalidInput,
+    LedgerError,
+    LiveKeyRefused,
+    QuotaExceeded,
+    UnifiedMCPError,
+    UnknownCustomer,
+)
+from .months import Month
+
+try:
+    __version__ = version("unifiedmcp")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "DEFAULT_TIERS",
+    "AuthError",
+    "ConfigError",
+    "ConnectionCapReached",
+    "InvalidInput",
+    "LedgerError",
+    "LiveKeyRefused",
+    "Month",
+    "QuotaExceeded",
+    "Settings",
+    "Tier",
+    "TierTable",
+    "UnifiedMCPError",
+    "UnknownCustomer",
+    "__version__",
+    "load_settings",
+    "load_tiers",
+]

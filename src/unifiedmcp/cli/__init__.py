@@ -1,0 +1,5 @@
+"""The ``unifiedmcp`` command."""
+
+from ._app import app, main
+
+__all__ = ["app", "main"]

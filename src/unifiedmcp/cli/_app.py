@@ -1,0 +1,79 @@
+"""The root ``unifiedmcp`` command: global options, error handling, sub-command registration."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .. import __version__
+from ..errors import UnifiedMCPError
+
+app = typer.Typer(
+    name="unifiedmcp",
+    help="UnifiedMCP billing operations: metered MCP tools over Stripe, webhooks, warehouse and reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"unifiedmcp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    # Sub-command groups live next to the code they drive; each module exposes `register(app)`.
+    from . import _customers, _keys, _ledger, _usage
+
+    for module in (_customers, _keys, _usage, _ledger):
+        module.register(app)
+
+
+_register()
+
+
+def _error_line(message: str) -> None:
+    # Plain print, not rich: the line must never be wrapped or styled.
+    print("error: " + " ".join(message.split()), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one clear line and a non-zero exit on error; ``--debug`` for the traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    command = typer.main.get_command(app)
+    _state["debug"] = "--debug" in args
+    try:
+        # Standalone mode: typer itself reports usage errors (exit 2), --help and --version.
+        command.main(args=args, prog_name="unifiedmcp", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except UnifiedMCPError as exc:
+        if _state["debug"]:
+            raise
+        _error_line(str(exc))
+        return 1
+    except Exception as exc:  # an unexpected failure still gets one line, and a hint
+        if _state["debug"]:
+            raise
+        _error_line(f"{exc.__class__.__name__}: {exc} (run with --debug for the traceback)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

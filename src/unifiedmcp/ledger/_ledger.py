@@ -1,0 +1,328 @@
+"""The ledger: the operational SQLite store (WAL mode) behind metering, keys and tiers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..config import DEFAULT_TIERS, TierTable
+from ..errors import AuthError, ConnectionCapReached, InvalidInput, LedgerError, QuotaExceeded, UnknownCustomer
+from ..months import Month
+from . import _tokens
+from ._metering import Call, admit
+from ._migrations import migrate
+from ._records import Admission, ApiKey, Customer, NewApiKey, OAuthConnection, Usage
+
+__all__ = ["Ledger", "USAGE_STATUSES"]
+
+USAGE_STATUSES = ("ok", "error", "rejected")
+
+def _iso(at: datetime) -> str:
+    """ISO-8601 UTC with microseconds and a Z (naive datetimes are UTC)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}.{at.microsecond:06d}Z"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """Customers, hashed API keys, metered usage, monthly counters and OAuth connections.
+
+    One ``Ledger`` per process (it is thread-safe); any number of processes may open the same file.
+    Every metered call goes through :meth:`check_and_record`, one ``BEGIN IMMEDIATE`` transaction,
+    so concurrent callers can never admit more than a hard limit allows, and a process killed
+    mid-call leaves either the whole call recorded or none of it.
+    """
+
+    def __init__(self, path: Path | str, *, tiers: TierTable = DEFAULT_TIERS, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.tiers = tiers
+        self._lock = threading.RLock()  # guards the connection
+        try:
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it consistent
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: keeps the event-id index hot
+            migrate(conn)
+        except (sqlite3.Error, OSError) as exc:
+            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
+        self._conn = conn
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): all of it commits, or none of it."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot write ledger {self.path}: {exc}") from None
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._conn.execute("ROLLBACK")
+                raise LedgerError(f"cannot write ledger {self.path}: {exc}") from None
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- customers -----------------------------------------------------------------------------
+
+    def upsert_customer(
+        self, customer_id: str, *, tier: str | None = None, email: str | None = None, status: str = "active"
+    ) -> Customer:
+        """Create a customer (default tier: the lowest) or update the given fields."""
+        if not customer_id or not customer_id.strip():
+            raise InvalidInput("customer id must not be empty")
+        if tier is not None:
+            self.tiers[tier]  # raises ConfigError naming the known tiers
+        now = _iso(_now())
+        with self.transaction() as conn:
+            conn.execute(
+                """INSERT INTO customers (customer_id, email, tier, status, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (customer_id) DO UPDATE SET
+                     tier = coalesce(?, tier), email = coalesce(?, email), status = ?, updated_at = ?""",
+                (customer_id, email, tier or self.tiers.default.name, status, now, now, tier, email, status, now),
+            )
+        return self.customer(customer_id)
+
+    def set_tier(self, customer_id: str, tier: str) -> Customer:
+        self.tiers[tier]
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE customers SET tier = ?, updated_at = ? WHERE customer_id = ?",
+                (tier, _iso(_now()), customer_id),
+            )
+            if cur.rowcount == 0:
+                raise UnknownCustomer(customer_id)
+        return self.customer(customer_id)
+
+    def customer(self, customer_id: str) -> Customer:
+        rows = self._read(
+            "SELECT customer_id, tier, status, email, created_at, updated_at FROM customers WHERE customer_id = ?",
+            (customer_id,),
+        )
+        if not rows:
+            raise UnknownCustomer(customer_id)
+        return Customer(*rows[0])
+
+    def customers(self) -> list[Customer]:
+        rows = self._read(
+            "SELECT customer_id, tier, status, email, created_at, updated_at FROM customers ORDER BY customer_id"
+        )
+        return [Customer(*r) for r in rows]
+
+    # -- API keys ------------------------------------------------------------------------------
+
+    def create_key(self, customer_id: str, *, name: str | None = None) -> NewApiKey:
+        """Create an API key for a customer; its token is returned once and only hashed here."""
+        self.customer(customer_id)
+        key_id, token, digest = _tokens.new_token()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO api_keys (key_id, customer_id, secret_hash, name, created_at) VALUES (?, ?, ?, ?, ?)",
+                (key_id, customer_id, digest, name, _iso(_now())),
+            )
+        return NewApiKey(key_id=key_id, customer_id=customer_id, token=token)
+
+    def keys(self, customer_id: str | None = None) -> list[ApiKey]:
+        sql = "SELECT key_id, customer_id, name, created_at, revoked_at FROM api_keys"
+        params: tuple = ()
+        if customer_id is not None:
+            self.customer(customer_id)
+            sql += " WHERE customer_id = ?"
+            params = (customer_id,)
+        return [ApiKey(*r) for r in self._read(sql + " ORDER BY created_at, key_id", params)]
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        with self.transaction() as conn:
+            row = conn.execute("SELECT revoked_at FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+            if row is None:
+                raise AuthError("not found", key_prefix=key_id)
+            if row[0] is not None:
+                raise AuthError("is already revoked", key_prefix=key_id)
+            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (_iso(_now()), key_id))
+        return next(k for k in self.keys() if k.key_id == key_id)
+
+    def authenticate(self, token: str) -> Customer:
+        """The active customer a bearer token belongs to, or :class:`AuthError`."""
+        key_id, secret = _tokens.parse_token(token)
+        rows = self._read(
+            "SELECT customer_id, secret_hash, revoked_at FROM api_keys WHERE key_id = ?", (key_id,)
+        )
+        if not rows or not _tokens.secret_matches(secret, rows[0][1]):
+            raise AuthError("is not valid", key_prefix=key_id)
+        if rows[0][2] is not None:
+            raise AuthError("was revoked", key_prefix=key_id)
+        customer = self.customer(rows[0][0])
+        if customer.status != "active":
+            raise AuthError("belongs to a deleted customer", key_prefix=key_id)
+        return customer
+
+    # -- metering ------------------------------------------------------------------------------
+
+    def check_and_record(
+        self,
+        customer_id: str,
+        tool: str,
+        *,
+        event_id: str | None = None,
+        at: datetime | None = None,
+        user_id: str | None = None,
+    ) -> Admission:
+        """Admit and record one metered call, atomically.
+
+        Hard-limited tiers (free) refuse the call past the monthly limit: it is recorded with
+        status ``rejected`` and :class:`QuotaExceeded` is raised. Soft-limited tiers admit it and
+        count it as overage. A repeated ``event_id`` is not counted again: the first outcome is
+        returned (or raised) once more, with ``duplicate=True``. Thread-safe.
+        """
+        at = at or _now()
+        if at.tzinfo is not None and at.utcoffset():
+            at = at.astimezone(UTC)
+        call = Call(customer_id, tool, event_id or uuid.uuid4().hex, _iso(at), f"{at.year:04d}-{at.month:02d}", user_id)
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot write ledger {self.path}: {exc}") from None
+            try:
+                admission = admit(conn, self.tiers, call)
+            except QuotaExceeded:
+                conn.execute("COMMIT")  # the refusal itself is recorded
+                raise
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return admission
+
+    def complete(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
+        """Record how an admitted call ended (``ok`` or ``error``) and how long it took."""
+        if status not in ("ok", "error"):
+            raise InvalidInput(f"status must be 'ok' or 'error', not {status!r}")
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE usage_events SET status = ?, latency_ms = ? WHERE event_id = ? AND status != 'rejected'",
+                (status, latency_ms, event_id),
+            )
+
+    def usage(self, customer_id: str, *, month: Month | None = None) -> Usage:
+        """A customer's usage in ``month`` (default: the current UTC month)."""
+        month = month or Month.current()
+        customer = self.customer(customer_id)
+        rows = self._read(
+            "SELECT calls, rejected FROM usage_counters WHERE customer_id = ? AND month = ?",
+            (customer_id, str(month)),
+        )
+        calls, rejected = rows[0] if rows else (0, 0)
+        tier = self.tiers[customer.tier]
+        return Usage(customer_id, tier.name, str(month), calls, rejected, tier.monthly_api_calls, month.end)
+
+    def usage_summary(self, *, month: Month | None = None) -> list[Usage]:
+        """Every customer with usage in ``month``, most calls first."""
+        month = month or Month.current()
+        rows = self._read(
+            """SELECT u.customer_id, c.tier, u.calls, u.rejected FROM usage_counters u
+               JOIN customers c USING (customer_id) WHERE u.month = ?
+               ORDER BY u.calls DESC, u.customer_id""",
+            (str(month),),
+        )
+        return [
+            Usage(cid, tier, str(month), calls, rej, self.tiers[tier].monthly_api_calls, month.end)
+            for cid, tier, calls, rej in rows
+        ]
+
+    def usage_events(self, *, month: Month | None = None, after_seq: int = 0, limit: int | None = None) -> list[tuple]:
+        """Raw usage rows ``(seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms)``."""
+        sql = "SELECT seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms FROM usage_events WHERE seq > ?"
+        params: list = [after_seq]
+        if month is not None:
+            sql += " AND month = ?"
+            params.append(str(month))
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self._read(sql, tuple(params))
+
+    # -- OAuth connections ---------------------------------------------------------------------
+
+    def add_connection(self, customer_id: str, provider: str, *, account: str = "") -> OAuthConnection:
+        """Add an OAuth connection, refusing one past the tier's cap."""
+        if not provider or not provider.strip():
+            raise InvalidInput("provider must not be empty")
+        with self.transaction() as conn:
+            row = conn.execute("SELECT tier FROM customers WHERE customer_id = ?", (customer_id,)).fetchone()
+            if row is None:
+                raise UnknownCustomer(customer_id)
+            tier = self.tiers[row[0]]
+            count = conn.execute(
+                "SELECT count(*) FROM oauth_connections WHERE customer_id = ?", (customer_id,)
+            ).fetchone()[0]
+            if tier.oauth_connections is not None and count >= tier.oauth_connections:
+                raise ConnectionCapReached(customer=customer_id, tier=tier.name, cap=tier.oauth_connections)
+            connection_id = "conn_" + uuid.uuid4().hex[:16]
+            created_at = _iso(_now())
+            try:
+                conn.execute(
+                    "INSERT INTO oauth_connections (connection_id, customer_id, provider, account, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (connection_id, customer_id, provider, account, created_at),
+                )
+            except sqlite3.IntegrityError:
+                raise InvalidInput(
+                    f"{customer_id} already has a {provider!r} connection for account {account!r}"
+                ) from None
+        return OAuthConnection(connection_id, customer_id, provider, account, created_at)
+
+    def connections(self, customer_id: str) -> list[OAuthConnection]:
+        self.customer(customer_id)
+        rows = self._read(
+            "SELECT connection_id, customer_id, provider, account, created_at FROM oauth_connections"
+            " WHERE customer_id = ? ORDER BY created_at, connection_id",
+            (customer_id,),
+        )
+        return [OAuthConnection(*r) for r in rows]
+
+    def remove_connection(self, connection_id: str) -> None:
+        with self.transaction() as conn:
+            cur = conn.execute("DELETE FROM oauth_connections WHERE connection_id = ?", (connection_id,))
+            if cur.rowcount == 0:
+                raise InvalidInput(f"no OAuth connection {connection_id!r}")

@@ -1,0 +1,95 @@
+"""What the ledger returns: plain, frozen records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    tier: str
+    status: str
+    email: str | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as listed: its public id, never its secret."""
+
+    key_id: str
+    customer_id: str
+    name: str | None
+    created_at: str
+    revoked_at: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    """A key just created. ``token`` is shown once and is not stored anywhere."""
+
+    key_id: str
+    customer_id: str
+    token: str
+
+    def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
+        return f"NewApiKey(key_id={self.key_id!r}, customer_id={self.customer_id!r}, token='**********')"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The outcome of an admitted (metered) call."""
+
+    event_id: str
+    customer_id: str
+    tier: str
+    month: str
+    used: int  # admitted calls this month, this one included
+    limit: int
+    resets_at: datetime
+    duplicate: bool  # the event_id had been recorded before; nothing was counted again
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def overage(self) -> int:
+        return max(0, self.used - self.limit)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A customer's usage in one month."""
+
+    customer_id: str
+    tier: str
+    month: str
+    calls: int  # admitted calls (ok or error)
+    rejected: int
+    limit: int
+    resets_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.calls)
+
+    @property
+    def overage(self) -> int:
+        return max(0, self.calls - self.limit)
+
+
+@dataclass(frozen=True)
+class OAuthConnection:
+    connection_id: str
+    customer_id: str
+    provider: str
+    account: str
+    created_at: str

@@ -1,0 +1,129 @@
+"""The ``unifiedmcp`` command: help everywhere, one-line errors, and bad input that changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from unifiedmcp import __version__
+from unifiedmcp.cli import app
+
+
+def _all_commands() -> list[list[str]]:
+    """Every command path of the CLI, groups included."""
+    paths: list[list[str]] = []
+
+    def walk(cmd, prefix: list[str]) -> None:
+        paths.append(prefix)
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+def test_every_command_has_help(run) -> None:
+    """--help works on the root and on every group and command, and describes it."""
+    paths = _all_commands()
+    assert ["keys", "create"] in paths and ["ledger", "export-usage"] in paths
+    for path in paths:
+        r = run(*path, "--help")
+        assert r.code == 0, (path, r.err)
+        assert "Usage:" in r.out
+
+
+def test_usage_errors_exit_2_with_a_message(run) -> None:
+    """An unknown option is a usage error (exit 2) that names the option."""
+    r = run("usage", "show", "--bogus")
+    assert r.code == 2 and "--bogus" in r.err
+
+
+def test_version(run) -> None:
+    r = run("--version")
+    assert (r.code, r.out.strip()) == (0, f"unifiedmcp {__version__}")
+
+
+def test_key_lifecycle_shows_the_token_once(run) -> None:
+    assert run("customers", "add", "cus_1", "--tier", "pro").code == 0
+    created = run("keys", "create", "--customer", "cus_1", "--name", "ci")
+    token = created.out.strip().splitlines()[-1]
+    assert created.code == 0 and token.startswith("umk_")
+    listed = run("keys", "list")
+    assert token not in listed.out and token.split("_")[1] in listed.out
+    key_id = "umk_" + token.split("_")[1]
+    assert run("keys", "revoke", key_id).code == 0
+    assert "revoked" in run("keys", "list", "--customer", "cus_1").out
+
+
+def _ledger_digest(root: Path) -> str:
+    path = root / "data" / "ledger.sqlite3"
+    if not path.exists():
+        return "absent"
+    import sqlite3
+
+    return hashlib.sha256("\n".join(sqlite3.connect(path).iterdump()).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["keys", "create", "--customer", "cus_nobody"], "unknown customer 'cus_nobody'"),
+        (["usage", "show", "--customer", "cus_nobody"], "unknown customer 'cus_nobody'"),
+        (["usage", "show", "--month", "2026-13"], "invalid month 2026-13"),
+        (["ledger", "export-usage", "--month", "2026-13"], "invalid month 2026-13"),
+        (["keys", "revoke", "umk_000000000000"], "API key not found"),
+        (["connections", "add", "--customer", "cus_1", "--provider", "google"], "the most tier free allows"),
+        (["customers", "add", "cus_2", "--tier", "platinum"], "unknown tier 'platinum'"),
+        (["ledger", "export-usage", "--month", "2026-10", "--format", "xml"], "unknown format 'xml'"),
+    ],
+)
+def test_bad_input_gives_one_line_and_changes_nothing(run, isolated_env: Path, args: list[str], message: str) -> None:
+    """Each error is one 'error: …' line on stderr, exit code 1, and the ledger is byte-for-byte unchanged."""
+    run("customers", "add", "cus_1")
+    run("connections", "add", "--customer", "cus_1", "--provider", "github")
+    before = _ledger_digest(isolated_env)
+    r = run(*args)
+    assert r.code == 1
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.err
+    assert _ledger_digest(isolated_env) == before
+
+
+def test_malformed_tier_file_is_one_line(run, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (isolated_env / "tiers.toml").write_text("[tiers.free\n")
+    monkeypatch.setenv("UNIFIEDMCP_TIERS_FILE", str(isolated_env / "tiers.toml"))
+    r = run("usage", "show")
+    assert r.code == 1 and r.err.startswith("error: malformed tier file") and len(r.err.strip().splitlines()) == 1
+
+
+def test_unwritable_ledger_path_is_one_line(run, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (isolated_env / "blocker").write_text("a file, not a directory")
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", str(isolated_env / "blocker" / "ledger.sqlite3"))
+    r = run("customers", "list")
+    assert r.code == 1 and r.err.startswith("error: cannot open ledger")
+
+
+def test_debug_shows_the_traceback(run) -> None:
+    with pytest.raises(Exception, match="invalid month"):
+        run("--debug", "usage", "show", "--month", "2026-13")
+
+
+def test_installed_entry_point_exits_non_zero_on_error(isolated_env: Path) -> None:
+    """The console script itself (not only main()) turns an error into exit code 1."""
+    exe = Path(sys.executable).with_name("unifiedmcp")
+    r = subprocess.run([str(exe), "usage", "show", "--month", "2026-13"], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.startswith("error: invalid month")
+
+
+def test_export_usage_writes_the_requested_format(run, isolated_env: Path) -> None:
+    run("customers", "add", "cus_1", "--tier", "pro")
+    run("ledger", "demo", "--month", "2026-10")
+    out = isolated_env / "oct.parquet"
+    r = run("ledger", "export-usage", "--month", "2026-10", "--format", "parquet", "--out", str(out))
+    assert r.code == 0 and out.exists()

@@ -1,0 +1,27 @@
+"""UTC calendar months: parsing and half-open bounds (metrics.md §2)."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from unifiedmcp import InvalidInput, Month
+
+
+def test_bounds_are_half_open_in_utc() -> None:
+    m = Month.parse("2026-12")
+    assert m.start == datetime(2026, 12, 1, tzinfo=UTC)
+    assert m.end == datetime(2027, 1, 1, tzinfo=UTC)
+    assert m.previous == Month(2026, 11) and m.next == Month(2027, 1)
+    assert Month.of(m.end) == m.next
+    assert Month.of(m.end - timedelta(microseconds=1)) == m
+
+
+def test_offsets_are_converted_to_utc() -> None:
+    """23:30 on Oct 31 at UTC-2 is already November in UTC."""
+    assert Month.of(datetime(2026, 10, 31, 23, 30, tzinfo=timezone(timedelta(hours=-2)))) == Month(2026, 11)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "26-10", "october", ""])
+def test_malformed_months_are_rejected(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        Month.parse(text)
