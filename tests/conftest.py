@@ -20,3 +20,6 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UNIFIEDMCP_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
+
+# The local Stripe sandbox fixtures (sandbox, fresh_sandbox, webhook_receiver).
+pytest_plugins = ["unifiedmcp.sandbox.testing"]

@@ -1,0 +1,112 @@
+"""A local Stripe: a Stripe-compatible HTTP server with test clocks, signed webhooks and Stripe's errors.
+
+How to use it
+-------------
+In tests (pytest)::
+
+    # tests/conftest.py
+    pytest_plugins = ["unifiedmcp.sandbox.testing"]
+
+    def test_subscribe(sandbox, webhook_receiver):
+        client = sandbox.client()            # stripe.StripeClient on the sandbox, retries off
+        _, secret = sandbox.add_webhook_endpoint(webhook_receiver.url)
+        cus = client.v1.customers.create({"email": "a@example.com"})
+        ...
+        webhook_receiver.wait_for_types("invoice.paid")
+
+``sandbox`` is shared by the tests of one worker (make your own objects; settings and endpoints are
+reset after each test); ``fresh_sandbox`` is a private empty one. See
+:mod:`unifiedmcp.sandbox.testing` for every helper.
+
+In a notebook, a script or the demo builder::
+
+    from unifiedmcp.sandbox import serve_in_thread
+
+    with serve_in_thread() as sb:           # free port on 127.0.0.1, in-memory state
+        client = sb.client()                # or: os.environ.update(sb.env())
+        sb.set_dunning(retry_days=[3, 5, 7], final_action="unpaid")
+        ...
+    # serve_in_thread(port=12111, db_path="data/sandbox.sqlite3", api_key="sk_test_...",
+    #                 forward_to=["http://127.0.0.1:8788/webhooks/stripe"], settings={...})
+    # api_key: the only key accepted (default: a random sk_test_ key, in sb.api_key);
+    # forward_to deliveries are signed with sb.forward_secrets[i]; without `with`, call sb.stop().
+
+From a shell: ``unifiedmcp sandbox serve [--port 12111] [--host 127.0.0.1] [--memory] [--db PATH]
+[--forward-to URL]``, then ``STRIPE_API_BASE=http://127.0.0.1:12111`` and any ``sk_test_`` key.
+
+What it does
+------------
+Speaks the API version stripe-python 16 sends (``2026-10-28.endive``): customers, products, prices,
+coupons/discounts, payment methods (Stripe's test tokens ``pm_card_visa``,
+``pm_card_chargeCustomerFail``, ``pm_card_visa_chargeDeclined*``, ``pm_card_authenticationRequired``,
+``pm_card_createDispute``, ...), payment intents, charges, refunds, disputes, balance and balance
+transactions, subscriptions (incomplete / trialing / active / past_due / unpaid / canceled /
+incomplete_expired, prorations), invoices and invoice items (finalize, pay, void,
+mark_uncollectible; ``payments`` and ``confirmation_secret`` when expanded), invoice payments,
+payment links, billing portal sessions (a local HTML page), account, events
+(``previous_attributes`` on updates), webhook endpoints and test clocks. Lists, ``expand``,
+search, idempotency keys, unknown-parameter errors (from stripe-python's own parameter
+TypedDicts), 401/402/404/429 errors all follow Stripe. Every object has exactly the top-level
+keys of Stripe's published fixture for its resource.
+
+Behaviour worth knowing (and where it differs from Stripe; also ``docs/sandbox.md``)
+------------------------------------------------------------------------------------
+- Test clock ``advance`` is synchronous: the response comes back ``status="ready"`` with every
+  renewal, finalization (1 h after the period end), charge, retry and cancellation done, events
+  stamped with the clock's time. Objects without a clock are billed at wall-clock time by a
+  background tick (every second).
+- Dunning: ``dunning_retry_days`` (default ``[3, 5, 7]``: retries 3, 5 and 7 days after each
+  previous attempt), then ``dunning_final_action`` (``cancel`` -> ``canceled`` with
+  ``cancellation_details.reason="payment_failed"``, or ``unpaid``, or ``past_due``).
+- The first invoice of a subscription is not retried; unpaid after 23 h, the subscription becomes
+  ``incomplete_expired`` (``customer.subscription.deleted``) and the invoice is voided.
+- ``payment_behavior=pending_if_incomplete`` on an update is refused like ``error_if_incomplete``
+  when its payment would fail (there is no ``pending_update``).
+- Prorations are exact to the second, without Stripe's rounding to the day; changing the billing
+  interval does not reset the cycle; taxes, currencies conversion, Connect, Checkout, quotes and
+  subscription schedules are out of scope.
+- Every response uses the ``2026-10-28.endive`` shapes, whatever ``Stripe-Version`` a client sends
+  (the response header says so); older clients expecting e.g. ``invoice.payment_intent`` get
+  Stripe's "cannot be expanded" error, as on a real account pinned to this version.
+- Idempotency keys are kept in memory (the last 10,000), not across restarts.
+- Search is immediately consistent (Stripe's can lag by about a minute).
+- Card outcomes are decided by the test card alone (amounts never trigger declines).
+
+Differences from localstripe 1.15.10 (the other stateful fake; checked by the conformance suite,
+whose Stripe-generic tests also run against localstripe): localstripe has no Prices API, rejects
+``payment_behavior=default_incomplete`` and ``payment_settings``, has no test clocks, renewals,
+search, billing portal, finalize, retries or idempotency, lists oldest first, returns pre-2025
+shapes, and slows down as the store grows (it re-pickles everything on each write). Found while
+running the shared tests on both: it accepts any key that starts with ``sk_test_``, returns
+``latest_charge`` expanded, needs an explicit coupon id, lets ``pm_card``-less declining card
+numbers (4000000000000002) succeed, refunds the whole charge again when a second refund has no
+amount, does not limit ``limit`` to 100, and delivers webhooks about a second late without retries.
+``benchmarks/bench_sandbox.py`` compares the speed of both.
+
+Also not implemented here: ``invoice.upcoming`` events, subscription schedules, pause/resume,
+customer balance transactions, tax, Checkout. ``invoices.create_preview`` covers the next
+invoice of a subscription (with proposed item changes and prorations).
+"""
+
+from __future__ import annotations
+
+from ._errors import StripeError
+from ._receiver import Received, WebhookReceiver
+from ._server import SandboxServer, serve_forever, serve_in_thread
+from ._settings import SandboxSettings
+from ._state import API_VERSION, Sandbox
+from ._webhooks import ForwardTarget, sign
+
+__all__ = [
+    "API_VERSION",
+    "ForwardTarget",
+    "Received",
+    "Sandbox",
+    "SandboxServer",
+    "SandboxSettings",
+    "StripeError",
+    "WebhookReceiver",
+    "serve_forever",
+    "serve_in_thread",
+    "sign",
+]

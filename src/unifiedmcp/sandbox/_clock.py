@@ -1,0 +1,175 @@
+"""The timeline: what the billing engine does when, for a test clock or for wall-clock time.
+
+:func:`run_until` runs every due action in time order up to a target time: the test-clock advance
+calls it with the clock (objects are stamped with the clock's time as it moves), and a background
+tick calls it every second for objects without a clock. Stripe's timing is kept: a renewal invoice
+is drafted at the period end and finalized and charged ``finalize_delay_seconds`` (1 h) later; a
+failed renewal is retried ``dunning_retry_days`` after each attempt; an unpaid first invoice
+expires the subscription after ``incomplete_expiry_seconds`` (23 h); ``trial_will_end`` comes
+3 days before a trial ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._billing import (
+    attempt_payment,
+    build_lines_for_subscription,
+    cancel_subscription,
+    create_invoice,
+    finalize,
+    period_end as _period_end,
+    void_invoice,
+)
+from ._periods import add_interval
+from ._state import Sandbox
+
+Obj = dict[str, Any]
+
+__all__ = ["due_actions", "run_until", "renew"]
+
+_LIVE = ("active", "past_due", "trialing", "unpaid")
+
+
+def due_actions(sb: Sandbox, clock: str | None, until: int) -> list[tuple[int, int, str, str]]:
+    """Every (time, order, kind, id) due at or before ``until`` for objects on ``clock``."""
+    out: list[tuple[int, int, str, str]] = []
+    s = sb.settings
+    for sub in sb.store.iter("subscription", newest_first=False):
+        if sub.get("test_clock") != clock:
+            continue
+        st = sub["status"]
+        if st == "incomplete":
+            t = sub["created"] + s.incomplete_expiry_seconds
+            if t <= until:
+                out.append((t, 0, "expire", sub["id"]))
+        elif st in _LIVE:
+            if st == "trialing" and not sub.get("_trial_will_end_sent") and sub.get("trial_end"):
+                t = sub["trial_end"] - 3 * 86400
+                if sub["trial_end"] - (sub.get("trial_start") or 0) > 3 * 86400 and t <= until:
+                    out.append((t, 1, "trial_will_end", sub["id"]))
+            if sub.get("cancel_at") and sub["cancel_at"] <= until and sub["cancel_at"] < _period_end(sub):
+                out.append((sub["cancel_at"], 2, "cancel_at", sub["id"]))
+            t = _period_end(sub)
+            if t <= until:
+                out.append((t, 2, "renew", sub["id"]))
+    for inv in sb.store.iter("invoice", newest_first=False):
+        if inv.get("_clock") != clock or not inv["auto_advance"]:
+            continue
+        if inv["status"] == "draft" and inv.get("automatically_finalizes_at") and inv["automatically_finalizes_at"] <= until:
+            out.append((inv["automatically_finalizes_at"], 3, "finalize", inv["id"]))
+        elif inv["status"] == "open" and inv.get("next_payment_attempt") and inv["next_payment_attempt"] <= until:
+            out.append((inv["next_payment_attempt"], 4, "retry", inv["id"]))
+    return out
+
+
+def run_until(sb: Sandbox, clock: Obj | None, until: int) -> int:
+    """Run every due action in time order up to ``until``; returns how many ran."""
+    cid = clock["id"] if clock else None
+    ran = 0
+    for _ in range(100_000):
+        due = due_actions(sb, cid, until)
+        if not due:
+            break
+        t = min(d[0] for d in due)
+        if clock is not None:
+            clock["frozen_time"] = max(clock["frozen_time"], t)
+        for _t, _o, kind, oid in sorted(d for d in due if d[0] == t):
+            _run(sb, kind, oid)
+            ran += 1
+    if clock is not None:
+        clock["frozen_time"] = until
+        sb.store.touch(clock)
+    return ran
+
+
+def _run(sb: Sandbox, kind: str, oid: str) -> None:
+    obj = sb.store.get(oid)
+    if obj is None:
+        return
+    if kind == "expire" and obj["status"] == "incomplete":
+        _expire(sb, obj)
+    elif kind == "trial_will_end":
+        obj["_trial_will_end_sent"] = True
+        sb.store.touch(obj)
+        sb.emit("customer.subscription.trial_will_end", obj, clock=obj.get("test_clock"))
+    elif kind == "cancel_at" and obj["status"] in _LIVE:
+        cancel_subscription(sb, obj, reason="cancellation_requested")
+    elif kind == "renew" and obj["status"] in _LIVE:
+        renew(sb, obj)
+    elif kind == "finalize" and obj["status"] == "draft":
+        finalize(sb, obj)
+        if obj["status"] == "open" and obj["collection_method"] == "charge_automatically":
+            attempt_payment(sb, obj, off_session=True)
+    elif kind == "retry" and obj["status"] == "open":
+        attempt_payment(sb, obj, off_session=True)
+
+
+def _expire(sb: Sandbox, sub: Obj) -> None:
+    clock = sub.get("test_clock")
+    inv = sb.store.get(sub.get("latest_invoice") or "")
+    if inv is not None and inv["status"] == "open":
+        void_invoice(sb, inv)
+    sub["status"] = "incomplete_expired"
+    sub["ended_at"] = sb.now(clock)
+    sb.store.touch(sub)
+    sb.emit("customer.subscription.deleted", sub, clock=clock)
+
+
+def renew(sb: Sandbox, sub: Obj) -> None:
+    """Period end: cancel if requested, else start the next period and draft its invoice."""
+    clock = sub.get("test_clock")
+    end = _period_end(sub)
+    if sub.get("cancel_at_period_end") or (sub.get("cancel_at") and sub["cancel_at"] <= end):
+        cancel_subscription(sb, sub, reason="cancellation_requested")
+        return
+    before = sb.snapshot(sub)
+    ending_trial = sub["status"] == "trialing" and sub.get("trial_end") and sub["trial_end"] <= end
+    rec = sub["items"]["data"][0]["price"]["recurring"]
+    anchor = sub["billing_cycle_anchor"]
+    idx = sub.get("_period_index", 0) + 1
+    nxt = add_interval(anchor, rec["interval"], rec["interval_count"] * idx)
+    while nxt <= end:  # the anchor lies further back (a stub period or a changed interval)
+        idx += 1
+        nxt = add_interval(anchor, rec["interval"], rec["interval_count"] * idx)
+    sub["_period_index"] = idx
+    sub["items"] = {
+        **sub["items"],
+        "data": [{**item, "current_period_start": end, "current_period_end": nxt} for item in sub["items"]["data"]],
+    }
+    if ending_trial:
+        sub["status"] = "active"
+    cus = sb.store.get(sub["customer"])
+    auto = sub["status"] != "unpaid"  # unpaid subscriptions keep drafting invoices, uncharged
+    inv = create_invoice(
+        sb, customer=cus, lines=build_lines_for_subscription(sb, sub), billing_reason="subscription_cycle",
+        subscription=sub, currency=sub["currency"], period=(before_start(before), end), auto_advance=auto,
+        collection_method=sub["collection_method"], days_until_due=sub.get("days_until_due"),
+    )
+    sub["latest_invoice"] = inv["id"]
+    sub.setdefault("_invoices", []).append(inv["id"])
+    _expire_discounts(sb, sub)
+    sb.store.touch(sub)
+    sb.emit_updated("customer.subscription.updated", sub, before, clock=clock)
+
+
+def before_start(before: Obj) -> int:
+    return min(i["current_period_start"] for i in before["items"]["data"])
+
+
+def _expire_discounts(sb: Sandbox, sub: Obj) -> None:
+    keep = []
+    for did in sub["discounts"]:
+        d = sb.store.get(did)
+        if d is None:
+            continue
+        coupon = sb.store.get(d["source"]["coupon"]) or {}
+        if coupon.get("duration") == "once":
+            continue
+        if d.get("end") and d["end"] <= sb.now(sub.get("test_clock")):
+            continue
+        keep.append(did)
+    sub["discounts"] = keep
+
+

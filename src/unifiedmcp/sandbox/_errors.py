@@ -1,0 +1,80 @@
+"""Stripe's error bodies and statuses, raised by every handler and rendered by the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["StripeError", "invalid", "missing", "card_error"]
+
+
+class StripeError(Exception):
+    """An API error with Stripe's wire shape: ``{"error": {"type", "message", "param", "code", ...}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        type: str,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        decline_code: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type
+        self.message = message
+        self.param = param
+        self.code = code
+        self.decline_code = decline_code
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"type": self.type, "message": self.message}
+        if self.param is not None:
+            err["param"] = self.param
+        if self.code is not None:
+            err["code"] = self.code
+            err["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
+        if self.decline_code is not None:
+            err["decline_code"] = self.decline_code
+        err.update(self.extra)
+        return {"error": err}
+
+
+def invalid(message: str, *, param: str | None = None, code: str | None = None) -> StripeError:
+    """400 ``invalid_request_error`` (a malformed or impossible request)."""
+    return StripeError(400, type="invalid_request_error", message=message, param=param, code=code)
+
+
+def missing(kind: str, ident: str, *, param: str | None = "id", status: int = 404) -> StripeError:
+    """404 ``resource_missing``, worded like Stripe: ``No such customer: 'cus_x'``."""
+    return StripeError(
+        status,
+        type="invalid_request_error",
+        message=f"No such {kind}: '{ident}'",
+        param=param,
+        code="resource_missing",
+    )
+
+
+def card_error(
+    message: str,
+    *,
+    code: str,
+    decline_code: str | None,
+    extra: dict[str, Any] | None = None,
+) -> StripeError:
+    """402 ``card_error`` with the decline code of the test card that caused it."""
+    return StripeError(
+        402,
+        type="card_error",
+        message=message,
+        code=code,
+        decline_code=decline_code,
+        param=None,
+        extra=extra,
+    )

@@ -1,0 +1,422 @@
+"""Products, prices, coupons and payment links."""
+
+from __future__ import annotations
+
+import secrets
+
+from .._errors import invalid, missing
+from .._objects import blank, new_id, public, to_bool, to_float, to_int
+from .._router import route
+from .._state import Sandbox
+from ._common import Obj, apply_metadata, do_search, require
+
+
+# -- products -----------------------------------------------------------------------------------
+@route("POST", "/v1/products")
+def product_create(sb: Sandbox, p: Obj) -> Obj:
+    now = sb.now()
+    prod = blank(
+        "product",
+        id=p.get("id") or new_id("prod", 14),
+        active=to_bool(p.get("active", True), param="active"),
+        created=now,
+        updated=now,
+        description=p.get("description"),
+        images=list(p.get("images") or []),
+        marketing_features=list(p.get("marketing_features") or []),
+        name=require(p, "name"),
+        package_dimensions=None,
+        shippable=None,
+        statement_descriptor=p.get("statement_descriptor"),
+        tax_code=p.get("tax_code"),
+        unit_label=p.get("unit_label"),
+        url=p.get("url"),
+        type="service",
+    )
+    if sb.store.get(prod["id"]) is not None:
+        raise invalid(f"Product already exists.", param="id", code="resource_already_exists")
+    apply_metadata(prod, p)
+    sb.store.put(prod)
+    sb.emit("product.created", prod)
+    if isinstance(p.get("default_price_data"), dict):
+        d = p["default_price_data"]
+        price = _price(sb, {**d, "product": prod["id"]})
+        prod["default_price"] = price["id"]
+    return prod
+
+
+@route("GET", "/v1/products/{pid}")
+def product_retrieve(sb: Sandbox, p: Obj, pid: str) -> Obj:
+    return sb.get("product", pid)
+
+
+@route("POST", "/v1/products/{pid}")
+def product_update(sb: Sandbox, p: Obj, pid: str) -> Obj:
+    prod = sb.get("product", pid)
+    before = sb.snapshot(prod)
+    for k in ("name", "description", "statement_descriptor", "unit_label", "url", "tax_code"):
+        if k in p:
+            prod[k] = p[k] or None
+    if "active" in p:
+        prod["active"] = to_bool(p["active"], param="active")
+    if "default_price" in p:
+        prod["default_price"] = sb.get("price", p["default_price"], param="default_price")["id"]
+    apply_metadata(prod, p)
+    prod["updated"] = sb.now()
+    sb.store.touch(prod)
+    sb.emit_updated("product.updated", prod, before)
+    return prod
+
+
+@route("DELETE", "/v1/products/{pid}")
+def product_delete(sb: Sandbox, p: Obj, pid: str) -> Obj:
+    prod = sb.get("product", pid)
+    if any(pr["product"] == pid for pr in sb.store.iter("price")):
+        raise invalid("This product cannot be deleted because it has one or more user-created prices.", param="id")
+    sb.store.remove(pid)
+    sb.emit("product.deleted", prod)
+    return {"id": pid, "object": "product", "deleted": True}
+
+
+@route("GET", "/v1/products")
+def product_list(sb: Sandbox, p: Obj) -> Obj:
+    active = to_bool(p["active"], param="active") if "active" in p else None
+    ids = set(p["ids"]) if isinstance(p.get("ids"), list) else None
+    return sb.list(
+        "product", p, url="/v1/products",
+        match=lambda o: (active is None or o["active"] == active) and (ids is None or o["id"] in ids),
+    )
+
+
+@route("GET", "/v1/products/search")
+def product_search(sb: Sandbox, p: Obj) -> Obj:
+    return do_search(sb, "product", p, url="/v1/products/search", resource="products")
+
+
+# -- prices -------------------------------------------------------------------------------------
+def _price(sb: Sandbox, p: Obj) -> Obj:
+    currency = str(require(p, "currency")).lower()
+    if "product" in p and p["product"]:
+        product = sb.get("product", p["product"], param="product")["id"]
+    elif isinstance(p.get("product_data"), dict):
+        product = product_create(sb, p["product_data"])["id"]
+    else:
+        raise invalid("You must specify either `product` or `product_data` when creating a price.", param="product")
+    if "unit_amount" in p:
+        unit = to_int(p["unit_amount"], param="unit_amount", minimum=0)
+    elif "unit_amount_decimal" in p:
+        unit = int(round(to_float(p["unit_amount_decimal"], param="unit_amount_decimal")))
+    elif p.get("custom_unit_amount"):
+        unit = None
+    else:
+        raise invalid("Missing required param: unit_amount.", param="unit_amount")
+    recurring = None
+    if isinstance(p.get("recurring"), dict):
+        r = p["recurring"]
+        interval = require(r, "interval")
+        if interval not in ("day", "week", "month", "year"):
+            raise invalid("Invalid recurring[interval]: must be one of day, month, week, or year", param="recurring[interval]")
+        recurring = {
+            "interval": interval,
+            "interval_count": to_int(r.get("interval_count", 1), param="recurring[interval_count]", minimum=1),
+            "meter": r.get("meter"),
+            "usage_type": r.get("usage_type", "licensed"),
+            "trial_period_days": to_int(r["trial_period_days"], param="recurring[trial_period_days]", minimum=0) if r.get("trial_period_days") else None,
+        }
+    lookup_key = p.get("lookup_key")
+    if lookup_key:
+        for other in sb.store.iter("price"):
+            if other.get("lookup_key") == lookup_key:
+                if to_bool(p.get("transfer_lookup_key", False), param="transfer_lookup_key"):
+                    other["lookup_key"] = None
+                    sb.store.touch(other)
+                else:
+                    raise invalid(
+                        f"A price (`{other['id']}`) already uses that lookup key.", param="lookup_key",
+                    )
+    price = blank(
+        "price",
+        id=new_id("price"),
+        active=to_bool(p.get("active", True), param="active"),
+        billing_scheme=p.get("billing_scheme", "per_unit"),
+        created=sb.now(),
+        currency=currency,
+        custom_unit_amount=None,
+        lookup_key=lookup_key or None,
+        nickname=p.get("nickname"),
+        product=product,
+        recurring=recurring,
+        tax_behavior=p.get("tax_behavior", "unspecified"),
+        tiers_mode=None,
+        transform_quantity=None,
+        type="recurring" if recurring else "one_time",
+        unit_amount=unit,
+        unit_amount_decimal=str(unit) if unit is not None else None,
+    )
+    apply_metadata(price, p)
+    sb.store.put(price)
+    sb.emit("price.created", price)
+    return price
+
+
+@route("POST", "/v1/prices")
+def price_create(sb: Sandbox, p: Obj) -> Obj:
+    return _price(sb, p)
+
+
+@route("GET", "/v1/prices/{pid}")
+def price_retrieve(sb: Sandbox, p: Obj, pid: str) -> Obj:
+    return sb.get("price", pid)
+
+
+@route("POST", "/v1/prices/{pid}")
+def price_update(sb: Sandbox, p: Obj, pid: str) -> Obj:
+    price = sb.get("price", pid)
+    before = sb.snapshot(price)
+    if "active" in p:
+        price["active"] = to_bool(p["active"], param="active")
+    if "nickname" in p:
+        price["nickname"] = p["nickname"] or None
+    if "lookup_key" in p:
+        key = p["lookup_key"] or None
+        if key:
+            for other in sb.store.iter("price"):
+                if other["id"] != pid and other.get("lookup_key") == key:
+                    if to_bool(p.get("transfer_lookup_key", False), param="transfer_lookup_key"):
+                        other["lookup_key"] = None
+                        sb.store.touch(other)
+                    else:
+                        raise invalid(f"A price (`{other['id']}`) already uses that lookup key.", param="lookup_key")
+        price["lookup_key"] = key
+    apply_metadata(price, p)
+    sb.store.touch(price)
+    sb.emit_updated("price.updated", price, before)
+    return price
+
+
+@route("GET", "/v1/prices")
+def price_list(sb: Sandbox, p: Obj) -> Obj:
+    product = p.get("product")
+    active = to_bool(p["active"], param="active") if "active" in p else None
+    keys = p.get("lookup_keys")
+    if keys is not None and not isinstance(keys, list):
+        keys = [keys]
+    currency = p.get("currency")
+    ptype = p.get("type")
+    interval = (p.get("recurring") or {}).get("interval") if isinstance(p.get("recurring"), dict) else None
+
+    def match(o: Obj) -> bool:
+        return (
+            (product is None or o["product"] == product)
+            and (active is None or o["active"] == active)
+            and (keys is None or o.get("lookup_key") in keys)
+            and (currency is None or o["currency"] == currency)
+            and (ptype is None or o["type"] == ptype)
+            and (interval is None or (o.get("recurring") or {}).get("interval") == interval)
+        )
+
+    return sb.list("price", p, url="/v1/prices", match=match)
+
+
+@route("GET", "/v1/prices/search")
+def price_search(sb: Sandbox, p: Obj) -> Obj:
+    return do_search(sb, "price", p, url="/v1/prices/search", resource="prices")
+
+
+# -- coupons ------------------------------------------------------------------------------------
+@route("POST", "/v1/coupons")
+def coupon_create(sb: Sandbox, p: Obj) -> Obj:
+    cid = p.get("id") or secrets.token_hex(4).upper()
+    if sb.store.get(cid) is not None:
+        raise invalid("Coupon already exists.", param="id", code="resource_already_exists")
+    pct = p.get("percent_off")
+    amt = p.get("amount_off")
+    if (pct is None) == (amt is None):
+        raise invalid("You must pass exactly one of percent_off or amount_off.", param="percent_off")
+    duration = p.get("duration", "once")
+    if duration not in ("once", "repeating", "forever"):
+        raise invalid("Invalid duration: must be one of forever, once, or repeating", param="duration")
+    months = p.get("duration_in_months")
+    if duration == "repeating" and months is None:
+        raise invalid("Missing required param: duration_in_months.", param="duration_in_months")
+    if pct is not None:
+        pct = to_float(pct, param="percent_off")
+        if not 0 < pct <= 100:
+            raise invalid("Invalid percent_off: must be greater than 0 and at most 100", param="percent_off")
+    if amt is not None and not p.get("currency"):
+        raise invalid("You must specify a currency when creating an amount_off coupon.", param="currency")
+    coupon = blank(
+        "coupon",
+        id=cid,
+        amount_off=to_int(amt, param="amount_off", minimum=1) if amt is not None else None,
+        created=sb.now(),
+        currency=(p.get("currency") or "").lower() or None,
+        duration=duration,
+        duration_in_months=to_int(months, param="duration_in_months", minimum=1) if months is not None else None,
+        max_redemptions=to_int(p["max_redemptions"], param="max_redemptions", minimum=1) if p.get("max_redemptions") else None,
+        name=p.get("name"),
+        percent_off=pct,
+        redeem_by=to_int(p["redeem_by"], param="redeem_by") if p.get("redeem_by") else None,
+        times_redeemed=0,
+        valid=True,
+        _kind="coupon",
+    )
+    apply_metadata(coupon, p)
+    sb.store.put(coupon, kind="coupon")
+    sb.emit("coupon.created", coupon)
+    return coupon
+
+
+@route("GET", "/v1/coupons/{cid}")
+def coupon_retrieve(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    return sb.get("coupon", cid)
+
+
+@route("POST", "/v1/coupons/{cid}")
+def coupon_update(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    coupon = sb.get("coupon", cid)
+    before = sb.snapshot(coupon)
+    if "name" in p:
+        coupon["name"] = p["name"] or None
+    apply_metadata(coupon, p)
+    sb.store.touch(coupon)
+    sb.emit_updated("coupon.updated", coupon, before)
+    return coupon
+
+
+@route("DELETE", "/v1/coupons/{cid}")
+def coupon_delete(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    coupon = sb.get("coupon", cid)
+    coupon["valid"] = False
+    sb.store.remove(cid)
+    sb.emit("coupon.deleted", coupon)
+    return {"id": cid, "object": "coupon", "deleted": True}
+
+
+@route("GET", "/v1/coupons")
+def coupon_list(sb: Sandbox, p: Obj) -> Obj:
+    return sb.list("coupon", p, url="/v1/coupons")
+
+
+def redeem(sb: Sandbox, coupon_id: str, *, customer: str, subscription: str | None, param: str, clock: str | None) -> Obj:
+    """Apply a coupon: a new ``discount`` object (checked against redeem_by / max_redemptions)."""
+    coupon = sb.store.get(coupon_id, "coupon")
+    if coupon is None:
+        raise missing("coupon", coupon_id, param=param, status=400)
+    now = sb.now(clock)
+    if not coupon["valid"] or (coupon.get("redeem_by") and coupon["redeem_by"] < now) or (
+        coupon.get("max_redemptions") and coupon["times_redeemed"] >= coupon["max_redemptions"]
+    ):
+        raise invalid(f"Coupon expired: {coupon_id}", param=param)
+    coupon["times_redeemed"] += 1
+    if coupon.get("max_redemptions") and coupon["times_redeemed"] >= coupon["max_redemptions"]:
+        coupon["valid"] = False
+    sb.store.touch(coupon)
+    end = None
+    if coupon["duration"] == "repeating":
+        from .._periods import add_interval
+
+        end = add_interval(now, "month", coupon["duration_in_months"])
+    disc = blank(
+        "discount",
+        id=new_id("di"),
+        customer=customer,
+        end=end,
+        start=now,
+        subscription=subscription,
+        source={"coupon": coupon_id, "type": "coupon"},
+    )
+    return sb.store.put(disc)
+
+
+def apply_discounts(sb: Sandbox, p: Obj, *, customer: str, subscription: str, clock: str | None) -> list[str]:
+    """The ``discounts`` parameter ([{coupon}] or [{discount}]) as discount ids, redeeming coupons."""
+    out = []
+    raw = p.get("discounts")
+    if raw in (None, ""):
+        return out
+    if not isinstance(raw, list):
+        raise invalid("Invalid array", param="discounts")
+    for i, d in enumerate(raw):
+        if isinstance(d, dict) and d.get("coupon"):
+            out.append(redeem(sb, d["coupon"], customer=customer, subscription=subscription, param=f"discounts[{i}][coupon]", clock=clock)["id"])
+        elif isinstance(d, dict) and d.get("discount"):
+            out.append(sb.get("discount", d["discount"], param=f"discounts[{i}][discount]")["id"])
+        else:
+            raise invalid("Each discount needs a coupon or discount.", param=f"discounts[{i}]")
+    return out
+
+
+# -- payment links ------------------------------------------------------------------------------
+@route("POST", "/v1/payment_links")
+def payment_link_create(sb: Sandbox, p: Obj) -> Obj:
+    items = p.get("line_items")
+    if not isinstance(items, list) or not items:
+        raise invalid("Missing required param: line_items.", param="line_items")
+    prices = []
+    for i, item in enumerate(items):
+        price = sb.get("price", require(item, "price") if isinstance(item, dict) else None, param=f"line_items[{i}][price]")
+        prices.append((price, to_int(item.get("quantity", 1), param=f"line_items[{i}][quantity]", minimum=1)))
+    lid = new_id("plink")
+    link = blank(
+        "payment_link",
+        id=lid,
+        active=True,
+        after_completion={"hosted_confirmation": {"custom_message": None}, "type": "hosted_confirmation"},
+        allow_promotion_codes=to_bool(p.get("allow_promotion_codes", False), param="allow_promotion_codes"),
+        automatic_tax={"enabled": False, "liability": None},
+        billing_address_collection="auto",
+        currency=prices[0][0]["currency"],
+        custom_fields=[],
+        custom_text={"after_submit": None, "shipping_address": None, "submit": None, "terms_of_service_acceptance": None},
+        customer_creation="if_required",
+        invoice_creation=None,
+        payment_method_collection="always",
+        phone_number_collection={"enabled": False},
+        shipping_options=[],
+        submit_type="auto",
+        tax_id_collection={"enabled": False, "required": "never"},
+        url=f"https://buy.stripe.com/test_{lid[6:]}",
+        _line_items=[{"price": public(pr), "quantity": q} for pr, q in prices],
+    )
+    apply_metadata(link, p)
+    sb.store.put(link)
+    sb.emit("payment_link.created", link)
+    return link
+
+
+@route("GET", "/v1/payment_links/{lid}")
+def payment_link_retrieve(sb: Sandbox, p: Obj, lid: str) -> Obj:
+    return sb.get("payment_link", lid, label="payment link")
+
+
+@route("POST", "/v1/payment_links/{lid}")
+def payment_link_update(sb: Sandbox, p: Obj, lid: str) -> Obj:
+    link = sb.get("payment_link", lid, label="payment link")
+    before = sb.snapshot(link)
+    if "active" in p:
+        link["active"] = to_bool(p["active"], param="active")
+    apply_metadata(link, p)
+    sb.store.touch(link)
+    sb.emit_updated("payment_link.updated", link, before)
+    return link
+
+
+@route("GET", "/v1/payment_links")
+def payment_link_list(sb: Sandbox, p: Obj) -> Obj:
+    active = to_bool(p["active"], param="active") if "active" in p else None
+    return sb.list("payment_link", p, url="/v1/payment_links", match=lambda o: active is None or o["active"] == active)
+
+
+@route("GET", "/v1/payment_links/{lid}/line_items")
+def payment_link_items(sb: Sandbox, p: Obj, lid: str) -> Obj:
+    link = sb.get("payment_link", lid, label="payment link")
+    data = []
+    for i, li in enumerate(link["_line_items"]):
+        pr = li["price"]
+        data.append({
+            "id": f"li_{lid[6:]}{i}", "object": "item", "amount_discount": 0, "amount_subtotal": (pr["unit_amount"] or 0) * li["quantity"],
+            "amount_tax": 0, "amount_total": (pr["unit_amount"] or 0) * li["quantity"], "currency": pr["currency"],
+            "description": pr.get("nickname") or pr["product"], "price": pr, "quantity": li["quantity"],
+        })
+    return {"object": "list", "data": data, "has_more": False, "url": f"/v1/payment_links/{lid}/line_items"}
