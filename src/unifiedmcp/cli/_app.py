@@ -38,9 +38,9 @@ def _root(
 
 def _register() -> None:
     # Sub-command groups live next to the code they drive; each module exposes `register(app)`.
-    from . import _customers, _keys, _ledger, _sandbox, _usage
+    from . import _billing, _customers, _keys, _ledger, _sandbox, _usage, _webhooks
 
-    for module in (_customers, _keys, _usage, _ledger, _sandbox):
+    for module in (_customers, _keys, _usage, _ledger, _billing, _webhooks, _sandbox):
         module.register(app)
 
 

@@ -1,0 +1,557 @@
+"""Subscription flows shared by the CLI, the MCP tools and the notebooks.
+
+Every function takes a configured :class:`stripe.StripeClient` (see :func:`build_client`) first,
+then its arguments, then keyword-only options. Every write carries an idempotency key: the
+caller's (``idempotency_key=``), or one derived from the operation and its arguments
+(:func:`idempotency_key`, with ``scope=`` to separate callers). Flows are also idempotent at the
+business level: subscribing twice to the same tier returns the existing subscription, changing to
+the current tier changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import stripe
+
+from ..config import DEFAULT_TIERS, TierTable
+from ..errors import InvalidInput
+from ._client import idempotency_key as derive_key
+from ._errors import AlreadySubscribed, NoSubscription, PaymentFailed, StripeRequestFailed
+from ._events import LIVE_STATUSES, TERMINAL_STATUSES
+from ._shapes import as_dict, invoice_payment, object_id, subscription_period, subscription_prices
+
+__all__ = [
+    "DEFAULT_PLANS",
+    "CANCELLATION_FEEDBACK",
+    "Plan",
+    "CatalogEntry",
+    "PaymentResult",
+    "PortalSession",
+    "SubscriptionResult",
+    "Proration",
+    "ensure_catalog",
+    "subscribe",
+    "confirm_payment",
+    "change_tier",
+    "cancel",
+    "portal_session",
+    "find_customer",
+    "price_for_tier",
+]
+
+Proration = Literal["create_prorations", "always_invoice", "none"]
+
+#: Stripe's cancellation feedback values; any other ``reason`` is sent as a comment.
+CANCELLATION_FEEDBACK = frozenset(
+    {"customer_service", "low_quality", "missing_features", "other", "switched_service", "too_complex",
+     "too_expensive", "unused"}
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The Stripe product and monthly price of a paid tier."""
+
+    tier: str
+    name: str
+    lookup_key: str
+    unit_amount: int  # minor units per interval
+    currency: str = "usd"
+    interval: Literal["day", "week", "month", "year"] = "month"
+
+
+DEFAULT_PLANS: tuple[Plan, ...] = (
+    Plan("pro", "UnifiedMCP Pro", "pro_monthly", 2900),
+    Plan("enterprise", "UnifiedMCP Enterprise", "enterprise_monthly", 29900),
+)
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    tier: str
+    lookup_key: str
+    product_id: str
+    price_id: str
+    unit_amount: int
+    currency: str
+    created: bool  # False when the price already existed
+
+
+@dataclass(frozen=True)
+class SubscriptionResult:
+    """A subscription as a front end and the CLI need it.
+
+    ``client_secret`` (to confirm the first payment in the browser) is hidden from the repr.
+    """
+
+    customer_id: str
+    subscription_id: str
+    status: str
+    tier: str | None
+    price_id: str | None
+    current_period_end: int | None
+    cancel_at_period_end: bool
+    latest_invoice_id: str | None
+    payment_intent_id: str | None
+    client_secret: str | None
+    payment_status: str | None = None
+    created: bool = False  # False when an existing subscription was returned or changed
+
+    def __repr__(self) -> str:
+        fields = {k: v for k, v in self.__dict__.items() if k != "client_secret"}
+        inner = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+        return f"SubscriptionResult({inner}, client_secret={'***' if self.client_secret else None})"
+
+    def public(self) -> dict[str, Any]:
+        """The fields without the client secret (for logs, the CLI's JSON, tool results)."""
+        return {k: v for k, v in self.__dict__.items() if k != "client_secret"}
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment_intent_id: str
+    status: str
+    amount: int | None
+    currency: str | None
+    payment_method: str | None
+    last_error_code: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    session_id: str
+    customer_id: str
+    url: str
+    return_url: str | None
+
+
+# -- plumbing ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _stripe(operation: str) -> Iterator[None]:
+    """Turn stripe-python errors into StripeRequestFailed (messages masked, never a key)."""
+    try:
+        yield
+    except stripe.StripeError as exc:
+        raise StripeRequestFailed(
+            operation,
+            status=exc.http_status,
+            code=exc.code,
+            message=exc.user_message or str(exc) or type(exc).__name__,
+        ) from None
+
+
+def _options(operation: str, params: Mapping[str, Any], key: str | None, scope: str) -> dict[str, Any]:
+    return {"idempotency_key": key or derive_key(operation, params, scope=scope)}
+
+
+def _plan(tier: str, plans: tuple[Plan, ...]) -> Plan:
+    for plan in plans:
+        if plan.tier == tier:
+            return plan
+    raise InvalidInput(f"tier {tier!r} has no plan; paid tiers: {', '.join(p.tier for p in plans)}")
+
+
+def _list(page: Any) -> list[dict[str, Any]]:
+    return [as_dict(o) for o in page.data]
+
+
+# -- catalog -------------------------------------------------------------------------------------
+
+
+def ensure_catalog(
+    client: stripe.StripeClient,
+    *,
+    plans: tuple[Plan, ...] = DEFAULT_PLANS,
+    tiers: TierTable = DEFAULT_TIERS,
+    scope: str = "",
+) -> list[CatalogEntry]:
+    """Make sure each plan's product and price exist (by ``lookup_key``); create what is missing.
+
+    Prices carry ``metadata.tier`` (and their products too), so a price maps to its tier
+    without configuration. Running it again changes nothing.
+    """
+    out = []
+    for plan in plans:
+        tiers[plan.tier]  # an unknown tier is a configuration error
+        with _stripe("prices.list"):
+            found = _list(client.v1.prices.list({"lookup_keys": [plan.lookup_key], "active": True, "limit": 1}))
+        if found:
+            price = found[0]
+            out.append(
+                CatalogEntry(plan.tier, plan.lookup_key, object_id(price.get("product")) or "", price["id"],
+                             price.get("unit_amount") or 0, price.get("currency") or plan.currency, False)
+            )
+            continue
+        product_id = _find_product(client, plan)
+        if product_id is None:
+            params = {"name": plan.name, "metadata": {"tier": plan.tier, "lookup_key": plan.lookup_key}}
+            with _stripe("products.create"):
+                product_id = client.v1.products.create(params, _options("products.create", params, None, scope)).id
+        params = {
+            "product": product_id,
+            "currency": plan.currency,
+            "unit_amount": plan.unit_amount,
+            "recurring": {"interval": plan.interval},
+            "lookup_key": plan.lookup_key,
+            "nickname": plan.name,
+            "metadata": {"tier": plan.tier},
+        }
+        with _stripe("prices.create"):
+            price_obj = client.v1.prices.create(params, _options("prices.create", params, None, scope))
+        out.append(
+            CatalogEntry(plan.tier, plan.lookup_key, product_id, price_obj.id, plan.unit_amount, plan.currency, True)
+        )
+    return out
+
+
+def _find_product(client: stripe.StripeClient, plan: Plan) -> str | None:
+    with _stripe("products.list"):
+        page = client.v1.products.list({"active": True, "limit": 100})
+    for product in _list(page):
+        meta = product.get("metadata") or {}
+        if meta.get("tier") == plan.tier and meta.get("lookup_key") == plan.lookup_key:
+            return product["id"]
+    return None
+
+
+def price_for_tier(
+    client: stripe.StripeClient, tier: str, *, plans: tuple[Plan, ...] = DEFAULT_PLANS
+) -> dict[str, Any]:
+    """The active price of a paid tier (by its plan's lookup key); run ensure_catalog first."""
+    plan = _plan(tier, plans)
+    with _stripe("prices.list"):
+        found = _list(client.v1.prices.list({"lookup_keys": [plan.lookup_key], "active": True, "limit": 1}))
+    if not found:
+        raise InvalidInput(f"no active price with lookup key {plan.lookup_key!r}; run `unifiedmcp catalog ensure`")
+    return found[0]
+
+
+# -- customers and subscriptions -----------------------------------------------------------------
+
+
+def find_customer(client: stripe.StripeClient, customer: str) -> dict[str, Any] | None:
+    """The customer with this id (``cus_...``) or email (the oldest one with it), or None."""
+    if not customer or not customer.strip():
+        raise InvalidInput("customer must be an id (cus_...) or an email")
+    if customer.startswith("cus_"):
+        try:
+            with _stripe("customers.retrieve"):
+                obj = as_dict(client.v1.customers.retrieve(customer))
+        except StripeRequestFailed as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return None if obj.get("deleted") else obj
+    with _stripe("customers.list"):
+        found = [c for c in _list(client.v1.customers.list({"email": customer, "limit": 100})) if not c.get("deleted")]
+    return min(found, key=lambda c: (c.get("created") or 0, c["id"])) if found else None
+
+
+def _require_customer(client: stripe.StripeClient, customer: str) -> dict[str, Any]:
+    found = find_customer(client, customer)
+    if found is None:
+        from ..errors import UnknownCustomer
+
+        raise UnknownCustomer(customer)
+    return found
+
+
+def _subscriptions(client: stripe.StripeClient, customer_id: str) -> list[dict[str, Any]]:
+    with _stripe("subscriptions.list"):
+        page = client.v1.subscriptions.list({"customer": customer_id, "status": "all", "limit": 100})
+    return _list(page)
+
+
+def _live_subscription(client: stripe.StripeClient, customer_id: str) -> dict[str, Any]:
+    subs = [s for s in _subscriptions(client, customer_id) if s.get("status") in LIVE_STATUSES]
+    if not subs:
+        raise NoSubscription(customer_id)
+    return max(subs, key=lambda s: (s.get("created") or 0, s["id"]))
+
+
+def _tier_name(sub: Mapping[str, Any], tiers: TierTable) -> str | None:
+    found = [t for p in subscription_prices(sub) if (t := tiers.for_price(p)) is not None]
+    return max(found, key=lambda t: t.rank).name if found else None
+
+
+def _result(
+    sub: Mapping[str, Any], tiers: TierTable, *, created: bool, invoice: Mapping[str, Any] | None = None
+) -> SubscriptionResult:
+    invoice = invoice if invoice is not None else sub.get("latest_invoice")
+    inv = as_dict(invoice) if isinstance(invoice, Mapping) or hasattr(invoice, "to_dict") else {}
+    pay = invoice_payment(inv) if inv else None
+    prices = subscription_prices(sub)
+    intent_id = pay.payment_intent_id if pay else None
+    secret = pay.client_secret if pay else None
+    if intent_id is None and secret and "_secret_" in secret:
+        intent_id = secret.split("_secret_", 1)[0]
+    return SubscriptionResult(
+        customer_id=object_id(sub.get("customer")) or "",
+        subscription_id=sub["id"],
+        status=sub["status"],
+        tier=_tier_name(sub, tiers),
+        price_id=prices[0].get("id") if prices else None,
+        current_period_end=subscription_period(sub)[1],
+        cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
+        latest_invoice_id=object_id(invoice),
+        payment_intent_id=intent_id,
+        client_secret=secret,
+        payment_status=pay.status if pay else None,
+        created=created,
+    )
+
+
+_EXPAND_INVOICE = ["latest_invoice.confirmation_secret", "latest_invoice.payments"]
+
+
+def subscribe(
+    client: stripe.StripeClient,
+    email: str,
+    tier: str,
+    *,
+    payment_method: str | None = None,
+    trial_days: int | None = None,
+    tiers: TierTable = DEFAULT_TIERS,
+    plans: tuple[Plan, ...] = DEFAULT_PLANS,
+    idempotency_key: str | None = None,
+    scope: str = "",
+) -> SubscriptionResult:
+    """Subscribe ``email`` to ``tier``: find or create the customer, create the subscription.
+
+    The subscription is created ``default_incomplete`` and saves the payment method on
+    success; the result carries the first invoice's client secret for a front end to confirm.
+    With ``payment_method`` (e.g. ``pm_card_visa`` in test mode) the payment is confirmed here.
+    Subscribing again to the same tier returns the existing subscription; a live subscription on
+    another tier raises :class:`AlreadySubscribed` (use :func:`change_tier`).
+    """
+    if "@" not in email:
+        raise InvalidInput(f"not an email address: {email!r}")
+    if tier == tiers.default.name:
+        raise InvalidInput(f"{tier} is the tier without a subscription; subscribe to a paid tier")
+    price = price_for_tier(client, tier, plans=plans)
+    customer = find_customer(client, email)
+    if customer is None:
+        params = {"email": email, "metadata": {"source": "unifiedmcp"}}
+        with _stripe("customers.create"):
+            customer = as_dict(
+                client.v1.customers.create(params, _options("customers.create", params, None, scope))
+            )
+    cid = customer["id"]
+    existing = _subscriptions(client, cid)
+    for sub in existing:
+        if sub.get("status") in TERMINAL_STATUSES:
+            continue
+        if price["id"] in {p.get("id") for p in subscription_prices(sub)}:
+            with _stripe("subscriptions.retrieve"):
+                fresh = as_dict(client.v1.subscriptions.retrieve(sub["id"], {"expand": _EXPAND_INVOICE}))
+            result = _result(fresh, tiers, created=False)
+            return _maybe_confirm(client, result, payment_method, tiers, scope)
+        if sub.get("status") in LIVE_STATUSES or sub.get("status") == "incomplete":
+            raise AlreadySubscribed(cid, sub["id"], _tier_name(sub, tiers))
+    params: dict[str, Any] = {
+        "customer": cid,
+        "items": [{"price": price["id"]}],
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "metadata": {"tier": tier},
+        "expand": _EXPAND_INVOICE,
+    }
+    if trial_days:
+        params["trial_period_days"] = int(trial_days)
+    # Earlier (ended) subscriptions are part of the key: subscribing again after a cancellation is
+    # a new operation, while a retry of this one reuses the key.
+    key_params = {**params, "_ended": sorted(s["id"] for s in existing)}
+    with _stripe("subscriptions.create"):
+        sub = as_dict(
+            client.v1.subscriptions.create(params, _options("subscriptions.create", key_params, idempotency_key, scope))
+        )
+    return _maybe_confirm(client, _result(sub, tiers, created=True), payment_method, tiers, scope)
+
+
+def _maybe_confirm(
+    client: stripe.StripeClient,
+    result: SubscriptionResult,
+    payment_method: str | None,
+    tiers: TierTable,
+    scope: str,
+) -> SubscriptionResult:
+    if payment_method is None or result.payment_intent_id is None or result.status != "incomplete":
+        return result
+    if result.payment_status in ("succeeded", "processing"):
+        return result
+    payment = confirm_payment(client, result.payment_intent_id, payment_method=payment_method, scope=scope)
+    if not payment.succeeded:
+        raise PaymentFailed(payment.payment_intent_id, status=payment.status, code=payment.last_error_code)
+    with _stripe("subscriptions.retrieve"):
+        fresh = as_dict(client.v1.subscriptions.retrieve(result.subscription_id, {"expand": _EXPAND_INVOICE}))
+    return _result(fresh, tiers, created=result.created)
+
+
+def confirm_payment(
+    client: stripe.StripeClient,
+    payment_intent: str,
+    *,
+    payment_method: str | None = None,
+    return_url: str | None = None,
+    idempotency_key: str | None = None,
+    scope: str = "",
+) -> PaymentResult:
+    """Confirm a payment intent (the first invoice of a subscription) with ``payment_method``.
+
+    ``payment_intent`` may be an id or a client secret. A declined card gives a result with
+    ``status="requires_payment_method"`` and ``last_error_code`` rather than an exception.
+    """
+    pi_id = payment_intent.split("_secret_", 1)[0]
+    params: dict[str, Any] = {}
+    if payment_method:
+        params["payment_method"] = payment_method
+    if return_url:
+        params["return_url"] = return_url
+    options = _options("payment_intents.confirm", {"pi": pi_id, **params}, idempotency_key, scope)
+    try:
+        with _stripe("payment_intents.confirm"):
+            pi = as_dict(client.v1.payment_intents.confirm(pi_id, params, options))
+    except StripeRequestFailed as exc:
+        if exc.status != 402:  # card errors come back as 402 with the intent's new state
+            raise
+        with _stripe("payment_intents.retrieve"):
+            pi = as_dict(client.v1.payment_intents.retrieve(pi_id))
+        pi.setdefault("last_payment_error", {"code": exc.code})
+    error = pi.get("last_payment_error") or {}
+    return PaymentResult(
+        payment_intent_id=pi["id"],
+        status=pi["status"],
+        amount=pi.get("amount"),
+        currency=pi.get("currency"),
+        payment_method=object_id(pi.get("payment_method")),
+        last_error_code=(error.get("decline_code") or error.get("code")) if pi["status"] != "succeeded" else None,
+    )
+
+
+def change_tier(
+    client: stripe.StripeClient,
+    customer: str,
+    tier: str,
+    *,
+    proration: Proration = "create_prorations",
+    tiers: TierTable = DEFAULT_TIERS,
+    plans: tuple[Plan, ...] = DEFAULT_PLANS,
+    idempotency_key: str | None = None,
+    scope: str = "",
+) -> SubscriptionResult:
+    """Move the customer's live subscription to ``tier``'s price (same item, so one subscription).
+
+    ``proration``: ``create_prorations`` (credit/charge on the next invoice, Stripe's default),
+    ``always_invoice`` (invoice the difference now) or ``none``. Already on ``tier``: no change.
+    Downgrading to the free tier is a cancellation: use :func:`cancel`.
+    """
+    if proration not in ("create_prorations", "always_invoice", "none"):
+        raise InvalidInput(f"proration must be create_prorations, always_invoice or none, not {proration!r}")
+    if tier == tiers.default.name:
+        raise InvalidInput(f"{tier} is the tier without a subscription: use cancel to downgrade to it")
+    cid = _require_customer(client, customer)["id"]
+    price = price_for_tier(client, tier, plans=plans)
+    sub = _live_subscription(client, cid)
+    items = (sub.get("items") or {}).get("data") or []
+    if not items:
+        raise NoSubscription(cid)
+    item = items[0]
+    current = object_id(item.get("price"))
+    if current == price["id"]:
+        return _result(sub, tiers, created=False)
+    params = {
+        "items": [{"id": item["id"], "price": price["id"]}],
+        "proration_behavior": proration,
+        "cancel_at_period_end": False,
+        "metadata": {"tier": tier},
+    }
+    key_params = {"subscription": sub["id"], "from": current, **params}
+    with _stripe("subscriptions.update"):
+        updated = as_dict(
+            client.v1.subscriptions.update(
+                sub["id"], params, _options("subscriptions.update", key_params, idempotency_key, scope)
+            )
+        )
+    return _result(updated, tiers, created=False)
+
+
+def cancel(
+    client: stripe.StripeClient,
+    customer: str,
+    *,
+    at_period_end: bool = True,
+    reason: str | None = None,
+    tiers: TierTable = DEFAULT_TIERS,
+    idempotency_key: str | None = None,
+    scope: str = "",
+) -> SubscriptionResult:
+    """Cancel the customer's live subscription, at the period's end (default) or now.
+
+    ``reason`` is sent as Stripe's cancellation ``feedback`` when it is one of
+    :data:`CANCELLATION_FEEDBACK`, else as the cancellation comment.
+    """
+    cid = _require_customer(client, customer)["id"]
+    sub = _live_subscription(client, cid)
+    details: dict[str, Any] = {}
+    if reason:
+        details = {"feedback": reason} if reason in CANCELLATION_FEEDBACK else {"comment": reason[:5000]}
+    if at_period_end:
+        if sub.get("cancel_at_period_end"):
+            return _result(sub, tiers, created=False)
+        params: dict[str, Any] = {"cancel_at_period_end": True}
+        if details:
+            params["cancellation_details"] = details
+        key_params = {"subscription": sub["id"], **params}
+        with _stripe("subscriptions.update"):
+            out = client.v1.subscriptions.update(
+                sub["id"], params, _options("subscriptions.update", key_params, idempotency_key, scope)
+            )
+    else:
+        params = {"cancellation_details": details} if details else {}
+        key_params = {"subscription": sub["id"], **params}
+        with _stripe("subscriptions.cancel"):
+            out = client.v1.subscriptions.cancel(
+                sub["id"], params, _options("subscriptions.cancel", key_params, idempotency_key, scope)
+            )
+    return _result(as_dict(out), tiers, created=False)
+
+
+def portal_session(
+    client: stripe.StripeClient,
+    customer: str,
+    return_url: str,
+    *,
+    configuration: str | None = None,
+    idempotency_key: str | None = None,
+    scope: str = "",
+) -> PortalSession:
+    """A billing-portal session where the customer manages payment methods and the subscription."""
+    if not return_url.startswith(("https://", "http://")):
+        raise InvalidInput("return_url must be an http(s) URL")
+    cid = _require_customer(client, customer)["id"]
+    params: dict[str, Any] = {"customer": cid, "return_url": return_url}
+    if configuration:
+        params["configuration"] = configuration
+    # A portal URL is short-lived: without a caller key, do not reuse an old session.
+    options = {"idempotency_key": idempotency_key} if idempotency_key else _options(
+        "billing_portal.sessions.create", params, None, scope or _minute()
+    )
+    with _stripe("billing_portal.sessions.create"):
+        session = as_dict(client.v1.billing_portal.sessions.create(params, options))
+    return PortalSession(session["id"], cid, session["url"], session.get("return_url"))
+
+
+def _minute() -> str:
+    import time
+
+    return str(int(time.time()) // 60)

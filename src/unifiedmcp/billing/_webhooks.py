@@ -1,0 +1,240 @@
+"""The webhook receiver: an ASGI (Starlette) app with ``POST /webhooks/stripe`` and ``GET /healthz``.
+
+    app = create_webhook_app(settings=settings, ledger=ledger)     # uvicorn.run(app, port=8788)
+
+A delivery is verified before anything is stored: body at most 1 MiB (else 413), a
+``Stripe-Signature`` matching one of ``settings.webhook_secrets`` (several during rotation) with
+a timestamp at most 300 s old, a JSON body that is an event (else 400). A refused delivery is
+stored nowhere; only the ``webhook_rejections`` counter (by reason) grows. A verified event goes
+to :class:`EventProcessor`: 200 when applied, ignored or a duplicate; 500 when its handler failed
+(Stripe then retries).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..config import Settings, TierTable
+from ..ledger import Ledger
+from ._errors import StripeNotConfigured, WebhookRejected
+from ._events import EventOutcome, EventProcessor
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "MAX_BODY_BYTES",
+    "WEBHOOK_PATH",
+    "WebhookReceiver",
+    "create_webhook_app",
+    "record_rejection",
+    "rejected_deliveries",
+    "verify_delivery",
+]
+
+log = logging.getLogger("unifiedmcp.billing.webhooks")
+
+WEBHOOK_PATH = "/webhooks/stripe"
+DEFAULT_TOLERANCE = 300
+MAX_BODY_BYTES = 1024 * 1024
+
+_COUNT_REJECTION = """
+INSERT INTO webhook_rejections (reason, count, last_at) VALUES (?, 1, ?)
+ON CONFLICT (reason) DO UPDATE SET count = count + 1, last_at = excluded.last_at
+"""
+
+
+def verify_delivery(
+    body: bytes,
+    signature: str | None,
+    secrets: Sequence[str],
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> dict[str, Any]:
+    """The event in ``body`` if ``signature`` is valid for one of ``secrets``; else WebhookRejected.
+
+    Reasons: ``missing_signature``, ``malformed_signature``, ``bad_signature``, ``stale_timestamp``,
+    ``invalid_body`` (not UTF-8 / not JSON), ``invalid_event`` (JSON but not an event).
+    """
+    if not signature:
+        raise WebhookRejected("missing_signature")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookRejected("invalid_body") from None
+    stale = False
+    verified = False
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, signature, secret, tolerance)
+        except stripe.SignatureVerificationError as exc:
+            message = str(exc)
+            if message.startswith("Timestamp outside"):
+                stale = True
+            elif message.startswith(("Unable to extract", "No signatures found with expected")):
+                raise WebhookRejected("malformed_signature") from None
+            continue
+        verified = True
+        break
+    if not verified:
+        raise WebhookRejected("stale_timestamp" if stale else "bad_signature")
+    try:
+        event = json.loads(text)
+    except ValueError:
+        raise WebhookRejected("invalid_body") from None
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and event["id"]
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("created"), int)
+        and isinstance((event.get("data") or {}).get("object"), dict)
+    ):
+        raise WebhookRejected("invalid_event")
+    return event
+
+
+def record_rejection(ledger: Ledger, reason: str) -> None:
+    """Count one refused delivery (nothing about the delivery itself is stored)."""
+    with ledger.transaction() as conn:
+        conn.execute(_COUNT_REJECTION, (reason, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
+
+
+def rejected_deliveries(ledger: Ledger) -> dict[str, int]:
+    """Refused deliveries by reason (the ops report sums them)."""
+    with ledger.transaction() as conn:
+        rows = conn.execute("SELECT reason, count FROM webhook_rejections ORDER BY reason").fetchall()
+    return {reason: count for reason, count in rows}
+
+
+class WebhookReceiver:
+    """The request handlers; :func:`create_webhook_app` wraps them in a Starlette app.
+
+    Mount :attr:`routes` in another Starlette app (e.g. next to the MCP endpoint) to serve both
+    on one port.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        ledger: Ledger,
+        client: stripe.StripeClient | None = None,
+        tiers: TierTable | None = None,
+        path: str = WEBHOOK_PATH,
+        tolerance: int = DEFAULT_TOLERANCE,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        before_apply: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        self.secrets = settings.webhook_secrets
+        if not self.secrets:
+            raise StripeNotConfigured("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries")
+        self.ledger = ledger
+        self.tolerance = tolerance
+        self.max_body_bytes = max_body_bytes
+        self.processor = EventProcessor(ledger, tiers=tiers, client=client, before_apply=before_apply)
+        self.routes = [
+            Route(path, self.receive, methods=["POST"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+        ]
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"WebhookReceiver(ledger={self.ledger!r}, secrets={len(self.secrets)})"
+
+    async def _body(self, request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None:
+            try:
+                if int(length) > self.max_body_bytes:
+                    raise WebhookRejected("too_large", status=413)
+            except ValueError:
+                raise WebhookRejected("invalid_body") from None
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise WebhookRejected("too_large", status=413)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def receive(self, request: Request) -> JSONResponse:
+        try:
+            body = await self._body(request)
+            event = verify_delivery(
+                body, request.headers.get("stripe-signature"), self.secrets, tolerance=self.tolerance
+            )
+        except WebhookRejected as rej:
+            log.info("webhook delivery rejected: %s", rej.reason)
+            await run_in_threadpool(record_rejection, self.ledger, rej.reason)
+            return JSONResponse({"error": rej.reason}, status_code=rej.status)
+        except ClientDisconnect:
+            return JSONResponse({"error": "client_disconnected"}, status_code=400)
+        payload = body.decode("utf-8")
+        if self.processor.client is None and self.processor.before_apply is None:
+            outcome = self.processor.process(event, payload=payload)  # no I/O besides SQLite: stay on the loop
+        else:
+            outcome = await run_in_threadpool(self.processor.process, event, payload=payload)
+        return _response(outcome)
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        try:
+            await run_in_threadpool(self._check)
+        except Exception as exc:  # the ledger is unreachable
+            return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    def _check(self) -> None:
+        with self.ledger.transaction() as conn:
+            conn.execute("SELECT count(*) FROM webhook_events WHERE 0").fetchone()
+
+
+def _response(outcome: EventOutcome) -> JSONResponse:
+    body: dict[str, Any] = {"received": True, "id": outcome.event_id, "status": outcome.status}
+    if outcome.note:
+        body["note"] = outcome.note
+    if not outcome.ok:
+        body["received"] = False
+        body["error"] = outcome.error
+        return JSONResponse(body, status_code=500)
+    return JSONResponse(body)
+
+
+def create_webhook_app(
+    *,
+    settings: Settings,
+    ledger: Ledger,
+    client: stripe.StripeClient | None = None,
+    tiers: TierTable | None = None,
+    path: str = WEBHOOK_PATH,
+    tolerance: int = DEFAULT_TOLERANCE,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    before_apply: Callable[[Mapping[str, Any]], None] | None = None,
+) -> Starlette:
+    """A Starlette app serving ``POST {path}`` (default ``/webhooks/stripe``) and ``GET /healthz``.
+
+    ``client`` lets the receiver re-fetch a subscription when two events of the same second cannot
+    be ordered otherwise. ``tiers`` defaults to the ledger's tier table. The receiver is kept as
+    ``app.state.receiver``.
+    """
+    receiver = WebhookReceiver(
+        settings=settings,
+        ledger=ledger,
+        client=client,
+        tiers=tiers,
+        path=path,
+        tolerance=tolerance,
+        max_body_bytes=max_body_bytes,
+        before_apply=before_apply,
+    )
+    app = Starlette(routes=receiver.routes)
+    app.state.receiver = receiver
+    return app
