@@ -100,6 +100,18 @@ def test_chaos_duplicate_and_reorder(sandbox: SandboxServer, webhook_receiver: W
     assert got != created  # 25 items in creation order after a shuffle: ~1/25! chance
 
 
+def test_chaos_delay_lets_later_events_overtake(sandbox: SandboxServer, webhook_receiver: WebhookReceiver) -> None:
+    """chaos_delay_seconds holds each delivery on its own timer: later events can arrive first."""
+    sandbox.set_chaos(delay_seconds=0.4, seed=11)
+    sandbox.add_webhook_endpoint(webhook_receiver.url, events=["customer.created"])
+    client = sandbox.client()
+    created = [client.v1.customers.create({"name": f"d{i}"}).id for i in range(12)]
+    sandbox.wait_for_webhooks()
+    got = [e["data"]["object"]["id"] for e in webhook_receiver.events()]
+    assert sorted(got) == sorted(created)
+    assert got != created
+
+
 def test_events_list_filters_and_retrieve(fresh_sandbox: SandboxServer) -> None:
     """events.list filters by type (with prefix*), types and created; retrieve by id."""
     client = fresh_sandbox.client()

@@ -58,6 +58,7 @@ class _Delivery:
     event_type: str
     payload: str
     attempt: int = 1
+    delayed: bool = False  # chaos delay already applied
 
 
 def _matches(enabled: list[str] | tuple[str, ...], event_type: str) -> bool:
@@ -135,27 +136,33 @@ class Dispatcher:
                 if d.target_id in self._dropped:
                     self._outstanding -= 1
                     continue
-                if s.chaos_delay_seconds > 0:
-                    await asyncio.sleep(self._rng.uniform(0, s.chaos_delay_seconds))
+                if s.chaos_delay_seconds > 0 and not d.delayed:
+                    # Each delayed delivery waits on its own, so later events can overtake it.
+                    d.delayed = True
+                    self._schedule(d, self._rng.uniform(0, s.chaos_delay_seconds))
+                    continue
                 ok = await self._send(d)
                 if ok and s.chaos_duplicate > 0 and self._rng.random() < s.chaos_duplicate:
                     await self._send(d, duplicate=True)
                 if ok:
                     self._outstanding -= 1
                 elif d.attempt < s.webhook_max_attempts and d.target_id not in self._dropped:
-                    delay = s.webhook_retry_scale * 600 * 3 ** (d.attempt - 1)
                     d.attempt += 1
-                    timers = self._timers.setdefault(d.target_id, set())
-                    handle: asyncio.TimerHandle | None = None
-
-                    def retry(d: _Delivery = d) -> None:
-                        timers.discard(handle)  # type: ignore[arg-type]
-                        self._put(d)
-
-                    handle = self.loop.call_later(delay, retry)
-                    timers.add(handle)
+                    self._schedule(d, s.webhook_retry_scale * 600 * 3 ** (d.attempt - 2))
                 else:
                     self._outstanding -= 1
+
+    def _schedule(self, d: _Delivery, delay: float) -> None:
+        """Queue ``d`` again after ``delay`` seconds (a retry or a chaos delay); cancellable by forget()."""
+        timers = self._timers.setdefault(d.target_id, set())
+        handle: asyncio.TimerHandle | None = None
+
+        def fire() -> None:
+            timers.discard(handle)  # type: ignore[arg-type]
+            self._put(d)
+
+        handle = self.loop.call_later(delay, fire)
+        timers.add(handle)
 
     def forget(self, target_id: str) -> None:
         """Drop every queued and scheduled delivery of a deleted or disabled endpoint."""
