@@ -112,7 +112,7 @@ def main() -> None:
         print(
             f"{rows:>14,} | {ours['calls_per_s']:>12,.0f} {ours['p50_us']:>8.1f} {ours['p99_us']:>8.1f} | "
             f"{naive['calls_per_s']:>13,.0f} {naive['p50_us']:>9.1f} {naive['p99_us']:>9.1f} | "
-            f"{ours['calls_per_s'] / naive['calls_per_s']:>7.0f}x"
+            f"{ours['calls_per_s'] / naive['calls_per_s']:>7.1f}x"
         )
     if 0 in results and max(sizes) > 0:
         big = max(sizes)

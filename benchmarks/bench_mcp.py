@@ -1,0 +1,227 @@
+"""MCP server latency: list_customers against the local sandbox, p50 and p99 per call.
+
+Four setups, measured in the same run on the same sandbox (one customer page of 10):
+  - in-memory (the SDK's Client wired to the server in process), metering on and off;
+  - streamable HTTP (uvicorn on 127.0.0.1, bearer key auth), metering on and off, with an httpx2
+    client that sets TCP_NODELAY; and once with the SDK's default client, for comparison.
+The difference between "on" and "off" is what metering (ledger check_and_record + complete)
+adds to a call; it is within the run-to-run noise of a Stripe round trip, so the ledger work is
+also timed on its own. Metering must add under 1 ms median. The sandbox runs in its own process
+(sharing a GIL with it would time the sandbox, not the server); logging is at WARNING.
+Run: .venv/bin/python benchmarks/bench_mcp.py [--calls 300] [--warmup 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import platform
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp
+import uvicorn
+from mcp.client.streamable_http import streamable_http_client
+
+import stripe
+
+from unifiedmcp.ledger import Ledger
+from unifiedmcp.server import Runtime, ServerOptions, build_server, create_app
+
+CUSTOMER = "cus_bench_mcp"
+_SANDBOX = """
+import os, sys, time
+from unifiedmcp.sandbox import serve_in_thread
+sb = serve_in_thread(api_key=os.environ["BENCH_SANDBOX_KEY"])
+print(sb.url, flush=True)
+sys.stdin.read()
+sb.stop()
+"""
+
+
+@contextmanager
+def _sandbox_process() -> Iterator[tuple[str, str]]:
+    """A sandbox in a child process: (url, api key). Stops when the parent closes its stdin."""
+    key = "sk_test_bench_" + secrets.token_hex(8)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SANDBOX],
+        env=os.environ | {"BENCH_SANDBOX_KEY": key},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    url = proc.stdout.readline().strip()
+    try:
+        yield url, key
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
+def _ledger_cost(ledger: Ledger, n: int = 2000) -> tuple[float, float]:
+    samples = []
+    for i in range(n):
+        started = time.perf_counter()
+        event = f"bench-ledger-{i}"
+        ledger.check_and_record(CUSTOMER, "list_customers", event_id=event)
+        ledger.complete(event, status="ok", latency_ms=1.0)
+        samples.append((time.perf_counter() - started) * 1000)
+    return _pcts(samples)
+
+
+class _Timed:
+    """ASGI wrapper recording how long the server spends on each HTTP request (ms)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.times: list[float] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.times.append((time.perf_counter() - started) * 1000)
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
+@contextmanager
+def _serve(app: Any) -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _quiet() -> None:
+    # MCPServer() configures INFO logging; per-request log lines would dominate the timings.
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in ("stripe", "mcp", "httpx", "httpx2", "uvicorn"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+async def _measure(client: mcp.Client, calls: int, warmup: int) -> list[float]:
+    _quiet()
+    for _ in range(warmup):
+        await client.call_tool("list_customers", {"limit": 10})
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        result = await client.call_tool("list_customers", {"limit": 10})
+        samples.append((time.perf_counter() - started) * 1000)
+        assert not result.is_error, result.content
+    return samples
+
+
+def _pcts(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return statistics.median(samples), q[98]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=300)
+    ap.add_argument("--warmup", type=int, default=30)
+    args = ap.parse_args()
+
+    _quiet()
+    with _sandbox_process() as (sandbox_url, sandbox_key):
+        _run(args, stripe.StripeClient(sandbox_key, base_addresses={"api": sandbox_url}, max_network_retries=0))
+
+
+def _run(args: argparse.Namespace, stripe_client: stripe.StripeClient) -> None:
+    for i in range(20):
+        stripe_client.v1.customers.create({"name": f"bench {i}"})
+    tmp = Path(tempfile.mkdtemp(prefix="bench-mcp-"))
+    ledger = Ledger(tmp / "ledger.sqlite3")
+    ledger.upsert_customer(CUSTOMER, tier="enterprise")
+    token = ledger.create_key(CUSTOMER).token
+    results: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def runtime(metering: bool) -> Runtime:
+        return Runtime(
+            stripe_client=stripe_client, ledger=ledger, options=ServerOptions(customer=CUSTOMER, metering=metering)
+        )
+
+    async def in_memory(metering: bool) -> list[float]:
+        async with mcp.Client(build_server(runtime(metering)), raise_exceptions=True) as client:
+            return await _measure(client, args.calls, args.warmup)
+
+    async def over_http(url: str, nodelay: bool = True) -> list[float]:
+        # The SDK's default httpx2 transport leaves Nagle on: ~40 ms per request on loopback.
+        options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)] if nodelay else None
+        http = httpx2.AsyncClient(
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            transport=httpx2.AsyncHTTPTransport(socket_options=options),
+        )
+        async with mcp.Client(streamable_http_client(f"{url}/mcp", http_client=http), raise_exceptions=True) as client:
+            return await _measure(client, args.calls, args.warmup)
+
+    # Interleave on/off so drift from other load on the machine hits both alike.
+    for metering in (True, False, True, False):
+        label = "on" if metering else "off"
+        samples = anyio.run(in_memory, metering)
+        results.setdefault(("in-memory", label), _pcts(samples))
+        results[("in-memory", label)] = min(results[("in-memory", label)], _pcts(samples))
+    server_side: dict[str, tuple[float, float]] = {}
+    for metering in (True, False, True, False):
+        label = "on" if metering else "off"
+        timed = _Timed(create_app(runtime(metering), base_url="http://127.0.0.1"))
+        with _serve(timed) as url:
+            samples = anyio.run(over_http, url)
+        results.setdefault(("streamable HTTP", label), _pcts(samples))
+        results[("streamable HTTP", label)] = min(results[("streamable HTTP", label)], _pcts(samples))
+        measured = _pcts(timed.times[-args.calls :])
+        server_side[label] = min(server_side.get(label, measured), measured)
+    with _serve(create_app(runtime(True), base_url="http://127.0.0.1")) as url:
+        results[("HTTP, SDK default client", "on")] = _pcts(anyio.run(over_http, url, False))
+
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        platform.processor(),
+    )
+    print(f"list_customers (limit 10) against the sandbox, {args.calls} calls per run, best of 2 runs")
+    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    print(f"{'transport':<26} {'metering':<9} {'p50 ms':>8} {'p99 ms':>8}")
+    for (transport, label), (p50, p99) in results.items():
+        print(f"{transport:<26} {label:<9} {p50:>8.2f} {p99:>8.2f}")
+    for label, (p50, p99) in server_side.items():
+        print(f"streamable HTTP, time inside the server, metering {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    for transport in ("in-memory", "streamable HTTP"):
+        added = results[(transport, "on")][0] - results[(transport, "off")][0]
+        print(f"metering adds {added:+.2f} ms median ({transport})")
+    p50, p99 = _ledger_cost(ledger)
+    print(f"ledger work per metered call (check_and_record + complete): p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    ledger.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""``build_demo``: a sandbox history, synced into a fresh warehouse, plus usage events."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import warehouse as wh
+from ..errors import InvalidInput, WarehouseError
+from ..months import Month
+from ._simulate import plan_customers, run_history
+from ._usage import MonthPlan, write_usage
+
+__all__ = ["DemoResult", "build_demo"]
+
+DAY = 86_400
+
+# Each customer's tier per month, from the synced warehouse: the highest tier among the prices of
+# revenue lines overlapping the month (else free); active from sign-up.
+MONTH_TIERS_SQL = """
+WITH months AS (
+    SELECT i AS month_index, make_timestamp(CAST($start AS BIGINT) * 1000000) + to_months(i) AS m0,
+           make_timestamp(CAST($start AS BIGINT) * 1000000) + to_months(i + 1) AS m1
+    FROM range($months) t(i)
+),
+tiers AS (
+    SELECT r.customer, m.month_index,
+           max(CASE coalesce(p.metadata_tier, pr.metadata_tier) WHEN 'enterprise' THEN 2 WHEN 'pro' THEN 1 ELSE 0 END) AS rank
+    FROM revenue_lines r
+    JOIN months m ON r.cover_start < m.m1 AND r.cover_end > m.m0
+    LEFT JOIN price_catalog p ON p.id = r.price
+    LEFT JOIN products pr ON pr.id = p.product
+    GROUP BY 1, 2
+)
+SELECT CAST(c.metadata ->> 'demo_n' AS INTEGER) AS n, c.id, m.month_index,
+       CASE coalesce(t.rank, 0) WHEN 2 THEN 'enterprise' WHEN 1 THEN 'pro' ELSE 'free' END AS tier,
+       CAST(epoch(greatest(m.m0, c.created)) AS BIGINT) AS t0, CAST(epoch(m.m1) AS BIGINT) AS t1,
+       t.rank IS NULL AND EXISTS (SELECT 1 FROM revenue_lines r2 WHERE r2.customer = c.id AND r2.cover_start < m.m0) AS lapsed
+FROM customers c
+JOIN months m ON c.created < m.m1
+LEFT JOIN tiers t ON t.customer = c.id AND t.month_index = m.month_index
+WHERE c.metadata ->> 'demo_n' IS NOT NULL
+ORDER BY n, m.month_index
+"""
+
+
+@dataclass
+class DemoResult:
+    warehouse: Path
+    usage_file: Path
+    customers: int
+    months: list[str]
+    usage_events: int
+    seconds: float
+    skipped_actions: int = 0
+    sync_requests: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+def build_demo(
+    *,
+    warehouse: Path,
+    usage_file: Path,
+    customers: int = 60,
+    months: int = 6,
+    seed: int = 7,
+    first_month: Month | str | None = None,
+    replace: bool = False,
+    progress: bool = False,
+    usage_scale: float = 1.0,
+    on_stage: Callable[[str], None] = lambda _: None,
+) -> DemoResult:
+    """Drive a fresh in-process sandbox through ``months`` months of ``customers`` customers, sync it
+    into ``warehouse`` with :func:`unifiedmcp.warehouse.sync`, and load generated usage events.
+
+    ``first_month`` defaults to ``months`` months before the current one, so the history ends where
+    the current month starts. The same seed and first month give the same numbers.
+    ``usage_scale`` multiplies every customer's calls (the committed sample uses a small one).
+    """
+    from ..sandbox import serve_in_thread
+
+    if customers < 1 or months < 1:
+        raise InvalidInput("demo needs at least 1 customer and 1 month")
+    first = (Month.parse(first_month) if isinstance(first_month, str) else first_month)
+    if first is None:
+        first = Month.current()
+        for _ in range(months):
+            first = first.previous
+    last = first
+    for _ in range(months - 1):
+        last = last.next
+    start, end = int(first.start.timestamp()), int(last.end.timestamp())
+    if end > time.time() + DAY:
+        raise InvalidInput(f"demo months must end by now: {first}+{months} months ends {last.end:%Y-%m-%d}")
+    warehouse = Path(warehouse)
+    if warehouse.exists():
+        if not replace:
+            raise WarehouseError(f"{warehouse} exists: pass replace=True (--replace) to rebuild it", path=warehouse)
+        for p in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+            p.unlink(missing_ok=True)
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+    rng = random.Random(seed)
+    people = plan_customers(rng, customers=customers, days=(end - start) // DAY)
+    with serve_in_thread() as sb:
+        client = sb.client()
+        on_stage("simulating")
+        t = time.perf_counter()
+        history = run_history(client, people=people, start=start, end=end)
+        stages["simulate"] = time.perf_counter() - t
+        on_stage("syncing")
+        t = time.perf_counter()
+        synced = wh.sync(warehouse, client=client, progress=progress, now=lambda: float(end))
+        stages["sync"] = time.perf_counter() - t
+    on_stage("usage")
+    t = time.perf_counter()
+    con = wh.connect(warehouse)
+    try:
+        rows = con.execute(MONTH_TIERS_SQL, {"start": start, "months": months}).fetchall()
+    finally:
+        con.close()
+    levels = {c.n: c.usage_level for c in people}
+    plans = [MonthPlan(customer_n=n, customer_id=cid, month_index=mi, tier=tier, t0=t0, t1=t1,
+                       level=levels.get(n, 1.0) * (0.15 if lapsed else 1.0) * usage_scale)
+             for n, cid, mi, tier, t0, t1, lapsed in rows]
+    events = write_usage(Path(usage_file), plans, seed=seed)
+    wh.load_usage(warehouse, usage_file)
+    stages["usage"] = time.perf_counter() - t
+    return DemoResult(
+        warehouse=warehouse,
+        usage_file=Path(usage_file),
+        customers=customers,
+        months=[str(m) for m in _months(first, months)],
+        usage_events=events,
+        seconds=time.perf_counter() - started,
+        skipped_actions=history["skipped_actions"],
+        sync_requests=synced.requests,
+        stages=stages,
+    )
+
+
+def _months(first: Month, n: int) -> list[Month]:
+    out = [first]
+    while len(out) < n:
+        out.append(out[-1].next)
+    return out

@@ -1,0 +1,197 @@
+"""A believable SaaS on the sandbox: sign-ups, trials, plan changes, coupons, card failures and
+recoveries, voluntary and involuntary churn, driven through one test clock.
+
+Every decision comes from ``random.Random(seed)``, so a seed always gives the same history (object
+ids differ; the numbers do not).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+
+__all__ = ["Catalog", "Customer", "plan_customers", "run_history", "PLANS"]
+
+DAY = 86_400
+
+# plan key -> (tier, unit_amount in cents, interval, lookup key)
+PLANS: dict[str, tuple[str, int, str, str]] = {
+    "pro_monthly": ("pro", 2_900, "month", "pro_monthly"),
+    "pro_yearly": ("pro", 29_000, "year", "pro_yearly"),
+    "enterprise_monthly": ("enterprise", 29_900, "month", "enterprise_monthly"),
+    "enterprise_yearly": ("enterprise", 299_000, "year", "enterprise_yearly"),
+}
+
+
+@dataclass
+class Customer:
+    """One simulated customer: what happens to it and when (days from the start)."""
+
+    n: int
+    signup_day: float
+    plan: str | None  # None: stays on the free tier
+    trial: bool = False
+    coupon: str | None = None  # "WELCOME20" (20 % off, 3 months) or "FRIENDS100" (100 % off)
+    upgrade_day: float | None = None
+    downgrade_day: float | None = None
+    card_fails_day: float | None = None  # the default card starts failing
+    recover_after: float | None = None  # days after failing: a working card is added (None: never)
+    cancel_day: float | None = None
+    cancel_at_period_end: bool = False
+    usage_level: float = 1.0  # multiplies the tier's typical monthly calls
+    id: str = ""
+    subscription: str = ""
+    item: str = ""
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+
+def plan_customers(rng: random.Random, *, customers: int, days: int) -> list[Customer]:
+    """Draw the customers and their life events."""
+    out = []
+    for n in range(customers):
+        signup = rng.uniform(0, days * 0.95)
+        r = rng.random()
+        plan = ("pro_monthly" if r < 0.42 else "pro_yearly" if r < 0.52 else "enterprise_monthly" if r < 0.67
+                else "enterprise_yearly" if r < 0.72 else None)
+        c = Customer(n=n, signup_day=signup, plan=plan, usage_level=rng.lognormvariate(0, 0.45))
+        if plan is not None:
+            c.trial = rng.random() < 0.3
+            c.coupon = "WELCOME20" if rng.random() < 0.12 else "FRIENDS100" if rng.random() < 0.04 else None
+            rest = days - signup
+            if plan == "pro_monthly" and rng.random() < 0.15:
+                c.upgrade_day = signup + rng.uniform(20, max(21, rest))
+            if plan == "enterprise_monthly" and rng.random() < 0.15:
+                c.downgrade_day = signup + rng.uniform(20, max(21, rest))
+            if plan.endswith("monthly") and rng.random() < 0.2:
+                # the card starts failing two days before a renewal; half the customers fix it
+                # during dunning (retries 3, 5 and 7 days apart), the others churn involuntarily
+                first_bill = signup + (14 if c.trial else 0)
+                cycles = max(1, int(rest // 30))
+                c.card_fails_day = first_bill + 30.4 * rng.randint(1, cycles) - 2
+                c.recover_after = rng.uniform(5, 12) if rng.random() < 0.5 else None
+            if rng.random() < 0.18:
+                c.cancel_day = signup + rng.uniform(15, max(16, rest))
+                c.cancel_at_period_end = rng.random() < 0.5
+            if rng.random() < 0.12:
+                c.usage_level *= 2.2  # a heavy user: near or over the limit
+        out.append(c)
+    return sorted(out, key=lambda c: c.signup_day)
+
+
+@dataclass
+class Catalog:
+    prices: dict[str, str]  # plan key -> price id
+    coupons: dict[str, str]
+
+
+def create_catalog(client: stripe.StripeClient) -> Catalog:
+    product_ids = {}
+    for tier in ("pro", "enterprise"):
+        product_ids[tier] = client.v1.products.create(
+            {"name": f"UnifiedMCP {tier.title()}", "metadata": {"tier": tier}}).id
+    prices = {}
+    for key, (tier, amount, interval, lookup) in PLANS.items():
+        prices[key] = client.v1.prices.create({
+            "product": product_ids[tier], "unit_amount": amount, "currency": "usd",
+            "recurring": {"interval": interval}, "lookup_key": lookup, "metadata": {"tier": tier},
+        }).id
+    coupons = {
+        "WELCOME20": client.v1.coupons.create({"percent_off": 20, "duration": "repeating",
+                                               "duration_in_months": 3, "name": "Welcome 20%"}).id,
+        "FRIENDS100": client.v1.coupons.create({"percent_off": 100, "duration": "forever",
+                                                "name": "Friends and family"}).id,
+    }
+    return Catalog(prices, coupons)
+
+
+def _actions(people: list[Customer]) -> list[tuple[float, int, str, Customer]]:
+    acts: list[tuple[float, int, str, Customer]] = []
+    for c in people:
+        acts.append((c.signup_day, 0, "signup", c))
+        if c.plan is None:
+            continue
+        for day, order, name in ((c.upgrade_day, 1, "upgrade"), (c.downgrade_day, 1, "downgrade"),
+                                 (c.card_fails_day, 2, "card_fails"), (c.cancel_day, 4, "cancel")):
+            if day is not None:
+                acts.append((day, order, name, c))
+        if c.card_fails_day is not None and c.recover_after is not None:
+            acts.append((c.card_fails_day + c.recover_after, 3, "recover", c))
+    return sorted(acts, key=lambda a: (a[0], a[1], a[3].n))
+
+
+def run_history(
+    client: stripe.StripeClient,
+    *,
+    people: list[Customer],
+    start: int,
+    end: int,
+    tick: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Create a test clock at ``start`` and play every action, advancing the clock to ``end``."""
+    catalog = create_catalog(client)
+    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": start, "name": "UnifiedMCP demo"})
+    now = start
+    skipped = 0
+
+    def advance(to: int) -> None:
+        nonlocal now
+        if to > now:
+            client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": to})
+            now = to
+
+    for day, _, action, c in _actions(people):
+        at = start + int(day * DAY)
+        if at >= end:
+            continue
+        advance(at)
+        tick(action)
+        try:
+            _apply(client, catalog, clock.id, c, action)
+        except stripe.InvalidRequestError:
+            skipped += 1  # e.g. the subscription ended already (dunning got there first)
+    advance(end)
+    return {"clock": clock.id, "catalog": catalog, "skipped_actions": skipped}
+
+
+def _apply(client: stripe.StripeClient, catalog: Catalog, clock: str, c: Customer, action: str) -> None:
+    subs = client.v1.subscriptions
+    if action == "signup":
+        cus = client.v1.customers.create({
+            "email": f"customer{c.n:04d}@example.com", "name": f"Customer {c.n:04d}", "test_clock": clock,
+            "payment_method": "pm_card_visa", "invoice_settings": {"default_payment_method": "pm_card_visa"},
+            "metadata": {"demo_n": str(c.n)},
+        })
+        c.id = cus.id
+        if c.plan is None:
+            return
+        params: dict[str, Any] = {"customer": cus.id, "items": [{"price": catalog.prices[c.plan]}]}
+        if c.trial:
+            params["trial_period_days"] = 14
+        if c.coupon:
+            params["discounts"] = [{"coupon": catalog.coupons[c.coupon]}]
+        sub = subs.create(params)
+        c.subscription, c.item = sub.id, sub["items"].data[0].id
+    elif action in ("upgrade", "downgrade"):
+        target = "enterprise_monthly" if action == "upgrade" else "pro_monthly"
+        subs.update(c.subscription, {"items": [{"id": c.item, "price": catalog.prices[target]}],
+                                     "proration_behavior": "create_prorations"})
+    elif action == "card_fails":
+        pm = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": c.id})
+        client.v1.customers.update(c.id, {"invoice_settings": {"default_payment_method": pm.id}})
+    elif action == "recover":
+        pm = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": c.id})
+        client.v1.customers.update(c.id, {"invoice_settings": {"default_payment_method": pm.id}})
+        for inv in client.v1.invoices.list({"customer": c.id, "status": "open", "limit": 10}).data:
+            try:
+                client.v1.invoices.pay(inv.id, {"payment_method": pm.id})
+            except stripe.CardError:
+                pass
+    elif action == "cancel":
+        if c.cancel_at_period_end:
+            subs.update(c.subscription, {"cancel_at_period_end": True})
+        else:
+            subs.cancel(c.subscription, {"cancellation_details": {"feedback": "too_expensive"}})

@@ -1,0 +1,66 @@
+"""Per-call working state of a metrics computation: the tier tables and counted lines as temp tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import pyarrow as pa
+
+from ..config import TierTable, load_settings, load_tiers
+from ..warehouse import Warehouse, open_warehouse
+from ._sql import sql_text
+
+__all__ = ["metrics_connection", "prepare_month", "TEMP_TABLES"]
+
+TEMP_TABLES = ("_m_tiers", "_m_tier_keys", "_m_tier_at")
+
+
+def _register_tiers(con: duckdb.DuckDBPyConnection, tiers: TierTable) -> None:
+    default = tiers.default.name
+    rows = {
+        "name": [t.name for t in tiers.tiers],
+        "rank": [t.rank for t in tiers.tiers],
+        "monthly_api_calls": [t.monthly_api_calls for t in tiers.tiers],
+        "overage_per_call": [float(t.overage_per_call) for t in tiers.tiers],
+        "next_tier": [(n.name if (n := tiers.next_above(t.name)) else None) for t in tiers.tiers],
+        "is_default": [t.name == default for t in tiers.tiers],
+    }
+    con.register("_m_tiers_src", pa.table(rows))
+    con.execute("CREATE OR REPLACE TEMP TABLE _m_tiers AS SELECT * FROM _m_tiers_src")
+    con.unregister("_m_tiers_src")
+    # Price ids and lookup keys -> tier; a key listed under several tiers maps to the first (§6).
+    keys: dict[str, str] = {}
+    for t in tiers.tiers:
+        for key in t.prices:
+            keys.setdefault(key, t.name)
+    con.register("_m_keys_src", pa.table({"key": list(keys), "tier": list(keys.values())},
+                                          schema=pa.schema([("key", pa.string()), ("tier", pa.string())])))
+    con.execute("CREATE OR REPLACE TEMP TABLE _m_tier_keys AS SELECT * FROM _m_keys_src")
+    con.unregister("_m_keys_src")
+
+
+def prepare_month(con: duckdb.DuckDBPyConnection, *, m_next: object, currency: str) -> None:
+    """Per-month temp state: each customer's tier at the end of the month (_m_tier_at)."""
+    con.execute(sql_text("tier_at.sql"), {"m_next": m_next, "currency": currency})
+
+
+@contextmanager
+def metrics_connection(
+    warehouse: Warehouse, *, currency: str, tiers: TierTable | None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse with the tier tables (_m_tiers, _m_tier_keys) registered.
+
+    The heavy lifting (revenue lines, paying intervals, first payment attempts) is done once per
+    load by the warehouse; per month only filters and small joins run.
+    """
+    # Metrics only read: a path is opened read-only; a connection gets the session settings and
+    # helper macros only (it may itself be read-only), never schema changes.
+    with open_warehouse(warehouse, read_only=True) as con:
+        try:
+            _register_tiers(con, tiers if tiers is not None else load_tiers(load_settings().tiers_file))
+            yield con
+        finally:
+            for t in TEMP_TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -1,0 +1,188 @@
+"""One month's report (metrics.md §7) as a dict with exactly the contract's keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import duckdb
+
+from ..config import TierTable
+from ..errors import InvalidInput
+from ..months import Month
+from ..warehouse import Warehouse
+from ._context import metrics_connection, prepare_month
+from ._sql import sql_text
+
+__all__ = ["CONVENTIONS", "monthly", "monthly_on"]
+
+Convention = Literal["stripe", "chartmogul"]
+CONVENTIONS = ("stripe", "chartmogul")
+
+
+def amount(value: Any) -> int | float:
+    """An amount for the report: at most 2 decimals, an int when whole."""
+    x = round(float(value), 2)
+    return int(x) if x == int(x) else x
+
+
+def _x100(value: Any) -> int | float:
+    return amount(int(value) / 100)
+
+
+def _rate(num: float, den: float) -> float | None:
+    return None if den == 0 else num / den
+
+
+def _naive(t: datetime) -> datetime:
+    return t.replace(tzinfo=None)
+
+
+def _one(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    cur = con.execute(sql_text(name), params)
+    cols = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    return dict(zip(cols, rows[0], strict=True))
+
+
+def _all(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur = con.execute(sql_text(name), params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+# Only the customers a list can show: over the limit, near it, or an upgrade candidate.
+LISTED_USAGE_SQL = """
+SELECT * FROM ({usage})
+WHERE over > 0 OR utilisation >= 0.8 OR overage_amount > upgrade_threshold
+ORDER BY overage_amount DESC, customer
+"""
+
+
+def _all_sql(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _usage_entry(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "customer": r["customer"],
+        "tier": r["tier"],
+        "calls": int(r["calls"]),
+        "billable_calls": int(r["billable_calls"]),
+        "included": int(r["included"]),
+        "over": int(r["over"]),
+        "overage_amount": amount(r["overage_amount"]),
+        "utilisation": None if r["utilisation"] is None else float(r["utilisation"]),
+    }
+
+
+def monthly_on(
+    con: duckdb.DuckDBPyConnection, month: Month, *, currency: str, convention: str
+) -> dict[str, Any]:
+    """The report on a connection prepared by :func:`metrics_connection`."""
+    cur = currency.lower()
+    bounds = {"m_start": _naive(month.start), "m_next": _naive(month.end)}
+    prepare_month(con, m_next=bounds["m_next"], currency=cur)
+    mrr = _one(con, "mrr.sql", {**bounds, "currency": cur})
+    subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})
+    reasons = _one(con, "churn_reasons.sql", bounds)
+    pay = _one(con, "payments.sql", {**bounds, "currency": cur})
+    declines = _all(con, "decline_reasons.sql", {**bounds, "currency": cur})
+    recovery = _one(con, "recovery.sql", {**bounds, "currency": cur})
+    people = _all_sql(con, LISTED_USAGE_SQL.format(usage=sql_text("usage.sql").rstrip().rstrip(";")),
+                      {**bounds, "currency": cur})
+    totals = _one(con, "usage_totals.sql", bounds)
+    excluded = _one(con, "excluded.sql", {**bounds, "currency": cur})
+
+    start, end = int(mrr["mrr_start"]), int(mrr["mrr_end"])
+    churned, contraction = int(mrr["churned"]), int(mrr["contraction"])
+    expansion, reactivation = int(mrr["expansion"]), int(mrr["reactivation"])
+    s_start, s_new, s_react = int(subs["start"]), int(subs["new"]), int(subs["reactivated"])
+    s_churned, s_end = int(subs["churned"]), int(subs["end"])
+    if convention == "stripe":
+        churn_rate = _rate(s_churned, s_start + s_new + s_react)
+    else:
+        churn_rate = _rate(
+            s_churned - int(subs["joined_and_churned"]) - int(subs["churned_and_reactivated"]), s_start
+        )
+    succeeded, failed = int(pay["succeeded"]), int(pay["failed"])
+    failed_invoices, recovered = int(recovery["failed_invoice_amount"]), int(recovery["recovered_amount"])
+
+    entries = [(_usage_entry(r), r["upgrade_threshold"]) for r in people]
+    return {
+        "month": str(month),
+        "currency": cur,
+        "convention": convention,
+        "mrr": {
+            "start": _x100(start),
+            "end": _x100(end),
+            "new": _x100(mrr["new"]),
+            "reactivation": _x100(reactivation),
+            "expansion": _x100(expansion),
+            "contraction": _x100(contraction),
+            "churned": _x100(churned),
+        },
+        "subscribers": {"start": s_start, "new": s_new, "reactivated": s_react, "churned": s_churned, "end": s_end},
+        "subscriber_churn_rate": churn_rate,
+        "gross_mrr_churn_rate": _rate(churned + contraction, start),
+        "net_mrr_churn_rate": _rate(churned + contraction - expansion - reactivation, start),
+        "net_revenue_retention": _rate(start - churned - contraction + expansion, start),
+        "arpu": None if s_end == 0 else amount(end / 100 / s_end),
+        "churn_reasons": {"voluntary": int(reasons["voluntary"]), "involuntary": int(reasons["involuntary"])},
+        "payments": {
+            "attempts": int(pay["attempts"]),
+            "succeeded": succeeded,
+            "failed": failed,
+            "success_rate": _rate(succeeded, succeeded + failed),
+            "authorization_rate": _rate(int(pay["authorized"]), int(pay["authorization_attempts"])),
+            "succeeded_amount": amount(pay["succeeded_amount"]),
+            "failed_amount": amount(pay["failed_amount"]),
+            "decline_reasons": {r["reason"]: int(r["n"]) for r in declines},
+            "failed_invoice_amount": amount(failed_invoices),
+            "recovered_amount": amount(recovered),
+            "recovery_rate": _rate(recovered, failed_invoices),
+        },
+        "usage": {
+            "calls": int(totals["calls"]),
+            "billable_calls": int(totals["billable_calls"]),
+            "customers": int(totals["customers"]),
+        },
+        "overages": [e for e, _ in entries if e["over"] > 0],
+        "near_limit": [
+            e for e, _ in entries if e["over"] == 0 and e["utilisation"] is not None and e["utilisation"] >= 0.8
+        ],
+        "upgrade_candidates": [
+            e for e, threshold in entries if threshold is not None and e["overage_amount"] > float(threshold)
+        ],
+        "excluded": {
+            "other_currency_lines": int(excluded["other_currency_lines"]),
+            "malformed_usage_rows": int(excluded["malformed_usage_rows"]),
+            "truncated_lists": int(excluded["truncated_lists"]),
+        },
+    }
+
+
+def monthly(
+    warehouse: Warehouse,
+    month: Month | str,
+    *,
+    currency: str = "usd",
+    convention: str = "stripe",
+    tiers: TierTable | None = None,
+) -> dict[str, Any]:
+    """The metrics.md §7 report for ``month`` (a :class:`Month` or ``"YYYY-MM"``).
+
+    ``warehouse`` is a path (opened read-only) or an open DuckDB connection. ``tiers`` defaults to
+    the configured tier table. Amounts are in minor units (at most 2 decimals), rates fractions or
+    None when their denominator is 0.
+    """
+    if convention not in CONVENTIONS:
+        raise InvalidInput(f"unknown convention {convention!r}: expected stripe or chartmogul")
+    if not isinstance(month, Month):
+        month = Month.parse(month)
+    if not currency or not currency.isalpha() or len(currency) != 3:
+        raise InvalidInput(f"invalid currency {currency!r}: expected a 3-letter ISO code such as usd")
+    with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
+        return monthly_on(con, month, currency=currency, convention=convention)

@@ -1,0 +1,173 @@
+"""Series for charts: the §3-§6 numbers month by month (or day by day), as pandas DataFrames.
+
+Each helper computes on DuckDB with the same SQL as :func:`unifiedmcp.metrics.monthly`, so a
+chart and the monthly report never disagree; pandas appears only in the returned frame.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..config import TierTable
+from ..errors import InvalidInput
+from ..months import Month
+from ..warehouse import Warehouse, open_warehouse
+from ._context import metrics_connection, prepare_month
+from ._monthly import CONVENTIONS, monthly_on
+from ._sql import sql_text
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built (the CLI never needs it)
+    import pandas as pd
+
+__all__ = [
+    "churn_by_month",
+    "data_months",
+    "month_range",
+    "mrr_by_month",
+    "payments_by_day",
+    "report_frame",
+    "usage_by_customer",
+    "usage_by_tier_and_tool",
+]
+
+
+def _month(m: Month | str) -> Month:
+    return m if isinstance(m, Month) else Month.parse(m)
+
+
+def month_range(first: Month | str, last: Month | str) -> list[Month]:
+    """Months from ``first`` to ``last`` inclusive."""
+    a, b = _month(first), _month(last)
+    if b < a:
+        raise InvalidInput(f"empty month range: {a} is after {b}")
+    out = [a]
+    while out[-1] < b:
+        out.append(out[-1].next)
+    return out
+
+
+def data_months(warehouse: Warehouse) -> list[Month]:
+    """Every month from the first to the last with data in the warehouse (empty when none)."""
+    with open_warehouse(warehouse, read_only=True) as con:
+        first, last = con.execute(sql_text("data_range.sql")).fetchall()[0]
+    if first is None or last is None:
+        return []
+    return month_range(Month.of(first), Month.of(last))
+
+
+def _naive(t: datetime) -> datetime:
+    return t.replace(tzinfo=None)
+
+
+def _reports(
+    warehouse: Warehouse, months: list[Month], *, currency: str, convention: str, tiers: TierTable | None
+) -> list[dict[str, Any]]:
+    if convention not in CONVENTIONS:
+        raise InvalidInput(f"unknown convention {convention!r}: expected stripe or chartmogul")
+    with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
+        return [monthly_on(con, m, currency=currency, convention=convention) for m in months]
+
+
+def report_frame(
+    warehouse: Warehouse, first: Month | str, last: Month | str, *, currency: str = "usd",
+    convention: str = "stripe", tiers: TierTable | None = None,
+) -> pd.DataFrame:
+    """One row per month with every scalar of the §7 report, flattened (``mrr.start`` -> ``mrr_start``)."""
+    import pandas as pd
+
+    rows = []
+    for r in _reports(warehouse, month_range(first, last), currency=currency, convention=convention, tiers=tiers):
+        flat = pd.json_normalize(
+            {k: v for k, v in r.items() if k not in ("overages", "near_limit", "upgrade_candidates")}, sep="_"
+        ).iloc[0].to_dict()
+        flat.pop("payments_decline_reasons", None)
+        flat = {k: v for k, v in flat.items() if not k.startswith("payments_decline_reasons_")}
+        flat["overage_customers"] = len(r["overages"])
+        flat["overage_amount"] = round(sum(e["overage_amount"] for e in r["overages"]), 2)
+        rows.append(flat)
+    return pd.DataFrame(rows)
+
+
+def mrr_by_month(
+    warehouse: Warehouse, first: Month | str, last: Month | str, *, currency: str = "usd",
+    tiers: TierTable | None = None,
+) -> pd.DataFrame:
+    """Columns: month, mrr_start, new, reactivation, expansion, contraction, churned, mrr_end
+    (minor units). For each row mrr_end = mrr_start + new + reactivation + expansion - contraction - churned."""
+    import pandas as pd
+
+    reports = _reports(warehouse, month_range(first, last), currency=currency, convention="stripe", tiers=tiers)
+    return pd.DataFrame(
+        [
+            {"month": r["month"], "mrr_start": r["mrr"]["start"], "new": r["mrr"]["new"],
+             "reactivation": r["mrr"]["reactivation"], "expansion": r["mrr"]["expansion"],
+             "contraction": r["mrr"]["contraction"], "churned": r["mrr"]["churned"], "mrr_end": r["mrr"]["end"]}
+            for r in reports
+        ]
+    )
+
+
+def churn_by_month(
+    warehouse: Warehouse, first: Month | str, last: Month | str, *, currency: str = "usd",
+    convention: str = "stripe", tiers: TierTable | None = None,
+) -> pd.DataFrame:
+    """Columns: month, subscribers_start, new, reactivated, churned, subscribers_end,
+    subscriber_churn_rate, gross_mrr_churn_rate, net_mrr_churn_rate, net_revenue_retention,
+    voluntary, involuntary."""
+    import pandas as pd
+
+    reports = _reports(warehouse, month_range(first, last), currency=currency, convention=convention, tiers=tiers)
+    return pd.DataFrame(
+        [
+            {"month": r["month"], "subscribers_start": r["subscribers"]["start"], "new": r["subscribers"]["new"],
+             "reactivated": r["subscribers"]["reactivated"], "churned": r["subscribers"]["churned"],
+             "subscribers_end": r["subscribers"]["end"], "subscriber_churn_rate": r["subscriber_churn_rate"],
+             "gross_mrr_churn_rate": r["gross_mrr_churn_rate"], "net_mrr_churn_rate": r["net_mrr_churn_rate"],
+             "net_revenue_retention": r["net_revenue_retention"],
+             "voluntary": r["churn_reasons"]["voluntary"], "involuntary": r["churn_reasons"]["involuntary"]}
+            for r in reports
+        ]
+    )
+
+
+def payments_by_day(
+    warehouse: Warehouse, first: Month | str, last: Month | str, *, currency: str = "usd"
+) -> pd.DataFrame:
+    """Columns: day, attempts, succeeded, failed, succeeded_amount, failed_amount, success_rate
+    (NaN when a day has no decided attempt), for every day with charges in the months."""
+    a, b = _month(first), _month(last)
+    with open_warehouse(warehouse, read_only=True) as con:
+        df = con.execute(
+            sql_text("payments_by_day.sql"),
+            {"from": _naive(a.start), "to": _naive(b.end), "currency": currency.lower()},
+        ).df()
+    decided = df["succeeded"] + df["failed"]
+    df["success_rate"] = (df["succeeded"] / decided).where(decided > 0)
+    return df
+
+
+def usage_by_tier_and_tool(
+    warehouse: Warehouse, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
+) -> pd.DataFrame:
+    """Columns: tier (at the end of the month), tool_name, calls, billable_calls, errors, rejected, customers."""
+    m = _month(month)
+    with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
+        prepare_month(con, m_next=_naive(m.end), currency=currency.lower())
+        return con.execute(
+            sql_text("usage_by_tool.sql"), {"m_start": _naive(m.start), "m_next": _naive(m.end)}
+        ).df()
+
+
+def usage_by_customer(
+    warehouse: Warehouse, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
+) -> pd.DataFrame:
+    """Columns: customer, tier, calls, billable_calls, included, over, overage_amount, utilisation,
+    upgrade_threshold (§6), one row per customer with usage or a paid tier, by overage descending."""
+    m = _month(month)
+    with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
+        prepare_month(con, m_next=_naive(m.end), currency=currency.lower())
+        return con.execute(
+            sql_text("usage.sql"),
+            {"m_start": _naive(m.start), "m_next": _naive(m.end), "currency": currency.lower()},
+        ).df()

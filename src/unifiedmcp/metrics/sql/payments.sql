@@ -1,0 +1,12 @@
+-- Payment attempts (charges) created in M in the report currency (metrics.md §5).
+-- Parameters: $m_start, $m_next, $currency.
+SELECT
+    count(*)                                                            AS attempts,
+    count(*) FILTER (WHERE status = 'succeeded')                        AS succeeded,
+    count(*) FILTER (WHERE status = 'failed')                           AS failed,
+    count(*) FILTER (WHERE outcome_type = 'authorized')                 AS authorized,
+    count(*) FILTER (WHERE outcome_type IN ('authorized', 'issuer_declined')) AS authorization_attempts,
+    coalesce(sum(amount) FILTER (WHERE status = 'succeeded'), 0)        AS succeeded_amount,
+    coalesce(sum(amount) FILTER (WHERE status = 'failed'), 0)           AS failed_amount
+FROM charges
+WHERE created >= $m_start AND created < $m_next AND currency = $currency;

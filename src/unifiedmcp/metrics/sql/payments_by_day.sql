@@ -1,0 +1,11 @@
+-- Charges per UTC day in [$from, $to) in the report currency. Parameters: $from, $to, $currency.
+SELECT CAST(date_trunc('day', created) AS DATE)             AS day,
+       count(*)                                              AS attempts,
+       count(*) FILTER (WHERE status = 'succeeded')          AS succeeded,
+       count(*) FILTER (WHERE status = 'failed')             AS failed,
+       coalesce(sum(amount) FILTER (WHERE status = 'succeeded'), 0) AS succeeded_amount,
+       coalesce(sum(amount) FILTER (WHERE status = 'failed'), 0)    AS failed_amount
+FROM charges
+WHERE created >= $from AND created < $to AND currency = $currency
+GROUP BY 1
+ORDER BY 1;

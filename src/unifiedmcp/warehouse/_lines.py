@@ -1,0 +1,59 @@
+"""Reading a text file as numbered lines with DuckDB's parallel CSV reader.
+
+The file is read as one VARCHAR column with a delimiter (U+0001) that valid JSON never contains
+unescaped, so every physical line becomes one row and table insertion order gives line numbers.
+Lines the reader refuses (too long, or containing a raw U+0001) are reported with their numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+__all__ = ["read_lines", "MAX_LINE_BYTES"]
+
+MAX_LINE_BYTES = 256 * 1024 * 1024
+
+READ_LINES_SQL = """
+CREATE OR REPLACE TEMP TABLE {target}_physical AS
+SELECT line
+FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '',
+              header = false, auto_detect = false, max_line_size = {max_line},
+              ignore_errors = true, store_rejects = true,
+              rejects_table = '{target}_rej', rejects_scan = '{target}_rej_scan')
+"""
+
+# Rows keep insertion order, and their rowids are consecutive (inside a transaction they start at
+# a large offset, hence `rowid - min(rowid)`).
+# Accepted row r (0-based insertion order) is physical line r + 1 + m, where m counts the refused
+# lines R_j (sorted, j 1-based) with R_j - j <= r.
+NUMBER_LINES_SQL = """
+CREATE OR REPLACE TEMP TABLE {target} AS
+WITH refused AS (
+    SELECT line AS line_no, row_number() OVER (ORDER BY line) AS j
+    FROM (SELECT DISTINCT line FROM {target}_rej)
+)
+SELECT r + 1 + (SELECT count(*) FROM refused WHERE refused.line_no - refused.j <= p.r) AS line_no, line
+FROM (SELECT rowid - (SELECT min(rowid) FROM {target}_physical) AS r, line FROM {target}_physical) p
+"""
+
+NUMBER_LINES_FAST_SQL = """
+CREATE OR REPLACE TEMP TABLE {target} AS
+SELECT rowid - (SELECT min(rowid) FROM {target}_physical) + 1 AS line_no, line FROM {target}_physical
+"""
+
+
+def read_lines(con: duckdb.DuckDBPyConnection, path: Path, *, target: str) -> list[tuple[int, str]]:
+    """Fill temp table ``target(line_no BIGINT, line VARCHAR)``; return the refused (line, reason).
+
+    Blank lines are kept (``line`` NULL or empty) so numbering stays physical; callers skip them.
+    """
+    con.execute(READ_LINES_SQL.format(target=target, max_line=MAX_LINE_BYTES), {"path": str(path)})
+    refused = con.execute(
+        f"SELECT line, any_value(error_type) FROM {target}_rej GROUP BY line ORDER BY line"
+    ).fetchall()
+    sql = NUMBER_LINES_SQL if refused else NUMBER_LINES_FAST_SQL
+    con.execute(sql.format(target=target))
+    con.execute(f"DROP TABLE {target}_physical; DROP TABLE {target}_rej; DROP TABLE {target}_rej_scan")
+    return [(int(line), str(kind).lower().replace("_", " ")) for line, kind in refused]

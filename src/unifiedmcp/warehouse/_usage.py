@@ -1,0 +1,358 @@
+"""Loading usage logs (metrics.md §1.2): CSV, JSON Lines or Parquet, read natively by DuckDB.
+
+Columns: ``event_id``, ``customer_id``, ``tool_name``, ``timestamp`` (ISO 8601; naive means UTC),
+optional ``status`` (ok | error | rejected; missing means ok), ``user_id``, ``latency_ms``.
+Every row is validated in SQL; malformed rows are counted, kept in ``usage_rejects`` with their
+line number (CSV and JSON Lines: physical line, header = line 1; Parquet: 1-based row number),
+and the rest loads. A repeated ``event_id`` (in the file or already in the warehouse) counts once:
+the first copy stays.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from ..errors import WarehouseError
+from ._db import Warehouse, open_warehouse
+from ._lines import MAX_LINE_BYTES, read_lines
+
+__all__ = ["USAGE_COLUMNS", "UsageLoad", "load_usage", "insert_usage_rows"]
+
+UsageFormat = Literal["csv", "jsonl", "parquet"]
+
+REQUIRED = ("event_id", "customer_id", "tool_name", "timestamp")
+OPTIONAL = ("status", "user_id", "latency_ms")
+USAGE_COLUMNS = REQUIRED + OPTIONAL
+_MAX_LISTED = 100
+
+_SUFFIXES: dict[str, UsageFormat] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+# Each format is a relation (SQL text) with the text columns _row, event_id, customer_id,
+# tool_name, ts_text, ts_value, status_text, user_id, latency_text and _bad (a reason found while
+# reading); CHECK_SQL validates it in one pass into _usage_checked.
+CSV_RELATION_SQL = """
+SELECT NULL::BIGINT AS _row, {event_id} AS event_id, {customer_id} AS customer_id, {tool_name} AS tool_name,
+       {timestamp} AS ts_text, NULL::TIMESTAMP AS ts_value, {status} AS status_text,
+       {user_id} AS user_id, {latency_ms} AS latency_text, NULL::DOUBLE AS latency_value, NULL::VARCHAR AS _bad
+FROM read_csv($path, header = true, columns = {columns}, auto_detect = false,
+              delim = ',', quote = '"', escape = '"', null_padding = true,
+              max_line_size = {max_line}, ignore_errors = true, store_rejects = true,
+              rejects_table = '_usage_rej', rejects_scan = '_usage_rej_scan')
+"""
+JSONL_RELATION_SQL = """
+SELECT line_no AS _row,
+       j ->> 'event_id' AS event_id, j ->> 'customer_id' AS customer_id, j ->> 'tool_name' AS tool_name,
+       j ->> 'timestamp' AS ts_text, NULL::TIMESTAMP AS ts_value, j ->> 'status' AS status_text,
+       j ->> 'user_id' AS user_id, j ->> 'latency_ms' AS latency_text, NULL::DOUBLE AS latency_value,
+       CASE WHEN j IS NULL THEN 'invalid JSON' WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
+FROM (SELECT line_no, TRY_CAST(line AS JSON) AS j FROM _usage_lines WHERE line IS NOT NULL AND trim(line) <> '')
+"""
+PARQUET_RELATION_SQL = """
+SELECT file_row_number + 1 AS _row,
+       CAST(event_id AS VARCHAR) AS event_id, CAST(customer_id AS VARCHAR) AS customer_id,
+       CAST(tool_name AS VARCHAR) AS tool_name, {ts_text} AS ts_text, {ts_value} AS ts_value,
+       {status} AS status_text, {user_id} AS user_id, {latency_text} AS latency_text,
+       {latency_value} AS latency_value, NULL::VARCHAR AS _bad
+FROM read_parquet($path, file_row_number = true)
+"""
+
+# Timestamps: TIMESTAMPTZ parsing reads offsets and takes naive values as UTC (the session's
+# zone); make_timestamp(epoch_us(..)) turns the instant into a naive UTC TIMESTAMP.
+CHECK_SQL = """
+CREATE OR REPLACE TEMP TABLE _usage_checked AS
+SELECT _row, event_id, customer_id, tool_name, ts, status, user_id, latency_ms,
+    CASE
+        WHEN _bad IS NOT NULL THEN _bad
+        WHEN nullif(event_id, '') IS NULL THEN 'missing event_id'
+        WHEN nullif(customer_id, '') IS NULL THEN 'missing customer_id'
+        WHEN nullif(tool_name, '') IS NULL THEN 'missing tool_name'
+        WHEN ts IS NULL AND nullif(trim(ts_text), '') IS NULL THEN 'missing timestamp'
+        WHEN ts IS NULL THEN 'invalid timestamp'
+        WHEN status NOT IN ('ok', 'error', 'rejected') THEN 'invalid status'
+        WHEN latency_ms IS NULL AND nullif(trim(latency_text), '') IS NOT NULL THEN 'invalid latency_ms'
+    END AS reason
+FROM (
+    SELECT *,
+        coalesce(ts_value, make_timestamp(epoch_us(TRY_CAST(ts_text AS TIMESTAMPTZ)))) AS ts,
+        CASE WHEN status_text IS NULL OR status_text = '' THEN 'ok'
+             WHEN status_text IN ('ok', 'error', 'rejected') THEN status_text
+             ELSE coalesce(nullif(lower(trim(status_text)), ''), 'ok') END AS status,
+        coalesce(latency_value, TRY_CAST(latency_text AS DOUBLE)) AS latency_ms
+    FROM ({relation})
+)
+"""
+
+COUNT_SQL = """
+SELECT count(*), count(*) FILTER (WHERE reason IS NULL),
+       count(DISTINCT event_id) FILTER (WHERE reason IS NULL)
+FROM _usage_checked
+"""
+
+# First copy of each id in the file, minus ids the warehouse already has.
+INSERT_DEDUP_SQL = """
+INSERT INTO usage_events
+SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
+FROM (
+    SELECT * FROM _usage_checked WHERE reason IS NULL
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY rowid) = 1
+) c
+WHERE NOT EXISTS (SELECT 1 FROM usage_events u WHERE u.event_id = c.event_id)
+"""
+INSERT_UNIQUE_SQL = """
+INSERT INTO usage_events
+SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
+FROM _usage_checked c
+WHERE reason IS NULL
+  AND NOT EXISTS (SELECT 1 FROM usage_events u WHERE u.event_id = c.event_id)
+"""
+INSERT_FRESH_SQL = """
+INSERT INTO usage_events
+SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
+FROM _usage_checked WHERE reason IS NULL
+"""
+
+# CSV record r (0-based, as the reader returns them) -> physical line: the (r+1)-th non-blank line
+# after the header that the reader did not refuse. (Quoted fields spanning lines are not supported.)
+CSV_BAD_SQL = """
+SELECT rowid - (SELECT min(rowid) FROM _usage_checked) AS r, reason FROM _usage_checked WHERE reason IS NOT NULL
+"""
+CSV_LINE_MAP_SQL = """
+CREATE OR REPLACE TEMP TABLE _usage_line_map AS
+SELECT row_number() OVER (ORDER BY line_no) - 1 AS r, line_no
+FROM _usage_lines
+WHERE line_no > 1 AND line IS NOT NULL AND line <> ''
+  AND line_no NOT IN (SELECT line FROM _usage_refused)
+"""
+
+
+@dataclass(frozen=True)
+class UsageLoad:
+    """What loading one usage file did."""
+
+    path: Path
+    format: str
+    rows: int  # data rows read (blank lines not counted)
+    loaded: int  # new events stored
+    duplicates: int  # rows whose event_id was already seen (in this file or the warehouse)
+    malformed: int
+    malformed_rows: tuple[tuple[int, str], ...]  # (line or row number, reason), the first 100
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "rows": self.rows,
+            "loaded": self.loaded,
+            "duplicates": self.duplicates,
+            "malformed": self.malformed,
+            "malformed_rows": [list(x) for x in self.malformed_rows],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _format_of(path: Path, fmt: str | None) -> UsageFormat:
+    if fmt is not None:
+        if fmt not in ("csv", "jsonl", "parquet"):
+            raise WarehouseError(f"unknown usage format {fmt!r}: expected csv, jsonl or parquet", path=path)
+        return fmt  # type: ignore[return-value]
+    suffixes = [s.lower() for s in path.suffixes]
+    for s in reversed(suffixes):
+        if s in _SUFFIXES:
+            return _SUFFIXES[s]
+    raise WarehouseError(
+        f"cannot tell the format of {path.name}: use .csv, .jsonl or .parquet (or --format)", path=path
+    )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as fh:  # type: ignore[operator]
+        header = next(csv.reader(fh), None)
+    if not header:
+        raise WarehouseError(f"{path}: empty file, expected a header line", path=path)
+    names = [h.strip() for h in header]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise WarehouseError(f"{path}: missing column(s) {', '.join(missing)}", path=path)
+    columns = "{" + ", ".join(f"{_sql_str(n or f'column{i}')}: 'VARCHAR'" for i, n in enumerate(names)) + "}"
+    cols = {c: (_quote(c) if c in names else "NULL::VARCHAR") for c in USAGE_COLUMNS}
+    return CSV_RELATION_SQL.format(columns=columns, max_line=MAX_LINE_BYTES, **cols)
+
+
+def _csv_refused(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    refused = con.execute(
+        "SELECT line, any_value(error_type) FROM _usage_rej GROUP BY line ORDER BY line"
+    ).fetchall()
+    con.execute("CREATE OR REPLACE TEMP TABLE _usage_refused AS SELECT DISTINCT line FROM _usage_rej")
+    con.execute("DROP TABLE _usage_rej; DROP TABLE _usage_rej_scan")
+    return [(int(line), str(kind).lower().replace("_", " ")) for line, kind in refused]
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _parquet_relation(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    try:
+        schema = dict(
+            con.execute("SELECT name, type FROM parquet_schema($path)", {"path": str(path)}).fetchall()
+        )
+        types = {str(n): str(t) for n, t in con.execute(
+            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($path))", {"path": str(path)}
+        ).fetchall()}
+        ts_type = types.get("timestamp", "")
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot read Parquet file {path}: {exc}", path=path) from None
+    missing = [c for c in REQUIRED if c not in schema]
+    if missing:
+        raise WarehouseError(f"{path}: missing column(s) {', '.join(missing)}", path=path)
+    # Typed columns pass through; only text needs parsing (and then its text is kept for the checks).
+    ts_text, ts_value = "CAST(timestamp AS VARCHAR)", "NULL::TIMESTAMP"
+    if ts_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        ts_text, ts_value = "NULL::VARCHAR", "make_timestamp(epoch_us(timestamp))"
+    elif ts_type.startswith("TIMESTAMP"):
+        ts_text, ts_value = "NULL::VARCHAR", "CAST(timestamp AS TIMESTAMP)"
+    lat_type = types.get("latency_ms", "")
+    latency_text, latency_value = "NULL::VARCHAR", "NULL::DOUBLE"
+    if lat_type in _NUMERIC:
+        latency_value = "CAST(latency_ms AS DOUBLE)"
+    elif "latency_ms" in schema:
+        latency_text = "CAST(latency_ms AS VARCHAR)"
+    opt = {c: (f"CAST({_quote(c)} AS VARCHAR)" if c in schema else "NULL::VARCHAR") for c in ("status", "user_id")}
+    return PARQUET_RELATION_SQL.format(ts_text=ts_text, ts_value=ts_value, latency_text=latency_text,
+                                       latency_value=latency_value, **opt)
+
+
+_NUMERIC = {"DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
+            "UINTEGER", "USMALLINT", "UTINYINT"}
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection, relation: str, *, source: str, params: dict[str, Any] | None = None
+) -> tuple[int, int, int]:
+    """Validate ``relation`` into _usage_checked and insert the good rows; return (rows, loaded, duplicates)."""
+    con.execute(CHECK_SQL.format(relation=relation), params or {})
+    rows, valid, distinct = (int(x) for x in con.execute(COUNT_SQL).fetchall()[0])
+    before = con.execute("SELECT count(*) FROM usage_events").fetchall()[0][0]
+    # Row order in usage_events does not matter: let DuckDB write in parallel.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        if before == 0 and distinct == valid:
+            con.execute(INSERT_FRESH_SQL, {"source": source})
+        elif distinct == valid:
+            con.execute(INSERT_UNIQUE_SQL, {"source": source})
+        else:
+            con.execute(INSERT_DEDUP_SQL, {"source": source})
+    finally:
+        con.execute("RESET preserve_insertion_order")
+    after = con.execute("SELECT count(*) FROM usage_events").fetchall()[0][0]
+    loaded = int(after - before)
+    return rows, loaded, valid - loaded
+
+
+def load_usage(
+    warehouse: Warehouse, path: str | Path, *, format: str | None = None
+) -> UsageLoad:
+    """Load one usage file into ``usage_events``; malformed rows are counted, not loaded."""
+    path = Path(path)
+    if not path.is_file():
+        raise WarehouseError(f"no such file: {path}", path=path)
+    fmt = _format_of(path, format)
+    source = str(path.resolve())
+    started = time.perf_counter()
+    with open_warehouse(warehouse) as con:
+        con.execute("BEGIN")
+        try:
+            refused: list[tuple[int, str]] = []
+            if fmt == "csv":
+                relation = _csv_relation(con, path)
+            elif fmt == "jsonl":
+                refused = read_lines(con, path, target="_usage_lines")
+                relation = JSONL_RELATION_SQL
+            else:
+                relation = _parquet_relation(con, path)
+            rows, loaded, duplicates = _store(con, relation, source=source, params={"path": str(path)} if fmt != "jsonl" else None)
+            if fmt == "csv":
+                refused = _csv_refused(con)
+                bad = _csv_lines(con, path) if con.execute(
+                    "SELECT count(*) FROM _usage_checked WHERE reason IS NOT NULL").fetchall()[0][0] else []
+            else:
+                bad = con.execute(
+                    "SELECT _row, reason FROM _usage_checked WHERE reason IS NOT NULL ORDER BY _row"
+                ).fetchall()
+            malformed = sorted([(int(r), str(reason)) for r, reason in bad] + refused)
+            con.execute("DELETE FROM usage_rejects WHERE source = ?", [source])
+            if malformed:
+                con.execute("CREATE OR REPLACE TEMP TABLE _usage_bad (line BIGINT, reason VARCHAR)")
+                con.executemany("INSERT INTO _usage_bad VALUES (?, ?)", malformed)
+                con.execute(
+                    "INSERT INTO usage_rejects SELECT ?, line, reason, now()::TIMESTAMP FROM _usage_bad",
+                    [source],
+                )
+                con.execute("DROP TABLE _usage_bad")
+            result = UsageLoad(
+                path=path,
+                format=fmt,
+                rows=rows + len(refused),
+                loaded=loaded,
+                duplicates=duplicates,
+                malformed=len(malformed),
+                malformed_rows=tuple(malformed[:_MAX_LISTED]),
+                seconds=time.perf_counter() - started,
+            )
+            con.execute(
+                "INSERT INTO load_log VALUES (now()::TIMESTAMP, 'usage', ?, ?, 0, ?, ?)",
+                [source, loaded, len(malformed), json.dumps(result.as_dict())],
+            )
+            for t in ("_usage_checked", "_usage_refused", "_usage_line_map", "_usage_lines"):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return result
+
+
+def _csv_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[Any, ...]]:
+    """Malformed CSV records with their physical line numbers (read only when there are some)."""
+    read_lines(con, path, target="_usage_lines")
+    con.execute(CSV_LINE_MAP_SQL)
+    return con.execute(
+        f"""SELECT coalesce(m.line_no, c.r + 2), c.reason
+            FROM ({CSV_BAD_SQL}) c LEFT JOIN _usage_line_map m ON m.r = c.r ORDER BY 1"""
+    ).fetchall()
+
+
+def insert_usage_rows(
+    con: duckdb.DuckDBPyConnection, relation_sql: str, *, source: str, params: dict[str, Any] | None = None
+) -> tuple[int, int, int]:
+    """Validate and insert rows from ``relation_sql`` (a SELECT with the text columns _row,
+    event_id, customer_id, tool_name, ts_text, ts_value, status_text, user_id, latency_text,
+    _bad); used by the ledger pull. Returns (rows, loaded, duplicates)."""
+    result = _store(con, relation_sql, source=source, params=params)
+    con.execute("DROP TABLE IF EXISTS _usage_checked")
+    return result

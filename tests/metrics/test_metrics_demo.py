@@ -1,0 +1,89 @@
+"""The demo built on the sandbox: identities hold every month and the numbers agree with the sandbox."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from unifiedmcp import metrics
+from unifiedmcp.demo import build_demo
+from unifiedmcp.demo import _build as demo_build
+
+from metrics_scenario import mrr_identity, subscriber_identity
+
+FIRST, MONTHS, CUSTOMERS, SEED = "2026-03", 4, 24, 1
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """One small demo (built once for this module), plus the sandbox's own view of its subscriptions."""
+    tmp = tmp_path_factory.mktemp("demo")
+    seen: dict[str, list[dict]] = {}
+    real_sync = demo_build.wh.sync
+
+    def sync_and_look(warehouse, *, client, **kwargs):
+        # Ask the sandbox directly (not through the warehouse) which subscriptions ended and why.
+        seen["subscriptions"] = [s.to_dict() for s in
+                                 client.v1.subscriptions.list({"status": "all", "limit": 100}).auto_paging_iter()]
+        return real_sync(warehouse, client=client, **kwargs)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(demo_build.wh, "sync", sync_and_look)
+    try:
+        result = build_demo(warehouse=tmp / "w.duckdb", usage_file=tmp / "usage.parquet", customers=CUSTOMERS,
+                            months=MONTHS, seed=SEED, first_month=FIRST)
+    finally:
+        mp.undo()
+    return result, seen["subscriptions"]
+
+
+def test_demo_mrr_and_subscriber_identities_hold_every_month(demo) -> None:
+    """metrics.md §3 and §4 identities, for every month of the demo."""
+    result, _ = demo
+    assert result.months[0] == FIRST and len(result.months) == MONTHS
+    prev_end = 0
+    for month in result.months:
+        r = metrics.monthly(result.warehouse, month)
+        assert mrr_identity(r) == pytest.approx(0, abs=1e-9), month
+        assert subscriber_identity(r) == 0, month
+        assert r["mrr"]["start"] == prev_end, month
+        prev_end = r["mrr"]["end"]
+    assert prev_end > 0
+
+
+def test_demo_involuntary_churn_equals_sandbox_payment_failed_cancellations(demo) -> None:
+    """Subscriptions the sandbox canceled for payment_failed in a month == churn_reasons.involuntary."""
+    result, subscriptions = demo
+    expected: Counter[str] = Counter()
+    for s in subscriptions:
+        if s.get("ended_at") and (s.get("cancellation_details") or {}).get("reason") in ("payment_failed", "payment_disputed"):
+            expected[datetime.fromtimestamp(s["ended_at"], UTC).strftime("%Y-%m")] += 1
+    got = {m: metrics.monthly(result.warehouse, m)["churn_reasons"]["involuntary"] for m in result.months}
+    assert got == {m: expected.get(m, 0) for m in result.months}
+    assert sum(got.values()) > 0  # the demo does produce involuntary churn
+
+
+def test_demo_is_believable(demo) -> None:
+    """Across the months: new subscribers, churn of both kinds, failed payments, recoveries, overages."""
+    result, _ = demo
+    frame = metrics.report_frame(result.warehouse, result.months[0], result.months[-1])
+    assert frame["subscribers_new"].sum() > 10
+    assert frame["churn_reasons_voluntary"].sum() > 0
+    assert frame["payments_failed"].sum() > 0 and frame["payments_recovered_amount"].sum() > 0
+    assert frame["overage_customers"].sum() > 0
+    assert frame["usage_calls"].iloc[-1] > 0
+
+
+def test_same_seed_same_numbers(tmp_path: Path) -> None:
+    """Two builds with the same seed and months give the same reports (ids differ, numbers do not)."""
+    builds = [build_demo(warehouse=tmp_path / f"w{i}.duckdb", usage_file=tmp_path / f"u{i}.parquet", customers=8,
+                         months=2, seed=11, first_month="2026-05") for i in (1, 2)]
+    month = builds[0].months[-1]
+    a, b = (metrics.monthly(r.warehouse, month) for r in builds)
+    assert a["subscribers"]["end"] > 0
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("overages", "near_limit", "upgrade_candidates")}  # noqa: E731
+    assert strip(a) == strip(b)
+    assert [e["overage_amount"] for e in a["overages"]] == [e["overage_amount"] for e in b["overages"]]

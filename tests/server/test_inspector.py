@@ -1,0 +1,92 @@
+"""A real third-party client: the MCP Inspector CLI (npm @modelcontextprotocol/inspector) lists the
+tools and calls list_customers and create_customer, over stdio (``unifiedmcp mcp``) and over
+streamable HTTP with a bearer key. Skipped, with the reason, when Node.js is not installed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from unifiedmcp.server import Runtime, ServerOptions, create_app
+
+from .conftest import serve
+
+REPO = Path(__file__).resolve().parents[2]
+UNIFIEDMCP = [sys.executable, "-m", "unifiedmcp"]
+
+
+@pytest.fixture(scope="module")
+def inspector() -> str:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js (node and npm) is not installed: the MCP Inspector CLI cannot run")
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "install-inspector.sh")], capture_output=True, text=True, timeout=600
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"could not install the MCP Inspector from npm: {proc.stderr.strip()[-300:]}")
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def _run(inspector: str, target: list[str], *method: str) -> dict[str, Any]:
+    proc = subprocess.run([inspector, "--cli", *target, *method], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def _exercise(inspector: str, target: list[str], sandbox: Any, name: str) -> None:
+    listed = _run(inspector, target, "--method", "tools/list")
+    names = {t["name"] for t in listed["tools"]}
+    assert {"list_customers", "create_customer", "cancel_subscription", "get_usage"} <= names
+    cancel = next(t for t in listed["tools"] if t["name"] == "cancel_subscription")
+    assert cancel["annotations"]["destructiveHint"] is True
+
+    created = _run(
+        inspector, target, "--method", "tools/call", "--tool-name", "create_customer", "--tool-arg", f"name={name}"
+    )
+    assert created.get("isError") in (None, False), created
+    cid = created["structuredContent"]["id"]
+    assert sandbox.client().v1.customers.retrieve(cid).name == name
+
+    listed_customers = _run(
+        inspector, target, "--method", "tools/call", "--tool-name", "list_customers", "--tool-arg", "limit=5"
+    )
+    page = listed_customers["structuredContent"]
+    assert cid in {c["id"] for c in page["data"]} and "has_more" in page
+
+
+def test_inspector_over_stdio(inspector: str, sandbox: Any, tmp_path: Path) -> None:
+    from unifiedmcp.ledger import Ledger
+
+    ledger_path = tmp_path / "ledger.sqlite3"
+    with Ledger(ledger_path) as ledger:
+        ledger.upsert_customer("cus_inspector_stdio", tier="pro")
+    env = sandbox.env() | {"UNIFIEDMCP_LEDGER": str(ledger_path), "UNIFIEDMCP_CUSTOMER": "cus_inspector_stdio"}
+    # The Inspector starts the server with a minimal environment: pass ours explicitly.
+    target = [arg for k, v in env.items() for arg in ("-e", f"{k}={v}")] + [*UNIFIEDMCP, "mcp"]
+    _exercise(inspector, target, sandbox, "Inspector stdio")
+    with Ledger(ledger_path) as ledger:
+        assert ledger.usage("cus_inspector_stdio").calls == 2  # tools/list is not metered; calls are
+
+
+def test_inspector_over_http_with_a_bearer_key(inspector: str, sandbox: Any, ledger: Any) -> None:
+    ledger.upsert_customer("cus_inspector_http", tier="pro")
+    token = ledger.create_key("cus_inspector_http").token
+    runtime = Runtime(stripe_client=sandbox.client(), ledger=ledger, options=ServerOptions())
+    with serve(create_app(runtime, base_url="http://127.0.0.1")) as url:
+        target = ["--transport", "http", "--server-url", f"{url}/mcp", "--header", f"Authorization: Bearer {token}"]
+        _exercise(inspector, target, sandbox, "Inspector HTTP")
+        # without the key the Inspector is turned away
+        proc = subprocess.run(
+            [inspector, "--cli", "--transport", "http", "--server-url", f"{url}/mcp", "--method", "tools/list"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode != 0 and "create_customer" not in proc.stdout
+    assert ledger.usage("cus_inspector_http").calls == 2

@@ -1,0 +1,88 @@
+"""Metering: every tool call that runs is checked and recorded in the ledger for the caller, with
+its outcome and latency; over-quota callers are refused before Stripe (and before a human is asked
+to confirm); metering itself costs well under 1 ms per call."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from typing import Any
+
+import mcp
+import pytest
+from mcp_types import ElicitResult
+
+from unifiedmcp.server import Runtime, ServerOptions, build_server
+
+from .conftest import call, error, ok
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_each_call_is_recorded_with_outcome_and_latency(server: Any, ledger: Any, customer: str) -> None:
+    async with mcp.Client(server, raise_exceptions=True) as client:
+        ok(await call(client, "list_customers", {"limit": 1}))
+        error(await call(client, "update_customer", {"customer": "cus_missing", "name": "x"}))
+        ok(await call(client, "retrieve_balance"))
+    rows = [r for r in ledger.usage_events() if r[2] == customer]
+    assert [(r[3], r[5]) for r in rows] == [
+        ("list_customers", "ok"),
+        ("update_customer", "error"),
+        ("retrieve_balance", "ok"),
+    ]
+    assert all(r[7] is not None and r[7] >= 0 for r in rows)
+    assert ledger.usage(customer).calls == 3
+
+
+async def test_arguments_refused_by_validation_are_not_metered(server: Any, ledger: Any, customer: str) -> None:
+    async with mcp.Client(server, raise_exceptions=True) as client:
+        error(await call(client, "list_customers", {"limit": 500}))
+    assert ledger.usage(customer).calls == 0
+
+
+async def test_unknown_or_missing_customer_is_refused_before_stripe(sandbox: Any, ledger: Any) -> None:
+    name = f"never-{uuid.uuid4().hex[:8]}"
+    for options in (ServerOptions(customer="cus_not_in_ledger"), ServerOptions()):
+        server = build_server(Runtime(stripe_client=sandbox.client(), ledger=ledger, options=options))
+        async with mcp.Client(server, raise_exceptions=True) as client:
+            result = await call(client, "create_customer", {"name": name})
+        assert result.structured_content["error"]["type"] == "metering_error"
+    found = sandbox.client().v1.customers.search({"query": f'name:"{name}"'})
+    assert found.data == []
+
+
+async def test_over_quota_caller_is_not_asked_to_confirm(sandbox: Any, ledger: Any) -> None:
+    cus = "cus_free" + uuid.uuid4().hex[:8]
+    ledger.upsert_customer(cus, tier="free")
+    for i in range(100):
+        ledger.check_and_record(cus, "seed", event_id=f"{cus}-{i}")
+    asked: list[str] = []
+
+    async def elicit(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    runtime = Runtime(
+        stripe_client=sandbox.client(),
+        ledger=ledger,
+        options=ServerOptions(customer=cus, upgrade_url="https://example.com/upgrade"),
+    )
+    async with mcp.Client(build_server(runtime), raise_exceptions=True, elicitation_callback=elicit) as client:
+        result = await call(client, "cancel_subscription", {"subscription": "sub_whatever"})
+    err = result.structured_content["error"]
+    assert err["type"] == "quota_exceeded" and err["upgrade_url"] == "https://example.com/upgrade"
+    assert asked == []
+    assert ledger.usage(cus).rejected == 1
+
+
+def test_metering_costs_under_a_millisecond_per_call(ledger: Any, customer: str) -> None:
+    """What the wrapper adds per call: one check_and_record and one complete on the file ledger."""
+    samples = []
+    for i in range(400):
+        started = time.perf_counter()
+        event = f"lat-{i}"
+        ledger.check_and_record(customer, "list_customers", event_id=event)
+        ledger.complete(event, status="ok", latency_ms=1.0)
+        samples.append((time.perf_counter() - started) * 1000)
+    assert statistics.median(samples) < 1.0, statistics.median(samples)

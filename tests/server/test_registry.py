@@ -1,0 +1,65 @@
+"""``--tools`` selection: several actions of one resource, bare resources, camelCase resources and
+tool names all select what they name (Stripe's old server kept one action per resource);
+get_usage is always served; an unknown entry is refused with the valid choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp
+import pytest
+import stripe
+
+from unifiedmcp.server import Runtime, ServerOptions, ToolSelectionError, build_server, select_tools, tool_specs
+
+
+def names(selection: str) -> set[str]:
+    return {s.name for s in select_tools(selection)}
+
+
+def test_all_selects_every_tool_but_the_operator_metrics() -> None:
+    assert names("all") == {s.name for s in tool_specs()} - {"billing_metrics", "usage_report"}
+    assert len(names("all")) == 29
+    assert names("all,metrics") == {s.name for s in tool_specs()}
+    assert names("metrics") == {"billing_metrics", "usage_report", "get_usage"}
+
+
+def test_several_actions_of_one_resource_are_all_kept() -> None:
+    assert names("customers.create,customers.read") == {"create_customer", "list_customers", "get_usage"}
+    assert names("subscriptions.read, subscriptions.update,subscriptions.delete") == {
+        "list_subscriptions",
+        "update_subscription",
+        "cancel_subscription",
+        "get_usage",
+    }
+
+
+def test_bare_resources_camel_case_and_tool_names() -> None:
+    assert names("customers") == {"create_customer", "list_customers", "update_customer", "get_usage"}
+    assert names("paymentLinks.create") == names("payment_links.create") == {"create_payment_link", "get_usage"}
+    assert names("void_invoice,retrieve_balance") == {"void_invoice", "retrieve_balance", "get_usage"}
+    assert names("invoices.update") == {"finalize_invoice", "void_invoice", "get_usage"}
+
+
+@pytest.mark.parametrize("bad", ["customers.delete", "charges", "nope", ""])
+def test_unknown_selection_is_refused_with_the_choices(bad: str) -> None:
+    with pytest.raises(ToolSelectionError) as info:
+        select_tools(bad)
+    assert "customers.create" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_the_server_lists_only_the_selection() -> None:
+    runtime = Runtime(
+        stripe_client=stripe.StripeClient("sk_test_x"),
+        ledger=None,
+        options=ServerOptions(tools="customers.create,customers.read,disputes", metering=False),
+    )
+    async with mcp.Client(build_server(runtime)) as client:
+        listed = {t.name for t in (await client.list_tools()).tools}
+    assert listed == {"create_customer", "list_customers", "list_disputes", "update_dispute", "get_usage"}
+
+
+@pytest.fixture
+def anyio_backend() -> Any:
+    return "asyncio"

@@ -1,0 +1,171 @@
+"""Loading usage logs (metrics.md §1.2): three formats, validation with line numbers, de-duplication."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from unifiedmcp import warehouse
+from unifiedmcp.errors import WarehouseError
+
+ROWS = [
+    {"event_id": "e1", "customer_id": "cus_a", "tool_name": "search", "timestamp": "2026-10-01T00:00:00Z",
+     "status": "ok", "user_id": "u1", "latency_ms": "12.5"},
+    {"event_id": "e2", "customer_id": "cus_a", "tool_name": "search", "timestamp": "2026-10-01 08:00:00",
+     "status": "error", "user_id": None, "latency_ms": None},
+    {"event_id": "e3", "customer_id": "cus_b", "tool_name": "fetch", "timestamp": "2026-10-01T10:00:00+02:00",
+     "status": None, "user_id": None, "latency_ms": "3"},
+]
+
+
+def _events(db: Path) -> list[tuple]:
+    con = warehouse.connect(db, read_only=True)
+    try:
+        return con.execute(
+            "SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms FROM usage_events ORDER BY event_id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+EXPECTED = [
+    ("e1", "cus_a", "search", datetime(2026, 10, 1, 0, 0), "ok", "u1", 12.5),
+    ("e2", "cus_a", "search", datetime(2026, 10, 1, 8, 0), "error", None, None),
+    ("e3", "cus_b", "fetch", datetime(2026, 10, 1, 8, 0), "ok", None, 3.0),
+]
+
+
+def _csv(path: Path, rows: list[dict]) -> Path:
+    cols = list(rows[0])
+    path.write_text(",".join(cols) + "\n" + "".join(",".join("" if r[c] is None else r[c] for c in cols) + "\n"
+                                                     for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_three_formats_load_the_same_events(tmp_path: Path, fmt: str) -> None:
+    """CSV, JSON Lines and Parquet give identical rows: UTC timestamps, missing status = ok."""
+    path = tmp_path / f"usage.{fmt}"
+    if fmt == "csv":
+        _csv(path, ROWS)
+    elif fmt == "jsonl":
+        path.write_text("".join(json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in ROWS))
+    else:
+        pq.write_table(pa.Table.from_pylist(ROWS), path)
+    db = tmp_path / "w.duckdb"
+    r = warehouse.load_usage(db, path)
+    assert (r.rows, r.loaded, r.duplicates, r.malformed) == (3, 3, 0, 0)
+    assert _events(db) == EXPECTED
+
+
+def test_parquet_with_typed_timestamp_column(tmp_path: Path) -> None:
+    """A Parquet TIMESTAMP column is used as is (UTC)."""
+    path = tmp_path / "u.parquet"
+    pq.write_table(pa.table({"event_id": ["p1"], "customer_id": ["cus_a"], "tool_name": ["t"],
+                             "timestamp": pa.array([datetime(2026, 10, 5, 1, 2, 3)], pa.timestamp("us"))}), path)
+    db = tmp_path / "w.duckdb"
+    assert warehouse.load_usage(db, path).loaded == 1
+    assert _events(db)[0][3] == datetime(2026, 10, 5, 1, 2, 3)
+
+
+def test_malformed_csv_rows_are_counted_with_physical_line_numbers(tmp_path: Path) -> None:
+    """Bad rows are reported by line (header = line 1, blank lines counted), the good ones load."""
+    path = tmp_path / "u.csv"
+    path.write_text(
+        "event_id,customer_id,tool_name,timestamp,status\n"   # 1
+        "a1,cus_a,t,2026-10-01T00:00:00Z,ok\n"                # 2
+        "a2,cus_a,t,not-a-time,ok\n"                          # 3 invalid timestamp
+        "a3,cus_a,t,2026-10-01T00:00:00Z,ok,extra\n"          # 4 too many columns
+        "\n"                                                  # 5 blank
+        "a4,,t,2026-10-01T00:00:00Z,ok\n"                     # 6 missing customer
+        "a5,cus_a,t,2026-10-01T00:00:00Z,sometimes\n"         # 7 invalid status
+        "a6,cus_a,t,2026-10-01T00:00:00Z\n"                   # 8 fine (status missing = ok)
+        "a1,cus_a,t,2026-10-02T00:00:00Z,ok\n"                # 9 duplicate id
+    )
+    db = tmp_path / "w.duckdb"
+    r = warehouse.load_usage(db, path)
+    assert (r.loaded, r.duplicates, r.malformed) == (2, 1, 4)
+    assert r.malformed_rows == ((3, "invalid timestamp"), (4, "too many columns"), (6, "missing customer_id"),
+                                (7, "invalid status"))
+    con = warehouse.connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT line FROM usage_rejects ORDER BY line").fetchall() == [(3,), (4,), (6,), (7,)]
+        # the first copy of a duplicated id is kept
+        assert con.execute("SELECT ts FROM usage_events WHERE event_id = 'a1'").fetchall() == [(datetime(2026, 10, 1),)]
+    finally:
+        con.close()
+    # loading the same file again replaces its reject rows instead of adding more
+    warehouse.load_usage(db, path)
+    con = warehouse.connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM usage_rejects").fetchall() == [(4,)]
+    finally:
+        con.close()
+
+
+def test_malformed_jsonl_lines(tmp_path: Path) -> None:
+    """JSON Lines: invalid JSON and missing fields are reported by line."""
+    path = tmp_path / "u.jsonl"
+    path.write_text(
+        json.dumps({"event_id": "j1", "customer_id": "c", "tool_name": "t", "timestamp": "2026-10-01"}) + "\n"
+        "{oops\n"
+        + json.dumps({"event_id": "j2", "customer_id": "c", "tool_name": "t"}) + "\n"
+        + json.dumps({"event_id": "j3", "customer_id": "c", "tool_name": "t", "timestamp": "2026-10-01",
+                      "latency_ms": "fast"}) + "\n"
+    )
+    r = warehouse.load_usage(tmp_path / "w.duckdb", path)
+    assert r.loaded == 1
+    assert r.malformed_rows == ((2, "invalid JSON"), (3, "missing timestamp"), (4, "invalid latency_ms"))
+
+
+def test_missing_required_column_or_unknown_format_is_an_error(tmp_path: Path) -> None:
+    """A file without a required column, or of unknown format, is refused as a whole with one line."""
+    bad = tmp_path / "u.csv"
+    bad.write_text("event_id,customer_id,timestamp\ne,c,2026-10-01\n")
+    with pytest.raises(WarehouseError, match="missing column"):
+        warehouse.load_usage(tmp_path / "w.duckdb", bad)
+    other = tmp_path / "u.xlsx"
+    other.write_text("x")
+    with pytest.raises(WarehouseError, match="cannot tell the format"):
+        warehouse.load_usage(tmp_path / "w.duckdb", other)
+
+
+def _ledger(path: Path, rows: list[tuple]) -> None:
+    con = sqlite3.connect(path)
+    con.execute("""CREATE TABLE IF NOT EXISTS usage_events (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE,
+                   customer_id TEXT NOT NULL, tool_name TEXT NOT NULL, ts TEXT NOT NULL, month TEXT NOT NULL,
+                   status TEXT NOT NULL, latency_ms REAL, user_id TEXT)""")
+    con.executemany("INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, latency_ms, user_id)"
+                    " VALUES (?, ?, ?, ?, substr(?, 1, 7), ?, ?, ?)", [(r[0], r[1], r[2], r[3], r[3], *r[4:]) for r in rows])
+    con.commit()
+    con.close()
+
+
+def test_pull_usage_is_incremental_by_seq(tmp_path: Path) -> None:
+    """pull-usage copies only rows above the watermark; re-running copies nothing; events carry over intact."""
+    ledger, db = tmp_path / "ledger.sqlite3", tmp_path / "w.duckdb"
+    _ledger(ledger, [(f"l{i}", "cus_a", "search", f"2026-10-01T00:00:{i:02d}.000000Z", "ok", 1.5, None) for i in range(5)])
+    first = warehouse.pull_usage(db, ledger=ledger, batch_size=2)
+    assert (first.rows, first.loaded, first.watermark) == (5, 5, 5)
+    again = warehouse.pull_usage(db, ledger=ledger)
+    assert (again.rows, again.loaded, again.watermark) == (0, 0, 5)
+    _ledger(ledger, [("l9", "cus_b", "fetch", "2026-10-02T00:00:00.000000Z", "rejected", None, "u")])
+    third = warehouse.pull_usage(db, ledger=ledger)
+    assert (third.rows, third.loaded, third.watermark) == (1, 1, 6)
+    assert _events(db)[-1] == ("l9", "cus_b", "fetch", datetime(2026, 10, 2), "rejected", "u", None)
+
+
+def test_pull_usage_after_a_file_load_does_not_duplicate(tmp_path: Path) -> None:
+    """An event already loaded from an export is not counted again when pulled from the ledger."""
+    ledger, db = tmp_path / "ledger.sqlite3", tmp_path / "w.duckdb"
+    _ledger(ledger, [("e1", "cus_a", "search", "2026-10-01T00:00:00Z", "ok", None, None)])
+    _csv(tmp_path / "u.csv", ROWS)
+    warehouse.load_usage(db, tmp_path / "u.csv")
+    pulled = warehouse.pull_usage(db, ledger=ledger)
+    assert (pulled.loaded, pulled.duplicates) == (0, 1)
