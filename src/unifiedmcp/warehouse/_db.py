@@ -51,7 +51,10 @@ Warehouse = str | Path | duckdb.DuckDBPyConnection
 def _session(con: duckdb.DuckDBPyConnection) -> None:
     """Per-connection settings: UTC, no progress bar on the terminal, the helper macros."""
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass  # in a Jupyter kernel without ipywidgets DuckDB refuses even to switch it off
     con.execute(sql_text("macros.sql"))
 
 

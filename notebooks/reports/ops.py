@@ -1,0 +1,78 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: UnifiedMCP (.venv)
+#     language: python
+#     name: unifiedmcp
+# ---
+
+# %% [markdown]
+# # Ops: webhook health
+#
+# Stripe webhook deliveries recorded by the receiver in the ledger: events received in the month and
+# how they were processed (applied, ignored, failed, replayed), deliveries rejected before storage
+# (bad signature, stale, malformed; all-time totals), and the time since the last successful event.
+# An alert shows when failures pass `max_failed_events`.
+
+# %% tags=["parameters"]
+month = "2026-09"  # report month, YYYY-MM (UTC): the sample's latest complete month
+warehouse = "../../data/sample"  # a DuckDB warehouse file, or a directory of exports
+ledger = ""  # the ledger SQLite file with the webhook event log, or empty for none
+currency = "usd"
+convention = "stripe"  # stripe | chartmogul
+max_failed_events = 0  # alert when more events than this failed in the month
+max_hours_since_success = 48.0  # alert when no event succeeded for longer (as of the month's end)
+
+# %%
+from unifiedmcp import reports
+
+reports.setup_plotly()
+health = reports.webhook_health(ledger, month)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+hours = health.hours_since_success
+reports.KPIs(f"Webhook health, {month}", {
+    "received": f"{health.received:,}",
+    "applied": f"{health.applied:,}",
+    "ignored": f"{health.ignored:,}",
+    "failed": f"{health.failed:,}",
+    "replayed": f"{health.replayed:,}",
+    "rejected (all time)": f"{health.rejected:,}",
+    "hours since last success": "n/a" if hours is None else f"{hours:g}",
+} if health.available else {"webhook event log": "no ledger given"})
+
+# %%
+alerts = reports.Alerts(reports.webhook_alerts(health, max_failed_events=max_failed_events,
+                                               max_hours_since_success=max_hours_since_success),
+                        ok="No webhook alert.")
+alerts
+
+# %% [markdown]
+# ## Events by day and status
+
+# %%
+by_day = reports.webhook_by_day(ledger, month)
+reports.bar_chart(by_day, x="day", y="events", color="status", title=f"Webhook events by day, {month}")
+
+# %%
+reports.webhook_failures(ledger, month)
+
+# %% [markdown]
+# ## MCP call errors by day
+#
+# Tool calls that failed (`error`) or were refused by a hard limit (`rejected`), from the warehouse.
+
+# %%
+con = reports.connect_data(warehouse)
+calls = reports.usage_by_day(con, month, currency=currency).groupby("day", as_index=False)[["errors", "rejected"]].sum()
+con.close()
+reports.bar_chart(calls, x="day", y=["errors", "rejected"], title=f"Failed and rejected MCP calls by day, {month}")

@@ -1,0 +1,13 @@
+-- Webhook health from the ledger's event log (SQLite), for events received in [:from, :to).
+-- Times are ISO-8601 UTC text ('YYYY-MM-DDTHH:MM:SS.ffffffZ'), so text comparison orders them.
+SELECT
+    count(*)                                                     AS received,
+    coalesce(sum(status = 'applied'), 0)                         AS applied,
+    coalesce(sum(status = 'ignored'), 0)                         AS ignored,
+    coalesce(sum(status = 'failed'), 0)                          AS failed,
+    coalesce(sum(status = 'received'), 0)                        AS pending,
+    coalesce(sum(replayed_at IS NOT NULL), 0)                    AS replayed,
+    (SELECT max(processed_at) FROM webhook_events
+      WHERE status = 'applied' AND processed_at < :to)           AS last_success_at
+FROM webhook_events
+WHERE received_at >= :from AND received_at < :to;
