@@ -41,6 +41,8 @@ import stripe
 from unifiedmcp.ledger import Ledger
 from unifiedmcp.server import Runtime, ServerOptions, build_server, create_app
 
+from _machine import cpu_model  # benchmarks/_machine.py, next to this script
+
 CUSTOMER = "cus_bench_mcp"
 _SANDBOX = """
 import os, sys, time
@@ -204,12 +206,8 @@ def _run(args: argparse.Namespace, stripe_client: stripe.StripeClient) -> None:
     with _serve(create_app(runtime(True), base_url="http://127.0.0.1")) as url:
         results[("HTTP, SDK default client", "on")] = _pcts(anyio.run(over_http, url, False))
 
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
-        platform.processor(),
-    )
     print(f"list_customers (limit 10) against the sandbox, {args.calls} calls per run, best of 2 runs")
-    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
     print(f"{'transport':<26} {'metering':<9} {'p50 ms':>8} {'p99 ms':>8}")
     for (transport, label), (p50, p99) in results.items():
         print(f"{transport:<26} {label:<9} {p50:>8.2f} {p99:>8.2f}")

@@ -333,16 +333,6 @@ def pandas_month(f: dict[str, pd.DataFrame], month_start: pd.Timestamp, month_ne
 # ---------------------------------------------------------------------------------------------
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (1.0 = 100k customers)")
@@ -350,6 +340,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5, help="timed runs of the month (median reported)")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE.parent / "src"))
+    from _machine import cpu_model  # benchmarks/ (imported here: the metrics tests load this file by path)
     from unifiedmcp import metrics, warehouse
 
     customers = max(100, int(100_000 * args.scale))
@@ -357,7 +348,7 @@ def main() -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     export = WORK / "export"
     db = WORK / "warehouse.duckdb"
-    print(f"machine: {os.cpu_count()} cores, {_cpu()}, Python {platform.python_version()}, "
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
           f"duckdb {duckdb.__version__}, pandas {pd.__version__}")
 
     t = time.perf_counter()

@@ -36,14 +36,10 @@ from typing import Any
 import httpx
 import stripe
 
+from unifiedmcp.billing.testing import free_port
+
 BIN = Path(sys.executable).parent
 KEY = "sk_test_benchmark"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -28,6 +28,8 @@ from unifiedmcp.billing import EventProcessor, verify_delivery
 from unifiedmcp.billing.testing import free_port, sign_payload
 from unifiedmcp.ledger import Ledger
 
+from _machine import cpu_model  # benchmarks/_machine.py, next to this script
+
 SECRET = "whsec_bench_0123456789abcdef"
 TARGET_HTTP = 1000.0
 
@@ -163,16 +165,6 @@ def bench_http(
     finally:
         server.terminate()
         server.wait(10)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

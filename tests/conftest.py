@@ -1,7 +1,8 @@
-"""Shared fixtures. Each subpackage's tests have their own conftest next to them."""
+"""Shared fixtures; a subpackage's tests may add their own in a conftest next to them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,25 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("UNIFIEDMCP_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
+
+
+@pytest.fixture
+def cli(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run ``unifiedmcp ARGS`` in-process with a fresh environment; returns (exit code, stdout, stderr).
+
+    Used by the cli, warehouse and metrics tests; tests/billing/test_cli.py has its own ``cli``.
+    """
+    from unifiedmcp.cli import _common, main
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        _common.settings.cache_clear()
+        _common.tiers.cache_clear()
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _run
+
 
 # The local Stripe sandbox fixtures (sandbox, fresh_sandbox, webhook_receiver).
 pytest_plugins = ["unifiedmcp.sandbox.testing"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,13 +23,8 @@ import httpx
 import pytest
 import stripe
 
+from unifiedmcp.billing.testing import free_port
 from unifiedmcp.sandbox import SandboxServer
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -54,7 +48,7 @@ def localstripe_url() -> Iterator[str]:
     exe = _localstripe_bin()
     if exe is None:
         pytest.skip("localstripe is not installed (dev extra)")
-    port = _free_port()
+    port = free_port()
     # localstripe keeps a pickle in the temp folder shared by every instance: give it its own.
     tmp = tempfile.mkdtemp(prefix="localstripe-")
     env = {**os.environ, "TMPDIR": tmp}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,19 +11,14 @@ from pathlib import Path
 import httpx
 import stripe
 
+from unifiedmcp.billing.testing import free_port
 from unifiedmcp.sandbox import WebhookReceiver, serve_in_thread
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_cli_serve_with_forward_to(tmp_path: Path) -> None:
     """`unifiedmcp sandbox serve --memory --forward-to URL` serves the API on 127.0.0.1, prints
     the forwarding secret once, and forwards signed events; any sk_test_ key is accepted."""
-    port = _free_port()
+    port = free_port()
     with WebhookReceiver() as receiver:
         exe = Path(sys.executable).with_name("unifiedmcp")
         proc = subprocess.Popen(

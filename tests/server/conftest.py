@@ -17,6 +17,7 @@ import stripe
 import uvicorn
 from mcp_types import CallToolResult
 
+from unifiedmcp.billing.testing import free_port  # noqa: F401 (the server tests import it from here)
 from unifiedmcp.ledger import Ledger
 from unifiedmcp.server import Runtime, ServerOptions, build_server
 
@@ -97,12 +98,6 @@ def serve(app: Any, *, timeout: float = 15.0) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout)
         sock.close()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_client(url: str, token: str) -> mcp.Client:
