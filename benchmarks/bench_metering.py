@@ -16,11 +16,10 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from unifiedmcp.ledger import Ledger
+from unifiedmcp.ledger import Ledger, new_event_id
 
 MONTH_START = datetime(2026, 11, 1, tzinfo=UTC)
 CUSTOMER = "cus_bench"
@@ -32,7 +31,7 @@ CREATE INDEX usage_logs_user_time ON usage_logs (user_id, timestamp);
 
 
 def _prefill_ours(ledger: Ledger, rows: int) -> None:
-    """Put `rows` earlier calls of this month into the ledger, as check_and_record would have."""
+    """Put `rows` earlier calls of this month into the ledger, with ids as check_and_record makes them."""
     batch = 50_000
     with ledger.transaction() as conn:
         for start in range(0, rows, batch):
@@ -40,7 +39,7 @@ def _prefill_ours(ledger: Ledger, rows: int) -> None:
             conn.executemany(
                 "INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status)"
                 " VALUES (?, ?, 'prefill', ?, '2026-11', 'ok')",
-                ((uuid.uuid4().hex, CUSTOMER, f"2026-11-01T00:00:{i % 60:02d}.000000Z") for i in range(n)),
+                ((new_event_id(), CUSTOMER, f"2026-11-01T00:00:{i % 60:02d}.000000Z") for i in range(n)),
             )
         conn.execute(
             "INSERT INTO usage_counters (customer_id, month, calls) VALUES (?, '2026-11', ?)", (CUSTOMER, rows)

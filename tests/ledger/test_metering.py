@@ -99,3 +99,10 @@ def _month(text: str):
     from unifiedmcp import Month
 
     return Month.parse(text)
+
+
+def test_generated_event_ids_are_unique_and_sort_by_creation(ledger: Ledger) -> None:
+    """Default ids are time-ordered (they append to the event-id index) and never collide."""
+    ids = [ledger.check_and_record("cus_pro", "t").event_id for _ in range(200)]
+    assert len(set(ids)) == 200
+    assert ids == sorted(ids)

@@ -8,6 +8,7 @@
 
 from ._export import USAGE_COLUMNS, export_usage
 from ._ledger import USAGE_STATUSES, Ledger
+from ._metering import new_event_id
 from ._migrations import latest_version
 from ._records import Admission, ApiKey, Customer, NewApiKey, OAuthConnection, Usage
 
@@ -23,4 +24,5 @@ __all__ = [
     "Usage",
     "export_usage",
     "latest_version",
+    "new_event_id",
 ]

@@ -14,7 +14,7 @@ from ..config import DEFAULT_TIERS, TierTable
 from ..errors import AuthError, ConnectionCapReached, InvalidInput, LedgerError, QuotaExceeded, UnknownCustomer
 from ..months import Month
 from . import _tokens
-from ._metering import Call, admit
+from ._metering import Call, admit, new_event_id
 from ._migrations import migrate
 from ._records import Admission, ApiKey, Customer, NewApiKey, OAuthConnection, Usage
 
@@ -215,7 +215,7 @@ class Ledger:
         at = at or _now()
         if at.tzinfo is not None and at.utcoffset():
             at = at.astimezone(UTC)
-        call = Call(customer_id, tool, event_id or uuid.uuid4().hex, _iso(at), f"{at.year:04d}-{at.month:02d}", user_id)
+        call = Call(customer_id, tool, event_id or new_event_id(), _iso(at), f"{at.year:04d}-{at.month:02d}", user_id)
         with self._lock:
             conn = self._conn
             try:

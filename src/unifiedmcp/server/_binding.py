@@ -17,7 +17,6 @@ import functools
 import inspect
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -35,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from ..billing import idempotency_key
 from ..errors import LedgerError, QuotaExceeded, UnknownCustomer
+from ..ledger import new_event_id
 from ._errors import (
     ConfirmationRequired,
     MeteringUnavailable,
@@ -185,7 +185,7 @@ def _invoke(call: ToolCall, spec: ToolSpec, args: dict[str, Any], confirmation: 
                 ),
                 tool=spec.name,
             )
-        event_id = uuid.uuid4().hex
+        event_id = new_event_id()
         try:
             ledger.check_and_record(call.customer, spec.name, event_id=event_id)
         except QuotaExceeded as exc:
