@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from unifiedmcp import metrics
+from unifiedmcp import DEFAULT_TIERS, metrics
+from unifiedmcp.billing import webhook_events
 from unifiedmcp.demo import build_demo
 from unifiedmcp.demo import _build as demo_build
+from unifiedmcp.ledger import Ledger
 
 from metrics_scenario import mrr_identity, subscriber_identity
 
@@ -34,7 +36,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
     mp.setattr(demo_build.wh, "sync", sync_and_look)
     try:
         result = build_demo(warehouse=tmp / "w.duckdb", usage_file=tmp / "usage.parquet", customers=CUSTOMERS,
-                            months=MONTHS, seed=SEED, first_month=FIRST)
+                            months=MONTHS, seed=SEED, first_month=FIRST, ledger=tmp / "ledger.sqlite3")
     finally:
         mp.undo()
     return result, seen["subscriptions"]
@@ -64,6 +66,26 @@ def test_demo_involuntary_churn_equals_sandbox_payment_failed_cancellations(demo
     got = {m: metrics.monthly(result.warehouse, m)["churn_reasons"]["involuntary"] for m in result.months}
     assert got == {m: expected.get(m, 0) for m in result.months}
     assert sum(got.values()) > 0  # the demo does produce involuntary churn
+
+
+def test_demo_webhooks_keep_the_ledger_tiers_in_step_with_the_sandbox(demo) -> None:
+    """With a ledger, every demo event goes through the real receiver: no event fails, and each
+    customer's ledger tier is what its final subscriptions say (active/trialing/past_due → the
+    price's tier, otherwise free)."""
+    result, subscriptions = demo
+    expected: dict[str, str] = {}
+    for s in subscriptions:
+        tier = "free"
+        if s["status"] in ("active", "trialing", "past_due"):
+            tier = DEFAULT_TIERS.for_price(s["items"]["data"][0]["price"]).name
+        best = DEFAULT_TIERS.highest([expected.get(s["customer"], "free"), tier])
+        expected[s["customer"]] = best.name
+    with Ledger(result.warehouse.with_name("ledger.sqlite3")) as ledger:
+        assert webhook_events(ledger, status="failed") == []
+        assert len(webhook_events(ledger, limit=10_000)) > 100
+        got = {c: ledger.customer(c).tier for c in expected}
+    assert got == expected
+    assert set(got.values()) >= {"free", "pro"}
 
 
 def test_demo_is_believable(demo) -> None:

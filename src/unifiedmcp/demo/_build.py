@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import warehouse as wh
 from ..errors import InvalidInput, WarehouseError
 from ..months import Month
 from ._simulate import plan_customers, run_history
 from ._usage import MonthPlan, write_usage
+
+if TYPE_CHECKING:
+    from ..sandbox import SandboxServer
 
 __all__ = ["DemoResult", "build_demo"]
 
@@ -72,6 +77,7 @@ def build_demo(
     progress: bool = False,
     usage_scale: float = 1.0,
     on_stage: Callable[[str], None] = lambda _: None,
+    ledger: Path | None = None,
 ) -> DemoResult:
     """Drive a fresh in-process sandbox through ``months`` months of ``customers`` customers, sync it
     into ``warehouse`` with :func:`unifiedmcp.warehouse.sync`, and load generated usage events.
@@ -79,6 +85,9 @@ def build_demo(
     ``first_month`` defaults to ``months`` months before the current one, so the history ends where
     the current month starts. The same seed and first month give the same numbers.
     ``usage_scale`` multiplies every customer's calls (the committed sample uses a small one).
+    With ``ledger``, the sandbox's webhooks go through the real receiver into that ledger (which
+    must not exist yet), so tiers, the subscription mirror and the webhook event log are filled
+    as in production and the ops report has something to show.
     """
     from ..sandbox import serve_in_thread
 
@@ -105,11 +114,15 @@ def build_demo(
     stages: dict[str, float] = {}
     rng = random.Random(seed)
     people = plan_customers(rng, customers=customers, days=(end - start) // DAY)
-    with serve_in_thread() as sb:
+    if ledger is not None and Path(ledger).exists():
+        raise WarehouseError(f"{ledger} exists: the demo fills only a new ledger", path=ledger)
+    with serve_in_thread() as sb, _webhooks_into(ledger, sandbox=sb):
         client = sb.client()
         on_stage("simulating")
         t = time.perf_counter()
         history = run_history(client, people=people, start=start, end=end)
+        if ledger is not None:
+            sb.wait_for_webhooks(timeout=120)
         stages["simulate"] = time.perf_counter() - t
         on_stage("syncing")
         t = time.perf_counter()
@@ -140,6 +153,26 @@ def build_demo(
         sync_requests=synced.requests,
         stages=stages,
     )
+
+
+@contextmanager
+def _webhooks_into(ledger_path: Path | None, *, sandbox: SandboxServer) -> Iterator[None]:
+    """Serve the billing webhook receiver on ``ledger_path`` and subscribe it to every sandbox event."""
+    if ledger_path is None:
+        yield
+        return
+    from ..billing import create_webhook_app
+    from ..billing.testing import free_port, serve_app
+    from ..config import load_settings
+    from ..ledger import Ledger
+
+    port = free_port()
+    _, secret = sandbox.add_webhook_endpoint(f"http://127.0.0.1:{port}/webhooks/stripe")
+    with Ledger(ledger_path) as led:
+        app = create_webhook_app(settings=load_settings(stripe_webhook_secret=secret), ledger=led,
+                                 client=sandbox.client())
+        with serve_app(app, port=port):
+            yield
 
 
 def _months(first: Month, n: int) -> list[Month]:
