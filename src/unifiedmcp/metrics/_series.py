@@ -134,8 +134,9 @@ def churn_by_month(
 def payments_by_day(
     warehouse: Warehouse, first: Month | str, last: Month | str, *, currency: str = "usd"
 ) -> pd.DataFrame:
-    """Columns: day, attempts, succeeded, failed, succeeded_amount, failed_amount, success_rate
-    (NaN when a day has no decided attempt), for every day with charges in the months."""
+    """Columns: day, attempts, succeeded, failed, authorized, authorization_attempts,
+    succeeded_amount, failed_amount, success_rate and authorization_rate (NaN when undefined),
+    for every day with charges in the months."""
     a, b = _month(first), _month(last)
     with open_warehouse(warehouse, read_only=True) as con:
         df = con.execute(
@@ -144,6 +145,9 @@ def payments_by_day(
         ).df()
     decided = df["succeeded"] + df["failed"]
     df["success_rate"] = (df["succeeded"] / decided).where(decided > 0)
+    df["authorization_rate"] = (df["authorized"] / df["authorization_attempts"]).where(
+        df["authorization_attempts"] > 0
+    )
     return df
 
 

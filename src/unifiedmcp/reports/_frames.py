@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from ..config import TierTable
+from .. import metrics
 from ..metrics import usage_by_customer
 from ..months import Month
 from ._sql import sql_text
@@ -124,14 +125,7 @@ def payments_daily(
 ) -> pd.DataFrame:
     """Per UTC day of the month: attempts, succeeded, failed, authorized, authorization_attempts,
     amounts, success_rate and authorization_rate (NaN when undefined), as metrics.md §5 per day."""
-    m = _month(month)
-    df = con.execute(sql_text("payments_daily.sql"), {**_bounds(m), "currency": currency.lower()}).df()
-    decided = df["succeeded"] + df["failed"]
-    df["success_rate"] = (df["succeeded"] / decided).where(decided > 0)
-    df["authorization_rate"] = (df["authorized"] / df["authorization_attempts"]).where(
-        df["authorization_attempts"] > 0
-    )
-    return df
+    return metrics.payments_by_day(con, month, month, currency=currency)
 
 
 def declines_by_day(
