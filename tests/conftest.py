@@ -29,11 +29,9 @@ def cli(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> Callable[...,
 
     Used by the cli, warehouse and metrics tests; tests/billing/test_cli.py has its own ``cli``.
     """
-    from unifiedmcp.cli import _common, main
+    from unifiedmcp.cli import main
 
     def _run(*args: str) -> tuple[int, str, str]:
-        _common.settings.cache_clear()
-        _common.tiers.cache_clear()
         code = main(list(args))
         out = capsys.readouterr()
         return code, out.out, out.err

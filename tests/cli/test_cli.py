@@ -44,6 +44,14 @@ def test_usage_errors_exit_2_with_a_message(run) -> None:
     assert r.code == 2 and "--bogus" in r.err
 
 
+def test_each_invocation_reads_the_environment_afresh(run, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second main() in one process sees the current environment (settings are not kept)."""
+    assert run("customers", "add", "cus_a").code == 0
+    monkeypatch.setenv("UNIFIEDMCP_DATA_DIR", str(isolated_env / "other"))
+    assert "cus_a" not in run("customers", "list").out
+    assert (isolated_env / "other" / "ledger.sqlite3").exists()
+
+
 def test_version(run) -> None:
     r = run("--version")
     assert (r.code, r.out.strip()) == (0, f"unifiedmcp {__version__}")

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from .. import __version__
+from . import _common
 from ..errors import UnifiedMCPError
 
 app = typer.Typer(
@@ -59,6 +60,10 @@ def _error_line(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one clear line and a non-zero exit on error; ``--debug`` for the traceback."""
     args = sys.argv[1:] if argv is None else argv
+    # Settings are read once per invocation: a second main() in the same process (tests, notebooks)
+    # must see the environment as it is now, not as it was at the first call.
+    _common.settings.cache_clear()
+    _common.tiers.cache_clear()
     command = typer.main.get_command(app)
     _state["debug"] = "--debug" in args
     try:
