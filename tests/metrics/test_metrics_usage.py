@@ -9,6 +9,8 @@ import pytest
 from unifiedmcp import metrics
 from unifiedmcp.config import Tier, TierTable
 
+from unifiedmcp.warehouse import shapes
+
 from metrics_scenario import T, Book, write_usage_csv
 
 # Small limits so a handful of events exercise every branch.
@@ -98,6 +100,22 @@ def test_price_metadata_tier_wins_over_the_tier_table(tmp_path: Path) -> None:
     usage = write_usage_csv(tmp_path / "usage.csv", _events("cus_x", 12))
     r = metrics.monthly(book.load(tmp_path, usage=usage), "2026-10", tiers=TIERS)
     assert r["overages"] == []  # enterprise includes 100
+
+
+def test_product_metadata_tier_comes_before_the_tier_table(tmp_path: Path) -> None:
+    """§6 order, second step: a price without its own tier takes its product's metadata.tier (from
+    the products export), even when the tier table lists the price under another tier."""
+    book = Book()
+    book.objects.append(shapes.product("prod_ent", name="Enterprise", tier="enterprise"))
+    price = shapes.price("price_pro_monthly", product="prod_ent", unit_amount=29_00, interval="month",
+                         interval_count=1, currency="usd", tier=None, lookup_key=None)
+    book.prices[price["id"]] = price
+    book.objects.append(price)
+    book.subscribe("cus_x", price, start=T(2026, 9, 1), periods=3)
+    usage = write_usage_csv(tmp_path / "usage.csv", _events("cus_x", 12))
+    r = metrics.monthly(book.load(tmp_path, usage=usage), "2026-10", tiers=TIERS)
+    assert r["overages"] == []  # enterprise includes 100; as pro (10 included) it would be 2 over
+    assert r["usage"]["billable_calls"] == 12
 
 
 def test_duplicate_event_ids_count_once(tmp_path: Path) -> None:

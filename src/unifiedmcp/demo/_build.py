@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import warehouse as wh
+from ..config import DEFAULT_TIERS
 from ..errors import InvalidInput, WarehouseError
+from ..metrics._context import metrics_connection
 from ..months import Month
 from ._simulate import plan_customers, run_history
 from ._usage import MonthPlan, write_usage
@@ -24,7 +26,8 @@ __all__ = ["DemoResult", "build_demo"]
 DAY = 86_400
 
 # Each customer's tier per month, from the synced warehouse: the highest tier among the prices of
-# revenue lines overlapping the month (else free); active from sign-up.
+# revenue lines overlapping the month (else the default tier); active from sign-up. Prices map to
+# tiers as the metrics do (_m_price_tier, _m_tiers of a metrics connection).
 MONTH_TIERS_SQL = """
 WITH months AS (
     SELECT i AS month_index, make_timestamp(CAST($start AS BIGINT) * 1000000) + to_months(i) AS m0,
@@ -33,17 +36,17 @@ WITH months AS (
 ),
 tiers AS (
     SELECT r.customer, m.month_index,
-           max(CASE coalesce(p.metadata_tier, pr.metadata_tier) WHEN 'enterprise' THEN 2 WHEN 'pro' THEN 1 ELSE 0 END) AS rank
+           arg_max(tt.name, tt.rank) AS tier
     FROM revenue_lines r
     JOIN months m ON r.cover_start < m.m1 AND r.cover_end > m.m0
-    LEFT JOIN price_catalog p ON p.id = r.price
-    LEFT JOIN products pr ON pr.id = p.product
+    JOIN _m_price_tier pt ON pt.price = r.price
+    JOIN _m_tiers tt ON tt.name = pt.tier
     GROUP BY 1, 2
 )
 SELECT CAST(c.metadata ->> 'demo_n' AS INTEGER) AS n, c.id, m.month_index,
-       CASE coalesce(t.rank, 0) WHEN 2 THEN 'enterprise' WHEN 1 THEN 'pro' ELSE 'free' END AS tier,
+       coalesce(t.tier, (SELECT name FROM _m_tiers WHERE is_default)) AS tier,
        CAST(epoch(greatest(m.m0, c.created)) AS BIGINT) AS t0, CAST(epoch(m.m1) AS BIGINT) AS t1,
-       t.rank IS NULL AND EXISTS (SELECT 1 FROM revenue_lines r2 WHERE r2.customer = c.id AND r2.cover_start < m.m0) AS lapsed
+       t.tier IS NULL AND EXISTS (SELECT 1 FROM revenue_lines r2 WHERE r2.customer = c.id AND r2.cover_start < m.m0) AS lapsed
 FROM customers c
 JOIN months m ON c.created < m.m1
 LEFT JOIN tiers t ON t.customer = c.id AND t.month_index = m.month_index
@@ -130,11 +133,8 @@ def build_demo(
         stages["sync"] = time.perf_counter() - t
     on_stage("usage")
     t = time.perf_counter()
-    con = wh.connect(warehouse)
-    try:
+    with metrics_connection(warehouse, currency="usd", tiers=DEFAULT_TIERS) as con:
         rows = con.execute(MONTH_TIERS_SQL, {"start": start, "months": months}).fetchall()
-    finally:
-        con.close()
     levels = {c.n: c.usage_level for c in people}
     plans = [MonthPlan(customer_n=n, customer_id=cid, month_index=mi, tier=tier, t0=t0, t1=t1,
                        level=levels.get(n, 1.0) * (0.15 if lapsed else 1.0) * usage_scale)

@@ -14,7 +14,7 @@ from ._sql import sql_text
 
 __all__ = ["metrics_connection", "prepare_month", "TEMP_TABLES"]
 
-TEMP_TABLES = ("_m_tiers", "_m_tier_keys", "_m_tier_at")
+TEMP_TABLES = ("_m_tiers", "_m_tier_keys", "_m_price_tier", "_m_tier_at")
 
 
 def _register_tiers(con: duckdb.DuckDBPyConnection, tiers: TierTable) -> None:
@@ -39,6 +39,8 @@ def _register_tiers(con: duckdb.DuckDBPyConnection, tiers: TierTable) -> None:
                                           schema=pa.schema([("key", pa.string()), ("tier", pa.string())])))
     con.execute("CREATE OR REPLACE TEMP TABLE _m_tier_keys AS SELECT * FROM _m_keys_src")
     con.unregister("_m_keys_src")
+    # The catalog does not change while a connection reports, so prices are mapped to tiers once.
+    con.execute(sql_text("price_tier.sql"))
 
 
 def prepare_month(con: duckdb.DuckDBPyConnection, *, m_next: object, currency: str) -> None:
@@ -50,7 +52,7 @@ def prepare_month(con: duckdb.DuckDBPyConnection, *, m_next: object, currency: s
 def metrics_connection(
     warehouse: Warehouse, *, currency: str, tiers: TierTable | None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse with the tier tables (_m_tiers, _m_tier_keys) registered.
+    """A connection to the warehouse with the tier tables (_m_tiers, _m_tier_keys, _m_price_tier).
 
     The heavy lifting (revenue lines, paying intervals, first payment attempts) is done once per
     load by the warehouse; per month only filters and small joins run.

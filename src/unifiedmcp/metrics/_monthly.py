@@ -52,6 +52,15 @@ def _all(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> l
 
 
 # Only the customers a list can show: over the limit, near it, or an upgrade candidate.
+# The month's payment totals are the sums of its days (payments_by_day.sql, also a chart series).
+PAYMENT_TOTALS_SQL = """
+SELECT coalesce(sum(attempts), 0) AS attempts, coalesce(sum(succeeded), 0) AS succeeded,
+       coalesce(sum(failed), 0) AS failed, coalesce(sum(authorized), 0) AS authorized,
+       coalesce(sum(authorization_attempts), 0) AS authorization_attempts,
+       coalesce(sum(succeeded_amount), 0) AS succeeded_amount, coalesce(sum(failed_amount), 0) AS failed_amount
+FROM ({by_day})
+"""
+
 LISTED_USAGE_SQL = """
 SELECT * FROM ({usage})
 WHERE over > 0 OR utilisation >= 0.8 OR overage_amount > upgrade_threshold
@@ -88,7 +97,8 @@ def monthly_on(
     mrr = _one(con, "mrr.sql", {**bounds, "currency": cur})
     subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})
     reasons = _one(con, "churn_reasons.sql", bounds)
-    pay = _one(con, "payments.sql", {**bounds, "currency": cur})
+    pay = _all_sql(con, PAYMENT_TOTALS_SQL.format(by_day=sql_text("payments_by_day.sql").rstrip().rstrip(";")),
+                   {"from": bounds["m_start"], "to": bounds["m_next"], "currency": cur})[0]
     declines = _all(con, "decline_reasons.sql", {**bounds, "currency": cur})
     recovery = _one(con, "recovery.sql", {**bounds, "currency": cur})
     people = _all_sql(con, LISTED_USAGE_SQL.format(usage=sql_text("usage.sql").rstrip().rstrip(";")),

@@ -12,16 +12,11 @@ tier_prices AS (
     -- recurring price normalised to a month; the default tier costs 0 unless priced.
     SELECT tier, arg_min(monthly_x100, (NOT is_monthly, monthly_x100)) AS monthly_x100
     FROM (
-        SELECT coalesce(t1.name, t2.name, t3.name, k1.tier, k2.tier) AS tier,
+        SELECT pt.tier,
                monthly_x100(p.unit_amount, p.interval, p.interval_count) AS monthly_x100,
                p.interval = 'month' AND coalesce(p.interval_count, 1) = 1 AS is_monthly
         FROM price_catalog p
-        LEFT JOIN products pr ON pr.id = p.product
-        LEFT JOIN _m_tiers t1 ON t1.name = p.metadata_tier
-        LEFT JOIN _m_tiers t2 ON t2.name = p.product_metadata_tier
-        LEFT JOIN _m_tiers t3 ON t3.name = pr.metadata_tier
-        LEFT JOIN _m_tier_keys k1 ON k1.key = p.id
-        LEFT JOIN _m_tier_keys k2 ON k2.key = p.lookup_key
+        JOIN _m_price_tier pt ON pt.price = p.id
         WHERE p.currency = $currency AND p.interval IS NOT NULL AND p.unit_amount IS NOT NULL
     )
     WHERE tier IS NOT NULL
