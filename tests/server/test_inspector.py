@@ -21,6 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 UNIFIEDMCP = [sys.executable, "-m", "unifiedmcp"]
 
 
+# One worker runs both tests, so the Inspector is installed once (the module fixture).
+pytestmark = pytest.mark.xdist_group("mcp-inspector")
+
+
 @pytest.fixture(scope="module")
 def inspector() -> str:
     if shutil.which("node") is None or shutil.which("npm") is None:
