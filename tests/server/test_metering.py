@@ -4,8 +4,6 @@ to confirm); metering itself costs well under 1 ms per call."""
 
 from __future__ import annotations
 
-import statistics
-import time
 import uuid
 from typing import Any
 
@@ -74,15 +72,3 @@ async def test_over_quota_caller_is_not_asked_to_confirm(sandbox: Any, ledger: A
     assert err["type"] == "quota_exceeded" and err["upgrade_url"] == "https://example.com/upgrade"
     assert asked == []
     assert ledger.usage(cus).rejected == 1
-
-
-def test_metering_costs_under_a_millisecond_per_call(ledger: Any, customer: str) -> None:
-    """What the wrapper adds per call: one check_and_record and one complete on the file ledger."""
-    samples = []
-    for i in range(400):
-        started = time.perf_counter()
-        event = f"lat-{i}"
-        ledger.check_and_record(customer, "list_customers", event_id=event)
-        ledger.complete(event, status="ok", latency_ms=1.0)
-        samples.append((time.perf_counter() - started) * 1000)
-    assert statistics.median(samples) < 1.0, statistics.median(samples)

@@ -1,8 +1,10 @@
-"""Admission of one metered call: the quota decision and its record, inside one transaction.
+"""Admission of metered calls: the quota decisions and their records, inside one transaction.
 
 The caller holds a ``BEGIN IMMEDIATE`` transaction, so concurrent processes are serialised and
-never admit more than a hard limit allows. The decision reads one counter row, never the month's
-events, so its cost does not grow with usage (benchmarks/bench_metering.py).
+never admit more than a hard limit allows. Each decision reads one counter row, never the month's
+events, so its cost does not grow with usage (benchmarks/bench_metering.py). Several calls can
+share the transaction (group commit, see ``_group_commit``): they are decided one after another,
+exactly as if each had its own, and each counter row is written once.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,7 +21,7 @@ from ..errors import QuotaExceeded, UnknownCustomer
 from ..months import Month
 from ._records import Admission
 
-__all__ = ["Call", "admit", "new_event_id"]
+__all__ = ["Call", "admit_all", "new_event_id"]
 
 _STATE = """
 SELECT c.tier, c.status, coalesce(u.calls, 0)
@@ -29,18 +32,11 @@ _INSERT_EVENT = """
 INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id)
 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
 """
-_COUNT_CALL = """
-INSERT INTO usage_counters (customer_id, month, calls, rejected) VALUES (?, ?, 1, 0)
-ON CONFLICT (customer_id, month) DO UPDATE SET calls = calls + 1
-"""
-_COUNT_REJECTED = """
-INSERT INTO usage_counters (customer_id, month, calls, rejected) VALUES (?, ?, 0, 1)
-ON CONFLICT (customer_id, month) DO UPDATE SET rejected = rejected + 1
-"""
-_PRIOR = """
-SELECT e.status, e.month, coalesce(u.calls, 0) FROM usage_events e
-LEFT JOIN usage_counters u ON u.customer_id = e.customer_id AND u.month = e.month
-WHERE e.event_id = ?
+_PRIOR = "SELECT status, customer_id, month FROM usage_events WHERE event_id = ?"
+_COUNT = """
+INSERT INTO usage_counters (customer_id, month, calls, rejected) VALUES (?, ?, ?, ?)
+ON CONFLICT (customer_id, month) DO UPDATE
+SET calls = calls + excluded.calls, rejected = rejected + excluded.rejected
 """
 
 
@@ -63,46 +59,71 @@ class Call:
     user_id: str | None
 
 
+@dataclass(slots=True)
+class _State:
+    """A customer's tier and status, and the month's admitted calls as this transaction stands."""
+
+    tier: str
+    active: bool
+    used: int
+
+
 @lru_cache(maxsize=64)
 def _resets_at(month: str):
     return Month.parse(month).end
 
 
-def admit(conn: sqlite3.Connection, tiers: TierTable, call: Call) -> Admission:
-    """Decide and record ``call`` in the open transaction; raises QuotaExceeded or UnknownCustomer.
+def admit_all(
+    conn: sqlite3.Connection, tiers: TierTable, calls: Sequence[Call]
+) -> list[Admission | QuotaExceeded | UnknownCustomer]:
+    """Decide and record ``calls`` in order, in the open transaction; one outcome per call.
 
-    A refused call is recorded (status ``rejected``) before QuotaExceeded is raised, so the
-    caller must commit on QuotaExceeded too.
+    An outcome is the Admission, or the error to raise to that call's caller. A refused call is
+    recorded (status ``rejected``) too, so the caller must commit whatever the outcomes. A retried
+    event id (recorded before, or earlier in ``calls``) counts nothing and repeats the first outcome.
     """
-    state = conn.execute(_STATE, (call.month, call.customer_id)).fetchone()
-    if state is None or state[1] != "active":
-        raise UnknownCustomer(call.customer_id)
-    tier = tiers[state[0]]
-    used = state[2]
-    refuse = tier.hard_limit and used >= tier.monthly_api_calls
-    status = "rejected" if refuse else "ok"
-    inserted = conn.execute(
-        _INSERT_EVENT, (call.event_id, call.customer_id, call.tool, call.ts, call.month, status, call.user_id)
-    ).rowcount
-    month = call.month
-    if inserted:
-        conn.execute(_COUNT_REJECTED if refuse else _COUNT_CALL, (call.customer_id, call.month))
-        used += not refuse
-    else:  # a retried event id: report the first outcome, count nothing
-        status, month, used = conn.execute(_PRIOR, (call.event_id,)).fetchone()
-        refuse = status == "rejected"
-    if refuse:
-        raise QuotaExceeded(
-            customer=call.customer_id, tier=tier.name, limit=tier.monthly_api_calls, used=used,
-            resets_at=_resets_at(month),
-        )
-    return Admission(
-        event_id=call.event_id,
-        customer_id=call.customer_id,
-        tier=tier.name,
-        month=month,
-        used=used,
-        limit=tier.monthly_api_calls,
-        resets_at=_resets_at(month),
-        duplicate=not inserted,
-    )
+    states: dict[tuple[str, str], _State | None] = {}
+
+    def state(customer_id: str, month: str) -> _State | None:
+        key = (customer_id, month)
+        if key not in states:
+            row = conn.execute(_STATE, (month, customer_id)).fetchone()
+            states[key] = None if row is None else _State(row[0], row[1] == "active", row[2])
+        return states[key]
+
+    outcomes: list[Admission | QuotaExceeded | UnknownCustomer] = []
+    counts: dict[tuple[str, str], list[int]] = {}  # (customer, month) -> [calls, rejected] to add
+    for call in calls:
+        current = state(call.customer_id, call.month)
+        if current is None or not current.active:
+            outcomes.append(UnknownCustomer(call.customer_id))
+            continue
+        tier = tiers[current.tier]
+        refuse = tier.hard_limit and current.used >= tier.monthly_api_calls
+        status, month = ("rejected" if refuse else "ok"), call.month
+        inserted = conn.execute(
+            _INSERT_EVENT, (call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id)
+        ).rowcount
+        if inserted:
+            count = counts.setdefault((call.customer_id, month), [0, 0])
+            count[1 if refuse else 0] += 1
+            current.used += not refuse
+            used = current.used
+        else:  # a retried event id (earlier, or earlier in this batch): its first outcome, counted once
+            status, customer_id, month = conn.execute(_PRIOR, (call.event_id,)).fetchone()
+            counted = state(customer_id, month)
+            used = counted.used if counted is not None else 0
+        if status == "rejected":
+            outcomes.append(QuotaExceeded(
+                customer=call.customer_id, tier=tier.name, limit=tier.monthly_api_calls, used=used,
+                resets_at=_resets_at(month),
+            ))
+        else:
+            outcomes.append(Admission(
+                event_id=call.event_id, customer_id=call.customer_id, tier=tier.name, month=month, used=used,
+                limit=tier.monthly_api_calls, resets_at=_resets_at(month), duplicate=not inserted,
+            ))
+    for (customer_id, month), (admitted, rejected) in counts.items():
+        conn.execute(_COUNT, (customer_id, month, admitted, rejected))
+    return outcomes
+

@@ -2,13 +2,14 @@
 
 The bound tool is an async function with the spec's typed signature (so the SDK validates every
 argument before anything runs). Its body runs once per completed call (on the 2026-07-28
-protocol, after the confirmation round trip) and does, in one worker thread:
+protocol, after the confirmation round trip) and does:
 
-1. ``ledger.check_and_record(customer, tool, event_id=...)``: a call past a hard limit ends here
-   as a ``quota_exceeded`` error naming tier, limit, reset time and an upgrade link;
-2. the confirmation outcome check (destructive tools);
-3. the tool itself, whose Stripe errors become ``stripe_error`` results;
-4. ``ledger.complete(event_id, status=..., latency_ms=...)``.
+1. ``ledger.check_and_record_async(customer, tool, event_id=...)``, on the event loop, where
+   concurrent calls share a transaction: a call past a hard limit ends here as a
+   ``quota_exceeded`` error naming tier, limit, reset time and an upgrade link;
+2. in a worker thread, the confirmation outcome check (destructive tools) and the tool itself,
+   whose Stripe errors become ``stripe_error`` results;
+3. ``ledger.complete_async(event_id, status=..., latency_ms=...)``.
 """
 
 from __future__ import annotations
@@ -172,7 +173,11 @@ def _check_confirmation(spec: ToolSpec, outcome: Any) -> None:
     raise NotConfirmed(f"{spec.name} was {action}ed by the user; nothing was changed", action=action)
 
 
-def _invoke(call: ToolCall, spec: ToolSpec, args: dict[str, Any], confirmation: Any) -> dict[str, Any] | CallToolResult:
+async def _invoke(
+    call: ToolCall, spec: ToolSpec, args: dict[str, Any], confirmation: Any
+) -> dict[str, Any] | CallToolResult:
+    # Metering runs on the event loop, where concurrent calls share the ledger's transactions
+    # (group commit); the tool itself, which blocks on Stripe, runs in a worker thread.
     runtime = call.runtime
     ledger = runtime.ledger if runtime.options.metering else None
     event_id: str | None = None
@@ -187,7 +192,7 @@ def _invoke(call: ToolCall, spec: ToolSpec, args: dict[str, Any], confirmation: 
             )
         event_id = new_event_id()
         try:
-            ledger.check_and_record(call.customer, spec.name, event_id=event_id)
+            await ledger.check_and_record_async(call.customer, spec.name, event_id=event_id)
         except QuotaExceeded as exc:
             return error_result(quota_failure(exc, upgrade_url=runtime.upgrade_url(call.customer)), tool=spec.name)
         except UnknownCustomer:
@@ -200,21 +205,28 @@ def _invoke(call: ToolCall, spec: ToolSpec, args: dict[str, Any], confirmation: 
     started = time.perf_counter()
     status = "error"
     try:
-        if spec.confirm is not None:
-            _check_confirmation(spec, confirmation)
-        result = spec.fn(call, **args)
-        status = "ok"
+        result, status = await anyio.to_thread.run_sync(functools.partial(_run, call, spec, args, confirmation))
         return result
-    except ToolFailure as exc:
-        return error_result(exc, tool=spec.name)
-    except stripe.StripeError as exc:
-        return error_result(from_stripe_error(exc, tool=spec.name, permission=spec.permission), tool=spec.name)
     finally:
         if ledger is not None and event_id is not None:
             try:
-                ledger.complete(event_id, status=status, latency_ms=(time.perf_counter() - started) * 1000)
+                await ledger.complete_async(event_id, status=status, latency_ms=(time.perf_counter() - started) * 1000)
             except LedgerError as exc:  # the call is counted; only its outcome row is stale
                 log.warning("could not record the outcome of %s: %s", spec.name, exc)
+
+
+def _run(
+    call: ToolCall, spec: ToolSpec, args: dict[str, Any], confirmation: Any
+) -> tuple[dict[str, Any] | CallToolResult, str]:
+    """The tool itself, after metering: its result and its status (``ok`` or ``error``)."""
+    try:
+        if spec.confirm is not None:
+            _check_confirmation(spec, confirmation)
+        return spec.fn(call, **args), "ok"
+    except ToolFailure as exc:
+        return error_result(exc, tool=spec.name), "error"
+    except stripe.StripeError as exc:
+        return error_result(from_stripe_error(exc, tool=spec.name, permission=spec.permission), tool=spec.name), "error"
 
 
 _CONFIRM_PARAM = "confirm"
@@ -251,8 +263,7 @@ def bind(spec: ToolSpec, runtime: Runtime) -> Any:
     async def tool(**kwargs: Any) -> Any:
         confirmation = kwargs.pop(_OUTCOME_PARAM, None)
         kwargs.pop(_CONFIRM_PARAM, None)
-        call = ToolCall(runtime, runtime.caller(), spec.name)
-        return await anyio.to_thread.run_sync(functools.partial(_invoke, call, spec, kwargs, confirmation))
+        return await _invoke(ToolCall(runtime, runtime.caller(), spec.name), spec, kwargs, confirmation)
 
     tool.__signature__ = sig.replace(parameters=params, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
     tool.__annotations__ = {p.name: p.annotation for p in params} | {"return": dict[str, Any]}
