@@ -109,6 +109,89 @@ def test_malformed_csv_rows_are_counted_with_physical_line_numbers(tmp_path: Pat
         con.close()
 
 
+@pytest.mark.parametrize("refused", [False, True], ids=["reader-takes-all", "reader-refuses-a-line"])
+def test_csv_read_whole_or_again_gives_the_same_result(tmp_path: Path, refused: bool) -> None:
+    """A file the CSV reader takes whole (the fast, parallel read) and the same file with a line it
+    refuses (read again, recording refused lines) give the same counts, line numbers and events."""
+    path = tmp_path / "u.csv"
+    path.write_text(
+        "event_id,customer_id,tool_name,timestamp,status\n"  # 1
+        "b1,cus_a,t,2026-10-01T00:00:00Z,ok\n"               # 2
+        "\n"                                                 # 3 blank
+        "b2,cus_a,t,yesterday,ok\n"                          # 4 invalid timestamp
+        "b1,cus_a,t,2026-10-02T00:00:00Z,ok\n"               # 5 duplicate id
+        "b3,cus_b,t,2026-10-01T02:00:00+02:00\n"             # 6 fine (status missing = ok)
+        "b4,cus_a,t,2026-10-01T00:00:00Z,maybe\n"            # 7 invalid status
+        + ("b5,cus_a,t,2026-10-01T00:00:00Z,ok,extra\n" if refused else "")  # 8 too many columns
+    )
+    db = tmp_path / "w.duckdb"
+    r = warehouse.load_usage(db, path)
+    expected = ((4, "invalid timestamp"), (7, "invalid status")) + (((8, "too many columns"),) if refused else ())
+    assert (r.rows, r.loaded, r.duplicates, r.malformed) == (5 + refused, 2, 1, 2 + refused)
+    assert r.malformed_rows == expected
+    assert [e[:5] for e in _events(db)] == [("b1", "cus_a", "t", datetime(2026, 10, 1), "ok"),
+                                            ("b3", "cus_b", "t", datetime(2026, 10, 1), "ok")]
+    con = warehouse.connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT line, reason FROM usage_rejects ORDER BY line").fetchall() == list(expected)
+    finally:
+        con.close()
+
+
+def test_csv_quoted_field_spanning_lines_is_read(tmp_path: Path) -> None:
+    """A quoted value containing a newline is one value (DuckDB's parallel reader refuses these)."""
+    path = tmp_path / "u.csv"
+    path.write_text('event_id,customer_id,tool_name,timestamp\n'
+                    'q1,cus_a,"two\nlines",2026-10-01T00:00:00Z\n'
+                    'q2,cus_a,t,2026-10-01T00:00:00Z\n')
+    db = tmp_path / "w.duckdb"
+    r = warehouse.load_usage(db, path)
+    assert (r.rows, r.loaded, r.malformed) == (2, 2, 0)
+    assert [e[2] for e in _events(db)] == ["two\nlines", "t"]
+
+
+def test_csv_line_longer_than_duckdbs_default_limit_loads(tmp_path: Path) -> None:
+    """A 3 MB line (over DuckDB's default 2 MB, which the first, parallel read uses) still loads."""
+    path = tmp_path / "u.csv"
+    path.write_text("event_id,customer_id,tool_name,timestamp,user_id\n"
+                    f"l1,cus_a,t,2026-10-01T00:00:00Z,{'u' * 3_000_000}\nl2,cus_a,t,2026-10-01T00:00:00Z,\n")
+    db = tmp_path / "w.duckdb"
+    r = warehouse.load_usage(db, path)
+    assert (r.rows, r.loaded, r.malformed) == (2, 2, 0)
+    assert len(_events(db)[0][5]) == 3_000_000
+
+
+def test_a_failed_load_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error after the rows went in rolls the whole load back, also when the file had to be
+    read a second time (a line the reader refuses)."""
+    from unifiedmcp.warehouse import _usage
+
+    db = tmp_path / "w.duckdb"
+    warehouse.load_usage(db, _csv(tmp_path / "good.csv", ROWS))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("event_id,customer_id,tool_name,timestamp\n"
+                   "f1,cus_a,t,2026-10-01T00:00:00Z\n"
+                   "f2,cus_a,t,2026-10-01T00:00:00Z,ok,extra\n"
+                   "f3,cus_a,t,later\n")
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(_usage, "_csv_lines", fail)  # runs after the insert, when rows are malformed
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        warehouse.load_usage(db, bad)
+    assert _events(db) == EXPECTED
+    con = warehouse.connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM usage_rejects").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM load_log WHERE kind = 'usage'").fetchall() == [(1,)]
+    finally:
+        con.close()
+    monkeypatch.undo()
+    r = warehouse.load_usage(db, bad)
+    assert (r.loaded, r.malformed_rows) == (1, ((3, "too many columns"), (4, "invalid timestamp")))
+
+
 def test_malformed_jsonl_lines(tmp_path: Path) -> None:
     """JSON Lines: invalid JSON and missing fields are reported by line."""
     path = tmp_path / "u.jsonl"

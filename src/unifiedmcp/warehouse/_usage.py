@@ -50,10 +50,20 @@ SELECT NULL::BIGINT AS _row, {event_id} AS event_id, {customer_id} AS customer_i
        {timestamp} AS ts_text, NULL::TIMESTAMP AS ts_value, {status} AS status_text,
        {user_id} AS user_id, {latency_ms} AS latency_text, NULL::DOUBLE AS latency_value, NULL::VARCHAR AS _bad
 FROM read_csv($path, header = true, columns = {columns}, auto_detect = false,
-              delim = ',', quote = '"', escape = '"', null_padding = true,
-              max_line_size = {max_line}, ignore_errors = true, store_rejects = true,
-              rejects_table = '_usage_rej', rejects_scan = '_usage_rej_scan')
+              delim = ',', quote = '"', escape = '"', null_padding = true{reader_options})
 """
+# A CSV file is first read with DuckDB's defaults (reader_options empty): a line the reader cannot
+# take (too many fields, over its default 2 MB, invalid UTF-8, a quoted newline) aborts that read,
+# and the file is read again with CSV_RECORD_REFUSED_OPTIONS, which skip such lines and keep them in
+# _usage_rej. Only the first read is parallel: recording refused lines, or a 256 MiB line limit (the
+# read buffer must hold a whole line), puts DuckDB's reader on one thread, and clean files, the
+# usual case, would load at about half the speed. parallel = false is stated because the parallel
+# reader refuses quoted newlines together with null_padding.
+CSV_RECORD_REFUSED_OPTIONS = """,
+              max_line_size = {max_line}, ignore_errors = true, store_rejects = true,
+              rejects_table = '_usage_rej', rejects_scan = '_usage_rej_scan', parallel = false"""
+# What the first read leaves when it succeeds: nothing refused (CSV_LINE_MAP_SQL reads this table).
+NO_REFUSED_SQL = "CREATE OR REPLACE TEMP TABLE _usage_refused (line BIGINT)"
 JSONL_RELATION_SQL = """
 SELECT line_no AS _row,
        j ->> 'event_id' AS event_id, j ->> 'customer_id' AS customer_id, j ->> 'tool_name' AS tool_name,
@@ -127,7 +137,8 @@ FROM _usage_checked WHERE reason IS NULL
 """
 
 # CSV record r (0-based, as the reader returns them) -> physical line: the (r+1)-th non-blank line
-# after the header that the reader did not refuse. (Quoted fields spanning lines are not supported.)
+# after the header that the reader did not refuse. (After a quoted field spanning lines the numbers
+# are off by the extra lines.)
 CSV_BAD_SQL = """
 SELECT rowid - (SELECT min(rowid) FROM _usage_checked) AS r, reason FROM _usage_checked WHERE reason IS NOT NULL
 """
@@ -188,7 +199,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+def _csv_relations(path: Path) -> tuple[str, str]:
+    """The file's relation as first read, and as read again recording the lines the reader refuses."""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as fh:  # type: ignore[operator]
         header = next(csv.reader(fh), None)
@@ -200,7 +212,32 @@ def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         raise WarehouseError(f"{path}: missing column(s) {', '.join(missing)}", path=path)
     columns = "{" + ", ".join(f"{_sql_str(n or f'column{i}')}: 'VARCHAR'" for i, n in enumerate(names)) + "}"
     cols = {c: (_quote(c) if c in names else "NULL::VARCHAR") for c in USAGE_COLUMNS}
-    return CSV_RELATION_SQL.format(columns=columns, max_line=MAX_LINE_BYTES, **cols)
+    recording = CSV_RECORD_REFUSED_OPTIONS.format(max_line=MAX_LINE_BYTES)
+    return (CSV_RELATION_SQL.format(columns=columns, reader_options="", **cols),
+            CSV_RELATION_SQL.format(columns=columns, reader_options=recording, **cols))
+
+
+def _check_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[int, str]]:
+    """Validate a CSV file into _usage_checked; return the lines the reader refused.
+
+    Must be the first statement of the load's transaction, which it restarts when the first read fails.
+    """
+    strict, recording = _csv_relations(path)
+    params = {"path": str(path)}
+    try:
+        _check(con, strict, params)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        # Normally a line the reader refuses. The failed statement aborted the transaction, which had
+        # done nothing else: start it again and read the file keeping what the reader refuses (an
+        # error of another kind, such as an unreadable file, comes back from this read).
+        con.execute("ROLLBACK")
+        con.execute("BEGIN")
+        _check(con, recording, params)
+        return _csv_refused(con)
+    con.execute(NO_REFUSED_SQL)
+    return []
 
 
 def _csv_refused(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
@@ -251,11 +288,13 @@ _NUMERIC = {"DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "SMALLINT", "TINYINT
             "UINTEGER", "USMALLINT", "UTINYINT"}
 
 
-def _store(
-    con: duckdb.DuckDBPyConnection, relation: str, *, source: str, params: dict[str, Any] | None = None
-) -> tuple[int, int, int]:
-    """Validate ``relation`` into _usage_checked and insert the good rows; return (rows, loaded, duplicates)."""
+def _check(con: duckdb.DuckDBPyConnection, relation: str, params: dict[str, Any] | None = None) -> None:
+    """Validate ``relation`` (see CHECK_SQL) into the temp table _usage_checked."""
     con.execute(CHECK_SQL.format(relation=relation), params or {})
+
+
+def _store(con: duckdb.DuckDBPyConnection, *, source: str) -> tuple[int, int, int]:
+    """Insert the good rows of _usage_checked; return (rows, loaded, duplicates)."""
     rows, valid, distinct = (int(x) for x in con.execute(COUNT_SQL).fetchall()[0])
     before = con.execute("SELECT count(*) FROM usage_events").fetchall()[0][0]
     # Row order in usage_events does not matter: let DuckDB write in parallel.
@@ -289,15 +328,14 @@ def load_usage(
         try:
             refused: list[tuple[int, str]] = []
             if fmt == "csv":
-                relation = _csv_relation(con, path)
+                refused = _check_csv(con, path)
             elif fmt == "jsonl":
                 refused = read_lines(con, path, target="_usage_lines")
-                relation = JSONL_RELATION_SQL
+                _check(con, JSONL_RELATION_SQL)
             else:
-                relation = _parquet_relation(con, path)
-            rows, loaded, duplicates = _store(con, relation, source=source, params={"path": str(path)} if fmt != "jsonl" else None)
+                _check(con, _parquet_relation(con, path), {"path": str(path)})
+            rows, loaded, duplicates = _store(con, source=source)
             if fmt == "csv":
-                refused = _csv_refused(con)
                 bad = _csv_lines(con, path) if con.execute(
                     "SELECT count(*) FROM _usage_checked WHERE reason IS NOT NULL").fetchall()[0][0] else []
             else:
@@ -353,6 +391,7 @@ def insert_usage_rows(
     """Validate and insert rows from ``relation_sql`` (a SELECT with the text columns _row,
     event_id, customer_id, tool_name, ts_text, ts_value, status_text, user_id, latency_text,
     _bad); used by the ledger pull. Returns (rows, loaded, duplicates)."""
-    result = _store(con, relation_sql, source=source, params=params)
+    _check(con, relation_sql, params)
+    result = _store(con, source=source)
     con.execute("DROP TABLE IF EXISTS _usage_checked")
     return result
