@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,3 +157,37 @@ def test_async_callers_and_threads_share_one_exact_counter(ledger: Ledger) -> No
     assert len(results) == 180
     assert sum(not isinstance(r, Exception) for r in results) == 100
     assert ledger.usage("cus_free", month=MONTH).rejected == 80
+
+
+def test_a_lone_call_waits_for_another_writer_without_blocking_the_event_loop(tmp_path: Path) -> None:
+    """A lone call is written on the event loop only if that needs no waiting: while another
+    process holds the write lock, it waits in a worker thread and the loop keeps running."""
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        ledger.upsert_customer("cus_pro", tier="pro")
+        # Another connection, as another process would, holds the write lock for ~0.3 s.
+        blocker = sqlite3.connect(tmp_path / "l.sqlite3", isolation_level=None, check_same_thread=False)
+        blocker.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.3, blocker.execute, args=("COMMIT",))
+
+        async def main() -> tuple[object, int]:
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticker = asyncio.create_task(tick())
+            release.start()
+            admission = await ledger.check_and_record_async("cus_pro", "t", at=OCT)
+            ticker.cancel()
+            return admission, ticks
+
+        try:
+            admission, ticks = asyncio.run(main())
+        finally:
+            release.join()
+            blocker.close()
+        assert admission.used == 1
+        assert ticks >= 10  # the loop ran all along the ~0.3 s wait

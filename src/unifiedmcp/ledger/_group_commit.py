@@ -5,8 +5,9 @@ call per transaction runs at about 10,000 calls/s, 16 calls per transaction at a
 (benchmarks/bench_metering.py). The MCP server meters every tool call from its event loop, so
 requests are queued there; one flusher task at a time takes everything queued, writes it in one
 transaction in a worker thread, and resolves each caller's future, while requests arriving
-meanwhile queue for the next batch. A lone request is flushed at once, so nobody waits for
-company, and every caller gets its answer only after its request is committed.
+meanwhile queue for the next batch. Nobody waits for company: a lone request is written on the
+loop itself when that needs no waiting (a worker-thread round trip would cost several times the
+write), and every caller gets its answer only after its request is committed.
 """
 
 from __future__ import annotations
@@ -36,16 +37,20 @@ class GroupCommit(Generic[Request, Outcome]):
     """Runs ``flush(requests) -> outcomes`` (one outcome per request, in order, in one
     transaction) in a worker thread for batches of concurrent :meth:`submit` calls.
 
-    If ``flush`` raises, each request of the batch gets its own ``on_error(exc)`` raised.
+    A batch of one goes to ``flush_now`` on the event loop first, which must return None at once,
+    having done nothing, if it would have to wait (for a lock). If a flush raises, each request
+    of the batch gets its own ``on_error(exc)`` raised.
     """
 
     def __init__(
         self,
-        flush: Callable[[list[Request]], Sequence[Outcome]],
+        flush: Callable[[list[Request]], Sequence[Outcome] | None],
         *,
+        flush_now: Callable[[list[Request]], Sequence[Outcome] | None],
         on_error: Callable[[BaseException], BaseException],
     ) -> None:
         self._flush = flush
+        self._flush_now = flush_now
         self._on_error = on_error
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[Request, Outcome]] = (
             weakref.WeakKeyDictionary()
@@ -68,8 +73,11 @@ class GroupCommit(Generic[Request, Outcome]):
         try:
             while queue.waiting:
                 batch, queue.waiting = queue.waiting, []
+                requests = [request for request, _ in batch]
                 try:
-                    outcomes = await asyncio.to_thread(self._flush, [request for request, _ in batch])
+                    outcomes = self._flush_now(requests) if len(requests) == 1 else None
+                    if outcomes is None:
+                        outcomes = await asyncio.to_thread(self._flush, requests)
                 except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
                     for _, future in batch:
                         if not future.done():

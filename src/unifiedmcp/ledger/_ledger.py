@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import uuid
@@ -25,10 +26,11 @@ __all__ = ["Ledger", "USAGE_STATUSES"]
 USAGE_STATUSES = ("ok", "error", "rejected")
 
 def _iso(at: datetime) -> str:
-    """ISO-8601 UTC with microseconds and a Z (naive datetimes are UTC)."""
-    if at.tzinfo is not None:
+    """ISO-8601 UTC with microseconds and a Z (naive datetimes are UTC); its first 7 characters
+    are the month. On every metered call's path, hence the slicing instead of a strftime."""
+    if at.tzinfo is not None and at.tzinfo is not UTC:
         at = at.astimezone(UTC)
-    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}.{at.microsecond:06d}Z"
+    return at.isoformat(timespec="microseconds")[:26] + "Z"  # drops "+00:00"
 
 
 _COMPLETE = "UPDATE usage_events SET status = ?, latency_ms = ? WHERE event_id = ? AND status != 'rejected'"
@@ -76,14 +78,17 @@ class Ledger:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it consistent
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")  # see _begin_immediate
             conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: keeps the event-id index hot
             migrate(conn)
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
         self._conn = conn
+        self._busy_timeout_ms = int(timeout * 1000)
         self._group: GroupCommit[Call | _Completion, object] = GroupCommit(
-            self._write_batch, on_error=self._write_error
+            self._write_batch,
+            flush_now=functools.partial(self._write_batch, wait=False),
+            on_error=self._write_error,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -236,10 +241,7 @@ class Ledger:
         count it as overage. A repeated ``event_id`` is not counted again: the first outcome is
         returned (or raised) once more, with ``duplicate=True``. Thread-safe.
         """
-        at = at or _now()
-        if at.tzinfo is not None and at.utcoffset():
-            at = at.astimezone(UTC)
-        outcome = self._write_batch([self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)])[0]
+        outcome = self._write_batch([self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)])[0]  # type: ignore[index]
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
@@ -275,20 +277,25 @@ class Ledger:
 
     @staticmethod
     def _call(customer_id: str, tool: str, *, event_id: str | None, at: datetime | None, user_id: str | None) -> Call:
-        at = at or _now()
-        if at.tzinfo is not None and at.utcoffset():
-            at = at.astimezone(UTC)
-        return Call(customer_id, tool, event_id or new_event_id(), _iso(at), f"{at.year:04d}-{at.month:02d}", user_id)
+        ts = _iso(at or _now())
+        return Call(customer_id, tool, event_id or new_event_id(), ts, ts[:7], user_id)
 
-    def _write_batch(self, requests: list[Call | _Completion]) -> list[object]:
+    def _write_batch(self, requests: list[Call | _Completion], *, wait: bool = True) -> list[object] | None:
         """Metering writes in one transaction: the outcome of each Call (an Admission or the
-        error to raise) and None for each completion. Raises LedgerError if it cannot commit."""
+        error to raise) and None for each completion. Raises LedgerError if it cannot commit.
+
+        With ``wait=False`` it returns None, having done nothing, rather than wait for another
+        thread's use of the connection or another process's write lock (the event loop's way).
+        """
         calls = [r for r in requests if type(r) is Call]
         completions = [(r.status, r.latency_ms, r.event_id) for r in requests if type(r) is _Completion]
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
             conn = self._conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                if not self._begin_immediate(conn, wait=wait):
+                    return None
                 try:
                     admitted = iter(admit_all(conn, self.tiers, calls))
                     if completions:
@@ -300,7 +307,25 @@ class Ledger:
                     raise
             except sqlite3.Error as exc:
                 raise self._write_error(exc) from None
+        finally:
+            self._lock.release()
         return [next(admitted) if type(r) is Call else None for r in requests]
+
+    def _begin_immediate(self, conn: sqlite3.Connection, *, wait: bool) -> bool:
+        """Take the write lock; without ``wait``, False if another process holds it."""
+        if wait:
+            conn.execute("BEGIN IMMEDIATE")
+            return True
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                return False
+            raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        return True
 
     def _write_error(self, exc: BaseException) -> LedgerError:
         return LedgerError(str(exc) if isinstance(exc, LedgerError) else f"cannot write ledger {self.path}: {exc}")
