@@ -1,17 +1,21 @@
 """Metering: every tool call that runs is checked and recorded in the ledger for the caller, with
-its outcome and latency; over-quota callers are refused before Stripe (and before a human is asked
-to confirm); metering itself costs well under 1 ms per call."""
+its outcome and latency, even when the call is cancelled; over-quota callers are refused before
+Stripe (and before a human is asked to confirm). (Its cost is measured in benchmarks/bench_mcp.py.)"""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
+import anyio
 import mcp
 import pytest
 from mcp_types import ElicitResult
 
 from unifiedmcp.server import Runtime, ServerOptions, build_server
+from unifiedmcp.server._binding import bind
+from unifiedmcp.server._registry import ToolSpec
 
 from .conftest import call, error, ok
 
@@ -72,3 +76,24 @@ async def test_over_quota_caller_is_not_asked_to_confirm(sandbox: Any, ledger: A
     assert err["type"] == "quota_exceeded" and err["upgrade_url"] == "https://example.com/upgrade"
     assert asked == []
     assert ledger.usage(cus).rejected == 1
+
+
+async def test_a_cancelled_call_is_still_recorded_with_its_outcome(sandbox: Any, ledger: Any, customer: str) -> None:
+    """A client gone mid-call cancels the handler while the tool runs in its thread: the tool
+    finishes there, the call stays counted, and its outcome and latency are still written."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(call: Any) -> dict[str, Any]:
+        started.set()
+        release.wait(10)
+        return {"done": True}
+
+    spec = ToolSpec(name="slow_tool", resource="test", action="read", fn=slow, title="Slow", permission="none")
+    tool = bind(spec, Runtime(stripe_client=sandbox.client(), ledger=ledger, options=ServerOptions(customer=customer)))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(tool)
+        await anyio.to_thread.run_sync(started.wait, 10)
+        tg.cancel_scope.cancel()
+        release.set()
+    rows = [r for r in ledger.usage_events() if r[2] == customer and r[3] == "slow_tool"]
+    assert [(r[5], r[7] is not None) for r in rows] == [("ok", True)]

@@ -209,7 +209,7 @@ async def _invoke(
         return result
     finally:
         if ledger is not None and event_id is not None:
-            try:
+            try:  # written even if this call is being cancelled: a queued write is never dropped
                 await ledger.complete_async(event_id, status=status, latency_ms=(time.perf_counter() - started) * 1000)
             except LedgerError as exc:  # the call is counted; only its outcome row is stale
                 log.warning("could not record the outcome of %s: %s", spec.name, exc)
