@@ -23,7 +23,6 @@ import platform
 import socket
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,11 +32,11 @@ from typing import Any
 import anyio
 import httpx2
 import mcp
-import uvicorn
 from mcp.client.streamable_http import streamable_http_client
 
 import stripe
 
+from unifiedmcp.billing.testing import serve_app
 from unifiedmcp.ledger import Ledger
 from unifiedmcp.server import Runtime, ServerOptions, build_server, create_app
 
@@ -109,23 +108,6 @@ class _Timed:
             await send(message)
 
         await self.app(scope, receive, timed_send)
-
-
-@contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _quiet() -> None:
@@ -203,13 +185,13 @@ def _run(args: argparse.Namespace, stripe_client: stripe.StripeClient) -> None:
     for metering in (True, False, True, False):
         label = "on" if metering else "off"
         timed = _Timed(create_app(runtime(metering), base_url="http://127.0.0.1"))
-        with _serve(timed) as url:
+        with serve_app(timed) as url:
             samples = anyio.run(over_http, url)
         results.setdefault(("streamable HTTP", label), _pcts(samples))
         results[("streamable HTTP", label)] = min(results[("streamable HTTP", label)], _pcts(samples))
         measured = _pcts(timed.times[-args.calls :])
         server_side[label] = min(server_side.get(label, measured), measured)
-    with _serve(create_app(runtime(True), base_url="http://127.0.0.1")) as url:
+    with serve_app(create_app(runtime(True), base_url="http://127.0.0.1")) as url:
         results[("HTTP, SDK default client", "on")] = _pcts(anyio.run(over_http, url, False))
 
     print(f"list_customers (limit 10) against the sandbox, {args.calls} calls per run, best of 2 runs")

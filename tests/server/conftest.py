@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import mcp
 import pytest
 import stripe
-import uvicorn
 from mcp_types import CallToolResult
 
 from unifiedmcp.billing.testing import free_port  # noqa: F401 (the server tests import it from here)
@@ -75,29 +70,6 @@ def error(result: CallToolResult) -> str:
 
 async def call(client: mcp.Client, name: str, args: dict[str, Any] | None = None) -> CallToolResult:
     return await client.call_tool(name, args or {})
-
-
-@contextmanager
-def serve(app: Any, *, timeout: float = 15.0) -> Iterator[str]:
-    """Serve an ASGI app (lifespan on) with uvicorn on 127.0.0.1 in a thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout)
-        sock.close()
 
 
 def http_client(url: str, token: str) -> mcp.Client:

@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from unifiedmcp.billing.testing import serve_app
 from unifiedmcp.server import Runtime, ServerOptions, build_server
 
-from .conftest import call, error, serve
+from .conftest import call, error
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +42,7 @@ async def _forbidden(request: Request) -> JSONResponse:
 @pytest.fixture
 def stripe_403() -> Any:
     app = Starlette(routes=[Route("/{path:path}", _forbidden, methods=["GET", "POST", "DELETE"])])
-    with serve(app) as url:
+    with serve_app(app) as url:
         yield url
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from unifiedmcp.billing import create_webhook_app
-from unifiedmcp.billing.testing import sign_payload
+from unifiedmcp.billing.testing import serve_app, sign_payload
 from unifiedmcp.config import Settings
 from unifiedmcp.server import Runtime, ServerOptions, create_app
 
@@ -31,33 +31,8 @@ def app_url(sandbox: Any, ledger: Any, tmp_path: Any) -> Iterator[str]:
     webhooks = create_webhook_app(settings=settings, ledger=ledger, client=sandbox.client())
     app = create_app(runtime, base_url=base, webhook_app=webhooks)
     # serve on exactly the port the resource URL names
-    with _serve_on(app, port) as url:
+    with serve_app(app, port=port) as url:
         yield url
-
-
-def _serve_on(app: Any, port: int) -> Any:
-    import contextlib
-    import threading
-    import time
-
-    import uvicorn
-
-    @contextlib.contextmanager
-    def run() -> Iterator[str]:
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(15)
-
-    return run()
 
 
 def _stripe_customer(sandbox: Any, ledger: Any, tier: str) -> tuple[str, str]:

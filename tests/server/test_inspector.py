@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
+from unifiedmcp.billing.testing import serve_app
 from unifiedmcp.server import Runtime, ServerOptions, create_app
-
-from .conftest import serve
 
 REPO = Path(__file__).resolve().parents[2]
 UNIFIEDMCP = [sys.executable, "-m", "unifiedmcp"]
@@ -82,7 +81,7 @@ def test_inspector_over_http_with_a_bearer_key(inspector: str, sandbox: Any, led
     ledger.upsert_customer("cus_inspector_http", tier="pro")
     token = ledger.create_key("cus_inspector_http").token
     runtime = Runtime(stripe_client=sandbox.client(), ledger=ledger, options=ServerOptions())
-    with serve(create_app(runtime, base_url="http://127.0.0.1")) as url:
+    with serve_app(create_app(runtime, base_url="http://127.0.0.1")) as url:
         target = ["--transport", "http", "--server-url", f"{url}/mcp", "--header", f"Authorization: Bearer {token}"]
         _exercise(inspector, target, sandbox, "Inspector HTTP")
         # without the key the Inspector is turned away

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+from .._loopback import free_port, serve_app
 
 __all__ = ["sign_payload", "free_port", "serve_app", "main"]
 
@@ -28,32 +26,6 @@ def sign_payload(payload: bytes | str, secret: str, *, timestamp: int | None = N
     t = int(time.time()) if timestamp is None else timestamp
     mac = hmac.new(secret.encode("utf-8"), f"{t}.{payload}".encode("utf-8"), hashlib.sha256).hexdigest()
     return f"t={t},v1={mac}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serve_app(app: Any, *, port: int | None = None, timeout: float = 10.0) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yields the base URL."""
-    port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"server on 127.0.0.1:{port} did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout)
 
 
 def _hang_hook(event_type: str, marker: str) -> Any:

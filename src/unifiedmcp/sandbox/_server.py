@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import socket
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import uvicorn
 
+from .._loopback import bind, start_in_thread
 from ._app import create_app
 from ._state import Sandbox
 from ._webhooks import ForwardTarget
@@ -124,17 +124,6 @@ class SandboxServer:
         self.stop()
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
-    # listening socket says TCP; with proto 0, Nagle + delayed ACKs add ~40 ms to every request.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
-
-
 def serve_in_thread(
     *,
     port: int = 0,
@@ -158,19 +147,11 @@ def serve_in_thread(
         sb.settings.update(settings)
     forward = [ForwardTarget(u, "whsec_" + secrets.token_urlsafe(24)) for u in forward_to]
     app = create_app(sb, api_keys={key}, forward=forward, tick_seconds=tick_seconds)
-    sock = _bind(host, port)
+    sock = bind(host, port)
     actual = sock.getsockname()[1]
     url = f"http://{host}:{actual}"
     sb.base_url = url
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{actual}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the sandbox server did not start")
-        time.sleep(0.01)
+    server, thread = start_in_thread(app, sock, name=f"sandbox-{actual}", timeout=20, timeout_graceful_shutdown=2)
     running = SandboxServer(sb, server, thread, url=url, api_key=key)
     running.forward_secrets = [f.secret for f in forward]
     return running
