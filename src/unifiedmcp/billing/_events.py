@@ -24,11 +24,11 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import stripe
 
+from .._times import utc_text
 from ..config import TierTable
 from ..ledger import Ledger
 from ._errors import BillingError, mask_secrets
@@ -145,13 +145,6 @@ ON CONFLICT (incident_id) DO UPDATE SET
     created = max(created, :created),
     updated_at = :now
 """
-
-
-def _now_iso() -> str:
-    t = datetime.now(UTC)
-    return (
-        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
-    )
 
 
 def _json(value: Any) -> str:
@@ -297,7 +290,7 @@ class EventProcessor:
                 "created": int(event.get("created") or 0),
                 "object_id": obj.get("id") if isinstance(obj, Mapping) else None,
                 "livemode": 1 if event.get("livemode") else 0,
-                "now": _now_iso(),
+                "now": utc_text(),
                 "status": status,
                 "note": note,
                 "error": error,
@@ -361,7 +354,7 @@ class EventProcessor:
     # -- customers and tiers ---------------------------------------------------------------------
 
     def _ensure_customer(self, conn: sqlite3.Connection, customer_id: str, email: str | None = None) -> None:
-        now = _now_iso()
+        now = utc_text()
         conn.execute(_INSERT_CUSTOMER, (customer_id, email, self.tiers.default.name, "active", now, now))
         if email:
             conn.execute(_SET_EMAIL, (email, customer_id))
@@ -377,14 +370,14 @@ class EventProcessor:
         if status != "deleted":
             target = self.tiers.highest([t for t in live if t in self.tiers]).name
         if target != tier:
-            conn.execute(_SET_TIER, (target, _now_iso(), customer_id))
+            conn.execute(_SET_TIER, (target, utc_text(), customer_id))
 
     def _customer_created(self, conn: sqlite3.Connection, obj: Mapping[str, Any]) -> None:
         self._ensure_customer(conn, str(obj["id"]), obj.get("email"))
 
     def _customer_deleted(self, conn: sqlite3.Connection, obj: Mapping[str, Any]) -> None:
         cid = str(obj["id"])
-        now = _now_iso()
+        now = utc_text()
         conn.execute(_INSERT_CUSTOMER, (cid, obj.get("email"), self.tiers.default.name, "deleted", now, now))
         conn.execute(_DELETE_CUSTOMER, (self.tiers.default.name, now, cid))
 
@@ -429,7 +422,7 @@ class EventProcessor:
                 "event_id": event["id"],
                 "snapshot": _json(obj),
                 "previous": _json(previous) if previous else None,
-                "now": _now_iso(),
+                "now": utc_text(),
             },
         )
         self._retier(conn, customer)
@@ -502,7 +495,7 @@ class EventProcessor:
                 "failed": 1 if event["type"] == "invoice.payment_failed" else 0,
                 "created": created,
                 "newer": 1 if newer else 0,
-                "now": _now_iso(),
+                "now": utc_text(),
             },
         )
         if customer:
@@ -520,7 +513,7 @@ class EventProcessor:
                 "currency": obj.get("currency"),
                 "status": "refunded" if obj.get("refunded") else "partially_refunded",
                 "created": int(event["created"]),
-                "now": _now_iso(),
+                "now": utc_text(),
             },
         )
 
@@ -536,7 +529,7 @@ class EventProcessor:
                 "currency": obj.get("currency"),
                 "status": obj.get("status"),
                 "created": int(event["created"]),
-                "now": _now_iso(),
+                "now": utc_text(),
             },
         )
 

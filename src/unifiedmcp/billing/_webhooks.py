@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -25,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .._times import utc_text
 from ..config import Settings, TierTable
 from ..ledger import Ledger
 from ._errors import StripeNotConfigured, WebhookRejected
@@ -106,7 +106,7 @@ def verify_delivery(
 def record_rejection(ledger: Ledger, reason: str) -> None:
     """Count one refused delivery (nothing about the delivery itself is stored)."""
     with ledger.transaction() as conn:
-        conn.execute(_COUNT_REJECTION, (reason, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
+        conn.execute(_COUNT_REJECTION, (reason, utc_text()))
 
 
 def rejected_deliveries(ledger: Ledger) -> dict[str, int]:

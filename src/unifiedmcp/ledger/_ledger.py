@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from .._times import utc_text
 from ..config import DEFAULT_TIERS, TierTable
 from ..errors import AuthError, ConnectionCapReached, InvalidInput, LedgerError, UnknownCustomer
 from ..months import Month
@@ -24,14 +25,6 @@ from ._records import Admission, ApiKey, Customer, NewApiKey, OAuthConnection, U
 __all__ = ["Ledger", "USAGE_STATUSES"]
 
 USAGE_STATUSES = ("ok", "error", "rejected")
-
-def _iso(at: datetime) -> str:
-    """ISO-8601 UTC with microseconds and a Z (naive datetimes are UTC); its first 7 characters
-    are the month. On every metered call's path, hence the slicing instead of a strftime."""
-    if at.tzinfo is not None and at.tzinfo is not UTC:
-        at = at.astimezone(UTC)
-    return at.isoformat(timespec="microseconds")[:26] + "Z"  # drops "+00:00"
-
 
 _COMPLETE = "UPDATE usage_events SET status = ?, latency_ms = ? WHERE event_id = ? AND status != 'rejected'"
 
@@ -49,10 +42,6 @@ class _Completion:
         if status not in ("ok", "error"):
             raise InvalidInput(f"status must be 'ok' or 'error', not {status!r}")
         return cls(event_id, status, latency_ms)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Ledger:
@@ -139,7 +128,7 @@ class Ledger:
             raise InvalidInput("customer id must not be empty")
         if tier is not None:
             self.tiers[tier]  # raises ConfigError naming the known tiers
-        now = _iso(_now())
+        now = utc_text()
         with self.transaction() as conn:
             conn.execute(
                 """INSERT INTO customers (customer_id, email, tier, status, created_at, updated_at)
@@ -155,7 +144,7 @@ class Ledger:
         with self.transaction() as conn:
             cur = conn.execute(
                 "UPDATE customers SET tier = ?, updated_at = ? WHERE customer_id = ?",
-                (tier, _iso(_now()), customer_id),
+                (tier, utc_text(), customer_id),
             )
             if cur.rowcount == 0:
                 raise UnknownCustomer(customer_id)
@@ -185,7 +174,7 @@ class Ledger:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO api_keys (key_id, customer_id, secret_hash, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                (key_id, customer_id, digest, name, _iso(_now())),
+                (key_id, customer_id, digest, name, utc_text()),
             )
         return NewApiKey(key_id=key_id, customer_id=customer_id, token=token)
 
@@ -205,7 +194,7 @@ class Ledger:
                 raise AuthError("not found", key_prefix=key_id)
             if row[0] is not None:
                 raise AuthError("is already revoked", key_prefix=key_id)
-            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (_iso(_now()), key_id))
+            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (utc_text(), key_id))
         return next(k for k in self.keys() if k.key_id == key_id)
 
     def authenticate(self, token: str) -> Customer:
@@ -277,7 +266,7 @@ class Ledger:
 
     @staticmethod
     def _call(customer_id: str, tool: str, *, event_id: str | None, at: datetime | None, user_id: str | None) -> Call:
-        ts = _iso(at or _now())
+        ts = utc_text(at)
         return Call(customer_id, tool, event_id or new_event_id(), ts, ts[:7], user_id)
 
     def _write_batch(self, requests: list[Call | _Completion], *, wait: bool = True) -> list[object] | None:
@@ -386,7 +375,7 @@ class Ledger:
             if tier.oauth_connections is not None and count >= tier.oauth_connections:
                 raise ConnectionCapReached(customer=customer_id, tier=tier.name, cap=tier.oauth_connections)
             connection_id = "conn_" + uuid.uuid4().hex[:16]
-            created_at = _iso(_now())
+            created_at = utc_text()
             try:
                 conn.execute(
                     "INSERT INTO oauth_connections (connection_id, customer_id, provider, account, created_at)"

@@ -14,15 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._times import utc_text
 from ..months import Month
 from ._sql import sql_text
 
 __all__ = ["WebhookHealth", "webhook_alerts", "webhook_by_day", "webhook_failures", "webhook_health"]
-
-
-def _iso(t: datetime) -> str:
-    t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _parse(text: str | None) -> datetime | None:
@@ -87,7 +83,7 @@ def _connect(ledger: str | Path | None) -> sqlite3.Connection | None:
 def _window(month: Month | str, now: datetime | None) -> tuple[Month, datetime, dict[str, str]]:
     m = month if isinstance(month, Month) else Month.parse(month)
     as_of = min(m.end, now or datetime.now(UTC))
-    return m, as_of, {"from": _iso(m.start), "to": _iso(as_of)}
+    return m, as_of, {"from": utc_text(m.start), "to": utc_text(as_of)}
 
 
 def webhook_health(ledger: str | Path | None, month: Month | str, *, now: datetime | None = None) -> WebhookHealth:
