@@ -219,7 +219,6 @@ class EventProcessor:
         Success: the event row and its effects commit together. A handler error rolls all of it
         back, then a second transaction records the event as failed (with the error).
         """
-        event_id, etype = str(event["id"]), str(event["type"])
         payload = payload if payload is not None else _json(event)
         fresh: dict[str, Mapping[str, Any]] = {}
         while True:

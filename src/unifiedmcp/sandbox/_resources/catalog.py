@@ -34,7 +34,7 @@ def product_create(sb: Sandbox, p: Obj) -> Obj:
         type="service",
     )
     if sb.store.get(prod["id"]) is not None:
-        raise invalid(f"Product already exists.", param="id", code="resource_already_exists")
+        raise invalid("Product already exists.", param="id", code="resource_already_exists")
     apply_metadata(prod, p)
     sb.store.put(prod)
     sb.emit("product.created", prod)

@@ -45,11 +45,11 @@ def _resolve_price(sb: Sandbox, item: Obj, i: int) -> Obj:
         raise invalid("Missing required param: items[0][price].", param=f"items[{i}][price]")
     if price["type"] != "recurring":
         raise invalid(
-            f"The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+            "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
             param=f"items[{i}][price]",
         )
     if not price["active"]:
-        raise invalid(f"The price specified is inactive. This field only accepts active prices.", param=f"items[{i}][price]")
+        raise invalid("The price specified is inactive. This field only accepts active prices.", param=f"items[{i}][price]")
     return price
 
 
@@ -236,7 +236,7 @@ def _prorate(sb: Sandbox, sub: Obj, old: Obj, new: Obj | None, now: int, *, pers
 def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
     sub = _sub(sb, sid)
     if sub["status"] in ("canceled", "incomplete_expired"):
-        raise invalid(f"A canceled subscription can only update its cancellation_details and metadata.", param=None)
+        raise invalid("A canceled subscription can only update its cancellation_details and metadata.", param=None)
     clock = sub.get("test_clock")
     now = sb.now(clock)
     before = sb.snapshot(sub)
