@@ -64,6 +64,26 @@ def test_three_formats_load_the_same_events(tmp_path: Path, fmt: str) -> None:
     assert _events(db) == EXPECTED
 
 
+def test_event_ids_are_stored_with_zstd_and_read_back_intact(tmp_path: Path) -> None:
+    """A new warehouse keeps usage event ids with zstd (the fast choice for unique strings, see
+    schema.sql), and a reopened file reads them back and de-duplicates against them."""
+    db = tmp_path / "w.duckdb"
+    rows = [dict(ROWS[0], event_id=f"evt_{i:07d}") for i in range(5_000)]
+    warehouse.load_usage(db, _csv(tmp_path / "a.csv", rows))
+    again = warehouse.load_usage(db, _csv(tmp_path / "b.csv", rows[-10:] + [dict(ROWS[0], event_id="evt_new")]))
+    assert (again.loaded, again.duplicates) == (1, 10)
+    con = warehouse.connect(db)
+    try:
+        con.execute("CHECKPOINT")
+        kinds = con.execute("SELECT DISTINCT compression FROM pragma_storage_info('usage_events') "
+                            "WHERE column_name = 'event_id' AND segment_type = 'VARCHAR'").fetchall()
+        ids = con.execute("SELECT event_id FROM usage_events ORDER BY event_id").fetchall()
+    finally:
+        con.close()
+    assert kinds == [("ZSTD",)]
+    assert [i for (i,) in ids] == [r["event_id"] for r in rows] + ["evt_new"]
+
+
 def test_parquet_with_typed_timestamp_column(tmp_path: Path) -> None:
     """A Parquet TIMESTAMP column is used as is (UTC)."""
     path = tmp_path / "u.parquet"
