@@ -215,7 +215,7 @@ def _each(rows: int, seconds: list[float]) -> str:
 
 
 def _empty_warehouse(path: Path) -> Path:
-    from unifiedmcp import warehouse
+    from unifiedmcp import warehouse  # as in main(): importable once main() has set sys.path
 
     warehouse.connect(path).close()
     return path
@@ -224,7 +224,7 @@ def _empty_warehouse(path: Path) -> Path:
 def bare_csv_insert(csv_path: Path, db: Path) -> float:
     """Seconds DuckDB alone takes to put the usage CSV into a table of the same columns, from
     connecting to closing (as a load is timed) and without preserving row order (as the loader
-    writes; with DuckDB's default, closing the file rewrites the rows and costs 3 s more at 10 M
+    writes; with DuckDB's default, closing the file checkpoints the rows again, 3 s more at 10 M
     rows): the floor the loader's validation and de-duplication are measured against."""
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE usage_events (event_id VARCHAR, customer_id VARCHAR, tool_name VARCHAR, "
