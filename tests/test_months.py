@@ -25,3 +25,12 @@ def test_offsets_are_converted_to_utc() -> None:
 def test_malformed_months_are_rejected(text: str) -> None:
     with pytest.raises(InvalidInput):
         Month.parse(text)
+
+
+def test_coerce_takes_a_month_or_its_text() -> None:
+    """What public functions accept for a month: a Month passes through, text is parsed, bad text fails."""
+    m = Month(2026, 9)
+    assert Month.coerce(m) is m
+    assert Month.coerce("2026-09") == m
+    with pytest.raises(InvalidInput):
+        Month.coerce("2026-13")

@@ -33,6 +33,11 @@ class Month:
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
+    def coerce(cls, value: Month | str) -> Month:
+        """``value`` itself if it is a Month, else :meth:`parse` of it (what public functions accept)."""
+        return value if isinstance(value, Month) else cls.parse(value)
+
+    @classmethod
     def of(cls, instant: datetime) -> Month:
         """The month containing ``instant`` (naive datetimes are UTC)."""
         if instant.tzinfo is not None:

@@ -96,8 +96,9 @@ def build_demo(
 
     if customers < 1 or months < 1:
         raise InvalidInput("demo needs at least 1 customer and 1 month")
-    first = (Month.parse(first_month) if isinstance(first_month, str) else first_month)
-    if first is None:
+    if first_month is not None:
+        first = Month.coerce(first_month)
+    else:
         first = Month.current()
         for _ in range(months):
             first = first.previous

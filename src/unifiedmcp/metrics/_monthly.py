@@ -190,8 +190,7 @@ def monthly(
     """
     if convention not in CONVENTIONS:
         raise InvalidInput(f"unknown convention {convention!r}: expected stripe or chartmogul")
-    if not isinstance(month, Month):
-        month = Month.parse(month)
+    month = Month.coerce(month)
     if not currency or not currency.isalpha() or len(currency) != 3:
         raise InvalidInput(f"invalid currency {currency!r}: expected a 3-letter ISO code such as usd")
     with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:

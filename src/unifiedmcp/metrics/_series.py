@@ -32,13 +32,9 @@ __all__ = [
 ]
 
 
-def _month(m: Month | str) -> Month:
-    return m if isinstance(m, Month) else Month.parse(m)
-
-
 def month_range(first: Month | str, last: Month | str) -> list[Month]:
     """Months from ``first`` to ``last`` inclusive."""
-    a, b = _month(first), _month(last)
+    a, b = Month.coerce(first), Month.coerce(last)
     if b < a:
         raise InvalidInput(f"empty month range: {a} is after {b}")
     out = [a]
@@ -137,7 +133,7 @@ def payments_by_day(
     """Columns: day, attempts, succeeded, failed, authorized, authorization_attempts,
     succeeded_amount, failed_amount, success_rate and authorization_rate (NaN when undefined),
     for every day with charges in the months."""
-    a, b = _month(first), _month(last)
+    a, b = Month.coerce(first), Month.coerce(last)
     with open_warehouse(warehouse, read_only=True) as con:
         df = con.execute(
             sql_text("payments_by_day.sql"),
@@ -155,7 +151,7 @@ def usage_by_tier_and_tool(
     warehouse: Warehouse, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
 ) -> pd.DataFrame:
     """Columns: tier (at the end of the month), tool_name, calls, billable_calls, errors, rejected, customers."""
-    m = _month(month)
+    m = Month.coerce(month)
     with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
         prepare_month(con, m_next=_naive(m.end), currency=currency.lower())
         return con.execute(
@@ -168,7 +164,7 @@ def usage_by_customer(
 ) -> pd.DataFrame:
     """Columns: customer, tier, calls, billable_calls, included, over, overage_amount, utilisation,
     upgrade_threshold (§6), one row per customer with usage or a paid tier, by overage descending."""
-    m = _month(month)
+    m = Month.coerce(month)
     with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
         prepare_month(con, m_next=_naive(m.end), currency=currency.lower())
         return con.execute(

@@ -126,7 +126,7 @@ def latest_complete_month(
 
 def history_start(con: duckdb.DuckDBPyConnection, month: Month | str, *, months: int) -> Month:
     """The first month of a ``months``-long history ending at ``month``, not before the data starts."""
-    m = month if isinstance(month, Month) else Month.parse(month)
+    m = Month.coerce(month)
     first = m
     for _ in range(max(1, months) - 1):
         first = first.previous

@@ -29,10 +29,6 @@ __all__ = [
 ]
 
 
-def _month(m: Month | str) -> Month:
-    return m if isinstance(m, Month) else Month.parse(m)
-
-
 def _naive(t: datetime) -> datetime:
     return t.replace(tzinfo=None)
 
@@ -54,7 +50,7 @@ def usage_by_day(
     con: duckdb.DuckDBPyConnection, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
 ) -> pd.DataFrame:
     """Columns: day, tier (at the end of the month), calls, billable_calls, errors, rejected."""
-    m = _month(month)
+    m = Month.coerce(month)
     per_customer = _with_tier(con.execute(sql_text("usage_by_day.sql"), _bounds(m)).df(), con, m,
                               currency=currency, tiers=tiers)
     cols = ["calls", "billable_calls", "errors", "rejected"]
@@ -68,7 +64,7 @@ def rejected_calls(
     con: duckdb.DuckDBPyConnection, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
 ) -> pd.DataFrame:
     """Columns: customer, tier, rejected, first_rejected_at, last_rejected_at (most rejected first)."""
-    m = _month(month)
+    m = Month.coerce(month)
     df = _with_tier(con.execute(sql_text("rejected_calls.sql"), _bounds(m)).df(), con, m,
                     currency=currency, tiers=tiers)
     return df[["customer", "tier", "rejected", "first_rejected_at", "last_rejected_at"]]
@@ -111,7 +107,7 @@ def cohort_retention(
     cohort_size, retained (active subscribers at the end of cohort + age), retention (fraction).
     Only ages whose month ends by ``last`` are present.
     """
-    a, b = _month(first), _month(last)
+    a, b = Month.coerce(first), Month.coerce(last)
     df = con.execute(
         sql_text("cohort_retention.sql"),
         {"from": _naive(a.start), "to": _naive(b.end), "currency": currency.lower()},
@@ -132,5 +128,5 @@ def declines_by_day(
     con: duckdb.DuckDBPyConnection, month: Month | str, *, currency: str = "usd"
 ) -> pd.DataFrame:
     """Failed charges per UTC day and decline reason: columns day, reason, failed."""
-    m = _month(month)
+    m = Month.coerce(month)
     return con.execute(sql_text("declines_by_day.sql"), {**_bounds(m), "currency": currency.lower()}).df()

@@ -81,7 +81,7 @@ def _connect(ledger: str | Path | None) -> sqlite3.Connection | None:
 
 
 def _window(month: Month | str, now: datetime | None) -> tuple[Month, datetime, dict[str, str]]:
-    m = month if isinstance(month, Month) else Month.parse(month)
+    m = Month.coerce(month)
     as_of = min(m.end, now or datetime.now(UTC))
     return m, as_of, {"from": utc_text(m.start), "to": utc_text(as_of)}
 

@@ -162,7 +162,7 @@ def run_reports(
     parameters, e.g. ``{"ops": {"max_failed_events": 0}}``. Every report runs even when one
     fails; then :class:`ReportFailed` names the first failing notebook and cell (and the others).
     """
-    m = month if isinstance(month, Month) else Month.parse(month)
+    m = Month.coerce(month)
     if convention not in CONVENTIONS:
         raise InvalidInput(f"unknown convention {convention!r}: expected stripe or chartmogul")
     names = list(reports or REPORTS)
