@@ -1,10 +1,10 @@
-"""utc_text: the one text form of a time in the ledger (sorts like the time, month first)."""
+"""The project's time forms: utc_text in the ledger (sorts like the time, month first), naive_utc in the warehouse."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from unifiedmcp._times import utc_text
+from unifiedmcp._times import naive_utc, utc_text
 
 
 def test_utc_naive_and_offset_times_become_the_same_utc_text() -> None:
@@ -26,3 +26,10 @@ def test_default_is_now() -> None:
     before = utc_text(datetime.now(UTC))
     now = utc_text()
     assert before <= now <= utc_text(datetime.now(UTC) + timedelta(seconds=1))
+
+
+def test_naive_utc_is_the_warehouse_time() -> None:
+    """Aware times become naive UTC (an offset is converted, not dropped); naive times are UTC already."""
+    assert naive_utc(datetime(2026, 10, 1, 2, 0, tzinfo=timezone(timedelta(hours=2)))) == datetime(2026, 10, 1, 0, 0)
+    assert naive_utc(datetime(2026, 10, 1, tzinfo=UTC)) == datetime(2026, 10, 1)
+    assert naive_utc(datetime(2026, 10, 1, 5)) == datetime(2026, 10, 1, 5)

@@ -1,10 +1,11 @@
-"""Times as the ledger stores them: ISO-8601 UTC text with microseconds and a Z."""
+"""Times as the project stores them: the ledger's ISO-8601 UTC text with microseconds and a Z,
+and the warehouse's naive UTC datetimes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["utc_text"]
+__all__ = ["naive_utc", "utc_text"]
 
 
 def utc_text(at: datetime | None = None) -> str:
@@ -18,3 +19,8 @@ def utc_text(at: datetime | None = None) -> str:
     elif at.tzinfo is not None and at.tzinfo is not UTC:
         at = at.astimezone(UTC)
     return at.isoformat(timespec="microseconds")[:26] + "Z"  # drops "+00:00"
+
+
+def naive_utc(at: datetime) -> datetime:
+    """``at`` as the warehouse stores times (DuckDB TIMESTAMP): naive, in UTC. Naive input is UTC."""
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 
+from .._times import naive_utc
 from ..config import TierTable, load_settings, load_tiers
+from ..months import Month
 from ..warehouse import Warehouse, open_warehouse
 from ._sql import sql_text
 
-__all__ = ["metrics_connection", "prepare_month", "TEMP_TABLES"]
+__all__ = ["metrics_connection", "month_params", "prepare_month", "TEMP_TABLES"]
 
 TEMP_TABLES = ("_m_tiers", "_m_tier_keys", "_m_price_tier", "_m_tier_at")
+
+
+def month_params(m: Month) -> dict[str, datetime]:
+    """The SQL parameters ``$m_start`` and ``$m_next`` of month ``m``, in warehouse time."""
+    return {"m_start": naive_utc(m.start), "m_next": naive_utc(m.end)}
 
 
 def _register_tiers(con: duckdb.DuckDBPyConnection, tiers: TierTable) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 import duckdb
@@ -11,7 +10,7 @@ from ..config import TierTable
 from ..errors import InvalidInput
 from ..months import Month
 from ..warehouse import Warehouse
-from ._context import metrics_connection, prepare_month
+from ._context import metrics_connection, month_params, prepare_month
 from ._sql import sql_text
 
 __all__ = ["CONVENTIONS", "monthly", "monthly_on"]
@@ -32,10 +31,6 @@ def _x100(value: Any) -> int | float:
 
 def _rate(num: float, den: float) -> float | None:
     return None if den == 0 else num / den
-
-
-def _naive(t: datetime) -> datetime:
-    return t.replace(tzinfo=None)
 
 
 def _one(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +87,7 @@ def monthly_on(
 ) -> dict[str, Any]:
     """The report on a connection prepared by :func:`metrics_connection`."""
     cur = currency.lower()
-    bounds = {"m_start": _naive(month.start), "m_next": _naive(month.end)}
+    bounds = month_params(month)
     prepare_month(con, m_next=bounds["m_next"], currency=cur)
     mrr = _one(con, "mrr.sql", {**bounds, "currency": cur})
     subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})

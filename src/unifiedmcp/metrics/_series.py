@@ -6,14 +6,14 @@ chart and the monthly report never disagree; pandas appears only in the returned
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .._times import naive_utc
 from ..config import TierTable
 from ..errors import InvalidInput
 from ..months import Month
 from ..warehouse import Warehouse, open_warehouse
-from ._context import metrics_connection, prepare_month
+from ._context import metrics_connection, month_params, prepare_month
 from ._monthly import CONVENTIONS, monthly_on
 from ._sql import sql_text
 
@@ -50,10 +50,6 @@ def data_months(warehouse: Warehouse) -> list[Month]:
     if first is None or last is None:
         return []
     return month_range(Month.of(first), Month.of(last))
-
-
-def _naive(t: datetime) -> datetime:
-    return t.replace(tzinfo=None)
 
 
 def _reports(
@@ -137,7 +133,7 @@ def payments_by_day(
     with open_warehouse(warehouse, read_only=True) as con:
         df = con.execute(
             sql_text("payments_by_day.sql"),
-            {"from": _naive(a.start), "to": _naive(b.end), "currency": currency.lower()},
+            {"from": naive_utc(a.start), "to": naive_utc(b.end), "currency": currency.lower()},
         ).df()
     decided = df["succeeded"] + df["failed"]
     df["success_rate"] = (df["succeeded"] / decided).where(decided > 0)
@@ -153,9 +149,9 @@ def usage_by_tier_and_tool(
     """Columns: tier (at the end of the month), tool_name, calls, billable_calls, errors, rejected, customers."""
     m = Month.coerce(month)
     with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
-        prepare_month(con, m_next=_naive(m.end), currency=currency.lower())
+        prepare_month(con, m_next=naive_utc(m.end), currency=currency.lower())
         return con.execute(
-            sql_text("usage_by_tool.sql"), {"m_start": _naive(m.start), "m_next": _naive(m.end)}
+            sql_text("usage_by_tool.sql"), month_params(m)
         ).df()
 
 
@@ -166,8 +162,8 @@ def usage_by_customer(
     upgrade_threshold (§6), one row per customer with usage or a paid tier, by overage descending."""
     m = Month.coerce(month)
     with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
-        prepare_month(con, m_next=_naive(m.end), currency=currency.lower())
+        prepare_month(con, m_next=naive_utc(m.end), currency=currency.lower())
         return con.execute(
             sql_text("usage.sql"),
-            {"m_start": _naive(m.start), "m_next": _naive(m.end), "currency": currency.lower()},
+            {**month_params(m), "currency": currency.lower()},
         ).df()

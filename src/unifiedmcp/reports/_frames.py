@@ -7,14 +7,14 @@ so these frames never disagree with ``metrics.monthly``.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import duckdb
 import pandas as pd
 
+from .._times import naive_utc
 from ..config import TierTable
 from .. import metrics
 from ..metrics import usage_by_customer
+from ..metrics._context import month_params
 from ..months import Month
 from ._sql import sql_text
 
@@ -27,14 +27,6 @@ __all__ = [
     "usage_by_day",
     "usage_watchlist",
 ]
-
-
-def _naive(t: datetime) -> datetime:
-    return t.replace(tzinfo=None)
-
-
-def _bounds(m: Month) -> dict[str, datetime]:
-    return {"m_start": _naive(m.start), "m_next": _naive(m.end)}
 
 
 def _with_tier(
@@ -51,7 +43,7 @@ def usage_by_day(
 ) -> pd.DataFrame:
     """Columns: day, tier (at the end of the month), calls, billable_calls, errors, rejected."""
     m = Month.coerce(month)
-    per_customer = _with_tier(con.execute(sql_text("usage_by_day.sql"), _bounds(m)).df(), con, m,
+    per_customer = _with_tier(con.execute(sql_text("usage_by_day.sql"), month_params(m)).df(), con, m,
                               currency=currency, tiers=tiers)
     cols = ["calls", "billable_calls", "errors", "rejected"]
     if per_customer.empty:
@@ -65,7 +57,7 @@ def rejected_calls(
 ) -> pd.DataFrame:
     """Columns: customer, tier, rejected, first_rejected_at, last_rejected_at (most rejected first)."""
     m = Month.coerce(month)
-    df = _with_tier(con.execute(sql_text("rejected_calls.sql"), _bounds(m)).df(), con, m,
+    df = _with_tier(con.execute(sql_text("rejected_calls.sql"), month_params(m)).df(), con, m,
                     currency=currency, tiers=tiers)
     return df[["customer", "tier", "rejected", "first_rejected_at", "last_rejected_at"]]
 
@@ -110,7 +102,7 @@ def cohort_retention(
     a, b = Month.coerce(first), Month.coerce(last)
     df = con.execute(
         sql_text("cohort_retention.sql"),
-        {"from": _naive(a.start), "to": _naive(b.end), "currency": currency.lower()},
+        {"from": naive_utc(a.start), "to": naive_utc(b.end), "currency": currency.lower()},
     ).df()
     df["retention"] = (df["retained"] / df["cohort_size"]).where(df["cohort_size"] > 0)
     return df
@@ -129,4 +121,4 @@ def declines_by_day(
 ) -> pd.DataFrame:
     """Failed charges per UTC day and decline reason: columns day, reason, failed."""
     m = Month.coerce(month)
-    return con.execute(sql_text("declines_by_day.sql"), {**_bounds(m), "currency": currency.lower()}).df()
+    return con.execute(sql_text("declines_by_day.sql"), {**month_params(m), "currency": currency.lower()}).df()
