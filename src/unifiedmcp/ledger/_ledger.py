@@ -44,6 +44,13 @@ class _Completion:
         return cls(event_id, status, latency_ms)
 
 
+def _admission(outcome: object) -> Admission:
+    """A metered call's outcome from admit_all, as its caller gets it: returned or raised."""
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome  # type: ignore[return-value]
+
+
 class Ledger:
     """Customers, hashed API keys, metered usage, monthly counters and OAuth connections.
 
@@ -230,10 +237,8 @@ class Ledger:
         count it as overage. A repeated ``event_id`` is not counted again: the first outcome is
         returned (or raised) once more, with ``duplicate=True``. Thread-safe.
         """
-        outcome = self._write_batch([self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)])[0]  # type: ignore[index]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)
+        return _admission(self._write_batch([call])[0])  # type: ignore[index]
 
     async def check_and_record_async(
         self,
@@ -251,10 +256,7 @@ class Ledger:
         with the same outcome for every call.
         """
         call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)
-        outcome = await self._group.submit(call)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+        return _admission(await self._group.submit(call))
 
     def complete(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
         """Record how an admitted call ended (``ok`` or ``error``) and how long it took."""

@@ -51,9 +51,9 @@ def _register_tiers(con: duckdb.DuckDBPyConnection, tiers: TierTable) -> None:
     con.execute(sql_text("price_tier.sql"))
 
 
-def prepare_month(con: duckdb.DuckDBPyConnection, *, m_next: object, currency: str) -> None:
-    """Per-month temp state: each customer's tier at the end of the month (_m_tier_at)."""
-    con.execute(sql_text("tier_at.sql"), {"m_next": m_next, "currency": currency})
+def prepare_month(con: duckdb.DuckDBPyConnection, month: Month, *, currency: str) -> None:
+    """Per-month temp state: each customer's tier at the end of ``month`` (_m_tier_at)."""
+    con.execute(sql_text("tier_at.sql"), {"m_next": month_params(month)["m_next"], "currency": currency})
 
 
 @contextmanager

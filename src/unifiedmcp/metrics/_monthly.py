@@ -33,20 +33,25 @@ def _rate(num: float, den: float) -> float | None:
     return None if den == 0 else num / den
 
 
-def _one(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> dict[str, Any]:
-    cur = con.execute(sql_text(name), params)
-    cols = [d[0] for d in cur.description]
-    rows = cur.fetchall()
-    return dict(zip(cols, rows[0], strict=True))
-
-
-def _all(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    cur = con.execute(sql_text(name), params)
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params)
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-# Only the customers a list can show: over the limit, near it, or an upgrade candidate.
+def _all(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return _rows(con, sql_text(name), params)
+
+
+def _one(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    return _all(con, name, params)[0]
+
+
+def _subquery(name: str) -> str:
+    """The query of ``name`` as text to nest in another one (without its final semicolon)."""
+    return sql_text(name).rstrip().rstrip(";")
+
+
 # The month's payment totals are the sums of its days (payments_by_day.sql, also a chart series).
 PAYMENT_TOTALS_SQL = """
 SELECT coalesce(sum(attempts), 0) AS attempts, coalesce(sum(succeeded), 0) AS succeeded,
@@ -56,17 +61,12 @@ SELECT coalesce(sum(attempts), 0) AS attempts, coalesce(sum(succeeded), 0) AS su
 FROM ({by_day})
 """
 
+# Only the customers a list can show: over the limit, near it, or an upgrade candidate.
 LISTED_USAGE_SQL = """
 SELECT * FROM ({usage})
 WHERE over > 0 OR utilisation >= 0.8 OR overage_amount > upgrade_threshold
 ORDER BY overage_amount DESC, customer
 """
-
-
-def _all_sql(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    cur = con.execute(sql, params)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def _usage_entry(r: dict[str, Any]) -> dict[str, Any]:
@@ -88,16 +88,15 @@ def monthly_on(
     """The report on a connection prepared by :func:`metrics_connection`."""
     cur = currency.lower()
     bounds = month_params(month)
-    prepare_month(con, m_next=bounds["m_next"], currency=cur)
+    prepare_month(con, month, currency=cur)
     mrr = _one(con, "mrr.sql", {**bounds, "currency": cur})
     subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})
     reasons = _one(con, "churn_reasons.sql", bounds)
-    pay = _all_sql(con, PAYMENT_TOTALS_SQL.format(by_day=sql_text("payments_by_day.sql").rstrip().rstrip(";")),
-                   {"from": bounds["m_start"], "to": bounds["m_next"], "currency": cur})[0]
+    pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=_subquery("payments_by_day.sql")),
+                {"from": bounds["m_start"], "to": bounds["m_next"], "currency": cur})[0]
     declines = _all(con, "decline_reasons.sql", {**bounds, "currency": cur})
     recovery = _one(con, "recovery.sql", {**bounds, "currency": cur})
-    people = _all_sql(con, LISTED_USAGE_SQL.format(usage=sql_text("usage.sql").rstrip().rstrip(";")),
-                      {**bounds, "currency": cur})
+    people = _rows(con, LISTED_USAGE_SQL.format(usage=_subquery("usage.sql")), {**bounds, "currency": cur})
     totals = _one(con, "usage_totals.sql", bounds)
     excluded = _one(con, "excluded.sql", {**bounds, "currency": cur})
 

@@ -149,7 +149,7 @@ def usage_by_tier_and_tool(
     """Columns: tier (at the end of the month), tool_name, calls, billable_calls, errors, rejected, customers."""
     m = Month.coerce(month)
     with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
-        prepare_month(con, m_next=naive_utc(m.end), currency=currency.lower())
+        prepare_month(con, m, currency=currency.lower())
         return con.execute(
             sql_text("usage_by_tool.sql"), month_params(m)
         ).df()
@@ -162,7 +162,7 @@ def usage_by_customer(
     upgrade_threshold (§6), one row per customer with usage or a paid tier, by overage descending."""
     m = Month.coerce(month)
     with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
-        prepare_month(con, m_next=naive_utc(m.end), currency=currency.lower())
+        prepare_month(con, m, currency=currency.lower())
         return con.execute(
             sql_text("usage.sql"),
             {**month_params(m), "currency": currency.lower()},

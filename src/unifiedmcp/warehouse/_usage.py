@@ -335,9 +335,10 @@ def load_usage(
             else:
                 _check(con, _parquet_relation(con, path), {"path": str(path)})
             rows, loaded, duplicates = _store(con, source=source)
-            if fmt == "csv":
-                bad = _csv_lines(con, path) if con.execute(
-                    "SELECT count(*) FROM _usage_checked WHERE reason IS NOT NULL").fetchall()[0][0] else []
+            if rows == loaded + duplicates:  # every row checked out
+                bad = []
+            elif fmt == "csv":
+                bad = _csv_lines(con, path)
             else:
                 bad = con.execute(
                     "SELECT _row, reason FROM _usage_checked WHERE reason IS NOT NULL ORDER BY _row"
