@@ -74,8 +74,8 @@ def _sandbox_process() -> Iterator[tuple[str, str]]:
 
 
 def _ledger_cost(ledger: Ledger, n: int = 2000) -> tuple[float, float]:
-    """The server's metering of one call with nobody else calling: the asyncio path, which
-    pays a worker-thread hop per write when there is no batch to share."""
+    """The server's metering of one call with nobody else calling: the asyncio path, where a
+    lone write runs on the event loop when the ledger is free (else in a worker thread)."""
 
     async def run() -> list[float]:
         samples = []

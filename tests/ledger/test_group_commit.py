@@ -120,7 +120,7 @@ def test_a_cancelled_caller_still_has_its_call_recorded(ledger: Ledger) -> None:
 
     async def main() -> None:
         task = asyncio.create_task(ledger.check_and_record_async("cus_pro", "t", event_id="left", at=OCT))
-        await asyncio.sleep(0)  # queued and being flushed
+        await asyncio.sleep(0)  # queued, its flush scheduled but not yet run
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
