@@ -212,6 +212,97 @@ def test_a_failed_load_changes_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     assert (r.loaded, r.malformed_rows) == (1, ((3, "too many columns"), (4, "invalid timestamp")))
 
 
+CLEAN_CASES = {
+    # name: (rows after the header, why the one-pass attempt hands the file on, or the rows it stored)
+    "clean": (["k1,cus_a,t,2026-10-01T00:00:00Z", "", "k2,cus_a,t,2026-10-01T01:00:00Z"], 2),  # blank line skipped
+    "malformed": (["k1,cus_a,t,2026-10-01T00:00:00Z", "k2,cus_a,t,soon"], "malformed"),
+    "repeated": (["k1,cus_a,t,2026-10-01T00:00:00Z", "k1,cus_a,t,2026-10-01T01:00:00Z"], "repeated"),
+    "stored": (["k1,cus_a,t,2026-10-01T00:00:00Z", "e1,cus_a,t,2026-10-01T01:00:00Z"], "stored"),
+    "refused": (["k1,cus_a,t,2026-10-01T00:00:00Z", "k2,cus_a,t,2026-10-01T01:00:00Z,extra"], "refused"),
+}
+
+
+@pytest.mark.parametrize("case", list(CLEAN_CASES))
+def test_one_pass_attempt_keeps_only_a_clean_file(tmp_path: Path, case: str) -> None:
+    """The one-pass insert keeps a clean file; any other file is handed to the checked path with
+    the reason, and the attempt leaves nothing behind: no rows, an open transaction, and rows
+    kept in file order again (the checked path's line numbers and first copies depend on it)."""
+    from unifiedmcp.warehouse import _usage
+
+    db = tmp_path / "w.duckdb"
+    warehouse.load_usage(db, _csv(tmp_path / "stored.csv", ROWS))  # e1, e2, e3
+    lines, expected = CLEAN_CASES[case]
+    path = tmp_path / "u.csv"
+    path.write_text("event_id,customer_id,tool_name,timestamp\n" + "".join(f"{x}\n" for x in lines))
+    con = warehouse.connect(db)
+    try:
+        con.execute("BEGIN")
+        relation = _usage._csv_relations(path)[0]
+        assert _usage._insert_clean(con, relation, {"path": str(path)}, source=str(path)) == expected
+        stored = con.execute("SELECT count(*) FROM usage_events").fetchall()[0][0]
+        assert stored == 3 + (expected if isinstance(expected, int) else 0)
+        assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
+        con.execute("ROLLBACK")  # fails unless the attempt left a transaction open
+    finally:
+        con.close()
+
+
+def test_after_a_file_with_faults_the_next_goes_straight_to_the_checked_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file with a repeated id or a malformed row turns the one-pass attempt off for the next
+    file (files of one pipeline tend to be alike); a file that loads clean turns it back on."""
+    from unifiedmcp.warehouse import _usage
+
+    attempted: list[str] = []
+    real = _usage._insert_clean
+
+    def spy(*args: object, source: str, **kwargs: object) -> object:
+        attempted.append(Path(source).stem)
+        return real(*args, source=source, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_usage, "_insert_clean", spy)
+    ts = "2026-10-01T00:00:00Z"
+    files = {  # name: (rows after the header, expected (loaded, duplicates, malformed))
+        "clean1": (["c1", "c2"], (2, 0, 0)),
+        "repeats": (["d1", "d1"], (1, 1, 0)),
+        "clean2": (["c3"], (1, 0, 0)),
+        "malformed": (["m1", ""], (1, 0, 1)),
+        "clean3": (["c4"], (1, 0, 0)),
+        "clean4": (["c5"], (1, 0, 0)),
+    }
+    db = tmp_path / "w.duckdb"
+    for name, (ids, expected) in files.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text("event_id,customer_id,tool_name,timestamp\n" + "".join(f"{i},cus_a,t,{ts}\n" for i in ids))
+        r = warehouse.load_usage(db, path)
+        assert (r.loaded, r.duplicates, r.malformed) == expected, name
+    assert attempted == ["clean1", "repeats", "malformed", "clean4"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_file_whose_only_fault_is_a_repeated_id_keeps_the_first_copy(tmp_path: Path, fmt: str) -> None:
+    """Repeated ids spread over a file big enough to be read in parallel: the one-pass attempt
+    gives way, and the checked path keeps the first copy of each in file order."""
+    n = 300_000
+    rows = [dict(ROWS[0], event_id=f"r{i}", timestamp="2026-10-01T00:00:00Z") for i in range(n)]
+    # 100 of them (r0, r10, ... r990) come again at the end, with a later timestamp
+    rows += [dict(ROWS[0], event_id=f"r{i}", timestamp="2026-10-02T00:00:00Z") for i in range(0, 1_000, 10)]
+    path = tmp_path / f"u.{fmt}"
+    if fmt == "csv":
+        _csv(path, rows)
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    db = tmp_path / "w.duckdb"
+    r = warehouse.load_usage(db, path)
+    assert (r.rows, r.loaded, r.duplicates, r.malformed) == (n + 100, n, 100, 0)
+    con = warehouse.connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT DISTINCT ts FROM usage_events").fetchall() == [(datetime(2026, 10, 1),)]
+    finally:
+        con.close()
+
+
 def test_malformed_jsonl_lines(tmp_path: Path) -> None:
     """JSON Lines: invalid JSON and missing fields are reported by line."""
     path = tmp_path / "u.jsonl"
