@@ -133,7 +133,7 @@ CLEAN_REPEATS_SQL = "SELECT count(*) - count(DISTINCT event_id) FROM usage_event
 _MALFORMED = "unifiedmcp usage: malformed row"
 _STORED = "unifiedmcp usage: id already stored"
 # Whether to make the attempt: a file that fails it late pays for it on top of the checked path
-# (about 1.5x at 10 M rows), and files from one pipeline tend to be alike, so after a file with a
+# (up to about 1.5x at 10 M rows), and files from one pipeline tend to be alike, so after a file with a
 # malformed row or a duplicate the next one goes straight to the checked path; a file that loads
 # clean there turns the attempt back on.
 PREVIOUS_FILE_CLEAN_SQL = """
@@ -257,7 +257,7 @@ def _check_csv(
     """Validate a CSV file into _usage_checked (``relations`` from _csv_relations); return the
     lines the reader refused. ``strict_first=False`` skips the first read, known to fail.
 
-    Must be the first statement of the load's transaction, which it restarts when the first read fails.
+    The load must not have written anything before: a failed first read restarts the transaction.
     """
     strict, recording = relations
     if strict_first:
