@@ -133,9 +133,9 @@ CLEAN_REPEATS_SQL = "SELECT count(*) - count(DISTINCT event_id) FROM usage_event
 _MALFORMED = "unifiedmcp usage: malformed row"
 _STORED = "unifiedmcp usage: id already stored"
 # Whether to make the attempt: a file that fails it late pays for it on top of the checked path
-# (up to about 1.5x at 10 M rows), and files from one pipeline tend to be alike, so after a file with a
-# malformed row or a duplicate the next one goes straight to the checked path; a file that loads
-# clean there turns the attempt back on.
+# (up to about 1.5x at 10 M rows), and files from one pipeline tend to be alike, so after a file
+# with a malformed row or a duplicate the next one goes straight to the checked path; a file that
+# loads clean there turns the attempt back on.
 PREVIOUS_FILE_CLEAN_SQL = """
 SELECT rejected = 0 AND CAST(detail ->> 'duplicates' AS BIGINT) = 0
 FROM load_log WHERE kind = 'usage' ORDER BY loaded_at DESC, rowid DESC LIMIT 1
