@@ -116,7 +116,7 @@ CHECK_SQL = "CREATE OR REPLACE TEMP TABLE _usage_checked AS" + CHECKED_SQL
 # back; one count then tells whether the file repeated an id. Only a file that passes all three
 # keeps this result: any other file is loaded again by the checked path below (a temp table,
 # counted, then inserted), which finds what made the attempt fail. The attempt saves writing and
-# re-reading the temp table, 15-20 % of a clean 10 M-row load; a file that fails it late pays for
+# re-reading the temp table, about 15 % of a clean 10 M-row load; a file that fails it late pays for
 # it on top (docs/warehouse.md has the figures).
 CLEAN_INSERT_SQL = """
 INSERT INTO usage_events
