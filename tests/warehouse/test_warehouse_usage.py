@@ -292,13 +292,36 @@ def test_a_file_whose_only_fault_is_a_repeated_id_keeps_the_first_copy(tmp_path:
     if fmt == "csv":
         _csv(path, rows)
     else:
-        pq.write_table(pa.Table.from_pylist(rows), path)
+        pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=30_000)  # read in parallel
     db = tmp_path / "w.duckdb"
     r = warehouse.load_usage(db, path)
     assert (r.rows, r.loaded, r.duplicates, r.malformed) == (n + 100, n, 100, 0)
     con = warehouse.connect(db, read_only=True)
     try:
         assert con.execute("SELECT DISTINCT ts FROM usage_events").fetchall() == [(datetime(2026, 10, 1),)]
+    finally:
+        con.close()
+
+
+def test_a_load_failing_in_its_insert_leaves_a_reused_connection_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An INSERT runs with row order off; when it fails, the load rolls back, raises that error
+    (not DuckDB's "transaction aborted"), and turns row order back on for a connection the caller
+    goes on using: later loads' line numbers and first copies depend on it."""
+    import duckdb
+
+    from unifiedmcp.warehouse import _usage
+
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    try:
+        warehouse.load_usage(con, _csv(tmp_path / "good.csv", ROWS))
+        # a repeated id takes the checked path, whose de-duplicating INSERT fails here
+        monkeypatch.setattr(_usage, "INSERT_DEDUP_SQL", "SELECT error('disk on fire') WHERE $source IS NOT NULL")
+        with pytest.raises(duckdb.Error, match="disk on fire"):
+            warehouse.load_usage(con, _csv(tmp_path / "bad.csv", [dict(ROWS[0], event_id="x")] * 2))
+        assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
+        assert con.execute("SELECT count(*) FROM usage_events").fetchall() == [(3,)]
     finally:
         con.close()
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse
-from ._usage import insert_usage_rows
+from ._usage import insert_usage_rows, rollback_load
 
 __all__ = ["UsagePull", "pull_usage"]
 
@@ -90,7 +90,7 @@ def pull_usage(warehouse: Warehouse, *, ledger: str | Path, batch_size: int = 20
                     )
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    rollback_load(con)
                     raise
                 rows += n
                 loaded += new

@@ -9,6 +9,7 @@ the first copy stays.
 
 Two ways in: a clean CSV or Parquet file loads in one pass (CLEAN_INSERT_SQL); any other file,
 and JSON Lines, goes through a checked temp table (CHECK_SQL, then COUNT_SQL and an INSERT_*).
+After a file with a malformed row or a duplicate, the next one skips the one-pass attempt.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse
 from ._lines import MAX_LINE_BYTES, read_lines
 
-__all__ = ["USAGE_COLUMNS", "UsageLoad", "load_usage", "insert_usage_rows"]
+__all__ = ["USAGE_COLUMNS", "UsageLoad", "load_usage", "insert_usage_rows", "rollback_load"]
 
 UsageFormat = Literal["csv", "jsonl", "parquet"]
 
@@ -133,7 +134,7 @@ CLEAN_REPEATS_SQL = "SELECT count(*) - count(DISTINCT event_id) FROM usage_event
 _MALFORMED = "unifiedmcp usage: malformed row"
 _STORED = "unifiedmcp usage: id already stored"
 # Whether to make the attempt: a file that fails it late pays for it on top of the checked path
-# (up to about 1.5x at 10 M rows), and files from one pipeline tend to be alike, so after a file
+# (up to about 1.6x at 10 M rows), and files from one pipeline tend to be alike, so after a file
 # with a malformed row or a duplicate the next one goes straight to the checked path; a file that
 # loads clean there turns the attempt back on.
 PREVIOUS_FILE_CLEAN_SQL = """
@@ -349,11 +350,18 @@ def _stored_count(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT count(*) FROM usage_events").fetchall()[0][0])
 
 
+def rollback_load(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll a load's transaction back and keep rows in file order again for the connection (a
+    failed INSERT left that off; the setting outlives the transaction and the load)."""
+    con.execute("ROLLBACK")
+    con.execute("RESET preserve_insertion_order")
+
+
 def _insert_unordered(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> int:
     """Run an INSERT, letting DuckDB write rows in any order (in parallel); return the rows inserted.
 
-    If the INSERT fails, the setting stays off (an aborted transaction refuses even RESET): a
-    caller that goes on with the connection must ROLLBACK, then RESET.
+    If the INSERT fails, the setting stays off (an aborted transaction refuses even RESET) until
+    rollback_load.
     """
     con.execute("SET preserve_insertion_order = false")
     inserted = int(con.execute(sql, params).fetchall()[0][0])
@@ -392,8 +400,7 @@ def _insert_clean(
         # Our own stops, or an error of DuckDB's reader (normally a line it refuses; the checked
         # path reports it, or raises it again if it is of another kind).
         why = "malformed" if _MALFORMED in str(exc) else "stored" if _STORED in str(exc) else "refused"
-    con.execute("ROLLBACK")
-    con.execute("RESET preserve_insertion_order")
+    rollback_load(con)
     con.execute("BEGIN")
     return why
 
@@ -474,7 +481,7 @@ def load_usage(
                 con.execute(f"DROP TABLE IF EXISTS {t}")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback_load(con)
             raise
     return result
 
