@@ -386,3 +386,26 @@ def test_pull_usage_after_a_file_load_does_not_duplicate(tmp_path: Path) -> None
     warehouse.load_usage(db, tmp_path / "u.csv")
     pulled = warehouse.pull_usage(db, ledger=ledger)
     assert (pulled.loaded, pulled.duplicates) == (0, 1)
+
+
+def test_a_pull_failing_in_its_insert_leaves_a_reused_connection_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pull-usage rolls back like a file load: the error comes through, the watermark and events
+    stay, and row order is back on for the caller's connection."""
+    import duckdb
+
+    from unifiedmcp.warehouse import _usage
+
+    ledger = tmp_path / "ledger.sqlite3"
+    _ledger(ledger, [("p1", "cus_a", "search", "2026-10-01T00:00:00Z", "ok", None, None)])
+    monkeypatch.setattr(_usage, "INSERT_FRESH_SQL", "SELECT error('disk on fire') WHERE $source IS NOT NULL")
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    try:
+        with pytest.raises(duckdb.Error, match="disk on fire"):
+            warehouse.pull_usage(con, ledger=ledger)
+        assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
+        assert con.execute("SELECT count(*) FROM usage_events").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM sync_state").fetchall() == [(0,)]
+    finally:
+        con.close()

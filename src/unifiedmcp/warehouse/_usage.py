@@ -112,6 +112,12 @@ FROM (
 
 CHECK_SQL = "CREATE OR REPLACE TEMP TABLE _usage_checked AS" + CHECKED_SQL
 
+# Every way in writes the same columns; $source names the file (or ledger) the rows came from.
+_INSERT_EVENTS = """
+INSERT INTO usage_events
+SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
+"""
+
 # The one-pass load (CSV and Parquet): rows go straight from the file into usage_events, and the
 # first malformed row or already-stored id stops the statement (error()), which rolls the attempt
 # back; one count then tells whether the file repeated an id. Only a file that passes all three
@@ -119,10 +125,7 @@ CHECK_SQL = "CREATE OR REPLACE TEMP TABLE _usage_checked AS" + CHECKED_SQL
 # counted, then inserted), which finds what made the attempt fail. The attempt saves writing and
 # re-reading the temp table, about 15 % of a clean 10 M-row load; a file that fails it late pays for
 # it on top (docs/warehouse.md has the figures).
-CLEAN_INSERT_SQL = """
-INSERT INTO usage_events
-SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
-FROM ({checked}) c
+CLEAN_INSERT_SQL = _INSERT_EVENTS + """FROM ({checked}) c
 WHERE CASE WHEN reason IS NOT NULL THEN error('{malformed}') ELSE true END{stored}
 """
 CLEAN_STORED_SQL = """
@@ -149,27 +152,17 @@ FROM _usage_checked
 """
 
 # First copy of each id in the file, minus ids the warehouse already has.
-INSERT_DEDUP_SQL = """
-INSERT INTO usage_events
-SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
-FROM (
+INSERT_DEDUP_SQL = _INSERT_EVENTS + """FROM (
     SELECT * FROM _usage_checked WHERE reason IS NULL
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY rowid) = 1
 ) c
 WHERE NOT EXISTS (SELECT 1 FROM usage_events u WHERE u.event_id = c.event_id)
 """
-INSERT_UNIQUE_SQL = """
-INSERT INTO usage_events
-SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
-FROM _usage_checked c
+INSERT_UNIQUE_SQL = _INSERT_EVENTS + """FROM _usage_checked c
 WHERE reason IS NULL
   AND NOT EXISTS (SELECT 1 FROM usage_events u WHERE u.event_id = c.event_id)
 """
-INSERT_FRESH_SQL = """
-INSERT INTO usage_events
-SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
-FROM _usage_checked WHERE reason IS NULL
-"""
+INSERT_FRESH_SQL = _INSERT_EVENTS + "FROM _usage_checked WHERE reason IS NULL"
 
 # CSV record r (0-based, as the reader returns them) -> physical line: the (r+1)-th non-blank line
 # after the header that the reader did not refuse. (After a quoted field spanning lines the numbers
