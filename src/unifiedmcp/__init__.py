@@ -8,13 +8,19 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .config import DEFAULT_TIERS, Settings, Tier, TierTable, load_settings, load_tiers
 from .errors import (
+    AccountChoice,
     AuthError,
     ConfigError,
+    ConnectFailed,
     ConnectionCapReached,
+    CredentialUnreadable,
     InvalidInput,
     LedgerError,
     LiveKeyRefused,
+    NoConnection,
+    OperatorAccountRefused,
     QuotaExceeded,
+    SecretKeyMissing,
     UnifiedMCPError,
     UnknownCustomer,
 )
@@ -27,14 +33,20 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "DEFAULT_TIERS",
+    "AccountChoice",
     "AuthError",
     "ConfigError",
+    "ConnectFailed",
     "ConnectionCapReached",
+    "CredentialUnreadable",
     "InvalidInput",
     "LedgerError",
     "LiveKeyRefused",
     "Month",
+    "NoConnection",
+    "OperatorAccountRefused",
     "QuotaExceeded",
+    "SecretKeyMissing",
     "Settings",
     "Tier",
     "TierTable",

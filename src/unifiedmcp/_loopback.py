@@ -6,6 +6,7 @@ port is known (and held) before uvicorn starts, so there is no race for a "free"
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 import time
@@ -15,7 +16,17 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["bind", "free_port", "serve_app", "start_in_thread"]
+__all__ = ["bind", "free_port", "is_loopback", "serve_app", "start_in_thread"]
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

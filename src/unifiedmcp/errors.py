@@ -6,14 +6,20 @@ The CLI prints that line and exits non-zero.
 
     UnifiedMCPError
     ├── ConfigError              settings, tier files, live keys
-    │   └── LiveKeyRefused
+    │   ├── LiveKeyRefused
+    │   └── SecretKeyMissing     UNIFIEDMCP_SECRET_KEY unset or malformed (credentials need it)
     ├── InvalidInput             a malformed argument (month, format, id)
+    │   └── AccountChoice        no or several of the customer's accounts match a call
     ├── LedgerError              the ledger cannot be opened or written
     ├── WarehouseError           the warehouse or an input file cannot be opened or read
     ├── UnknownCustomer
     ├── AuthError                API keys: malformed, unknown or revoked
     ├── QuotaExceeded            a free-tier call past its monthly limit
-    └── ConnectionCapReached     more OAuth connections than the tier allows
+    ├── ConnectionCapReached     more connections than the tier allows
+    ├── NoConnection             a customer's Stripe tool call without a connected account
+    ├── CredentialUnreadable     a stored credential does not decrypt with the configured keys
+    ├── ConnectFailed            the Connect OAuth flow or a supplied key was refused
+    └── OperatorAccountRefused   a customer connection would reach the operator's own account
 """
 
 from __future__ import annotations
@@ -22,9 +28,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = [
+    "AccountChoice",
     "AuthError",
     "ConfigError",
+    "ConnectFailed",
     "ConnectionCapReached",
+    "CredentialUnreadable",
+    "NoConnection",
+    "OperatorAccountRefused",
+    "SecretKeyMissing",
     "InvalidInput",
     "LedgerError",
     "LiveKeyRefused",
@@ -53,8 +65,29 @@ class LiveKeyRefused(ConfigError):
         )
 
 
+class SecretKeyMissing(ConfigError):
+    """Credentials cannot be stored or read: ``UNIFIEDMCP_SECRET_KEY`` is unset or malformed."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"UNIFIEDMCP_SECRET_KEY {reason}; connection credentials are stored encrypted with it. "
+            "Create one with `unifiedmcp connections new-secret-key` and keep it out of the repository"
+        )
+
+
 class InvalidInput(UnifiedMCPError):
     """An argument is malformed; nothing was changed."""
+
+
+class AccountChoice(InvalidInput):
+    """A call names no account while the customer has several, or names one it does not have."""
+
+    def __init__(self, message: str, *, customer: str, account: str | None, choices: list[str]) -> None:
+        self.customer = customer
+        self.account = account
+        self.choices = choices
+        super().__init__(message)
 
 
 class LedgerError(UnifiedMCPError):
@@ -122,4 +155,52 @@ class ConnectionCapReached(UnifiedMCPError):
         return (
             f"{self.customer} already has {self.cap} OAuth connection(s), "
             f"the most tier {self.tier} allows"
+        )
+
+
+class NoConnection(UnifiedMCPError):
+    """A customer's Stripe tool was called before the customer connected a Stripe account."""
+
+    def __init__(self, customer: str, *, provider: str = "stripe") -> None:
+        self.customer = customer
+        self.provider = provider
+        super().__init__(
+            f"{customer} has no {provider} connection: connect your own Stripe account first "
+            f"(`unifiedmcp connections connect --customer {customer} --provider stripe` prints a Stripe "
+            f"authorization link; or `unifiedmcp connections add --customer {customer} --provider stripe "
+            "--api-key-env VAR` with a restricted key)"
+        )
+
+
+class CredentialUnreadable(UnifiedMCPError):
+    """A stored credential does not decrypt with any key in ``UNIFIEDMCP_SECRET_KEY``."""
+
+    def __init__(self, connection_id: str) -> None:
+        self.connection_id = connection_id
+        super().__init__(
+            f"the credential of connection {connection_id} does not decrypt with UNIFIEDMCP_SECRET_KEY "
+            "(a wrong or rotated-out key); put the key it was stored with back in the list"
+        )
+
+
+class ConnectFailed(UnifiedMCPError):
+    """Connecting an account failed: a bad, used or expired OAuth state, denied consent, a code
+    Stripe refused, or a supplied key that does not work. Nothing was stored.
+
+    ``reason`` is a short code (``invalid_state``, ``state_used``, ``state_expired``,
+    ``access_denied``, ``invalid_grant``, ``key_refused``, ...).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class OperatorAccountRefused(UnifiedMCPError):
+    """A customer tried to connect the operator's own Stripe account (tenancy: never)."""
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+        super().__init__(
+            f"{account} is the operator's own Stripe account; a customer connection can never reach it"
         )

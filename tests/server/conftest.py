@@ -12,7 +12,9 @@ import pytest
 import stripe
 from mcp_types import CallToolResult
 
+from unifiedmcp.accounts import Accounts, CredentialCipher, connect_api_key, new_secret_key
 from unifiedmcp.billing.testing import free_port  # noqa: F401 (the server tests import it from here)
+from unifiedmcp.config import Settings
 from unifiedmcp.ledger import Ledger
 from unifiedmcp.server import Runtime, ServerOptions, build_server
 
@@ -36,11 +38,66 @@ def customer(ledger: Ledger) -> str:
     return cid
 
 
+SECRET_KEY = new_secret_key()  # encrypts the test connections' keys
+
+
+def accounts_for(sandbox: Any, ledger: Ledger, *, operator_key: str | None = None) -> Accounts:
+    """An :class:`Accounts` resolver on the sandbox (the sandbox's key is the operator's)."""
+    settings = Settings(
+        stripe_api_key=operator_key or sandbox.api_key, stripe_api_base=sandbox.url, secret_key=SECRET_KEY
+    )
+    return Accounts(
+        ledger=ledger, settings=settings, operator_client=sandbox.client(), cipher=CredentialCipher(SECRET_KEY),
+        max_network_retries=0,
+    )
+
+
+def key_runtime(api_base: str, ledger: Ledger, customer: str, key: str, **options: Any) -> Runtime:
+    """A customer server whose customer's connection holds ``key`` for an API at ``api_base``
+    (stored as-is, without the read call that connecting makes: for stub servers)."""
+    cipher = CredentialCipher(SECRET_KEY)
+    ledger.add_connection(customer, "stripe", account="acct_stub", kind="api_key", credential=cipher.encrypt(key))
+    settings = Settings(stripe_api_base=api_base, secret_key=SECRET_KEY)
+    accounts = Accounts(ledger=ledger, settings=settings, operator_client=None, cipher=cipher, max_network_retries=0)
+    return Runtime(stripe_client=None, ledger=ledger, accounts=accounts, options=ServerOptions(customer=customer, **options))
+
+
+def connect_key(sandbox: Any, ledger: Ledger, customer: str, key: str) -> str:
+    """Connect ``customer`` to the account of ``key`` (a key the customer supplied); its acct_ id."""
+    accounts = accounts_for(sandbox, ledger)
+    conn = connect_api_key(
+        ledger, customer=customer, key=key, settings=accounts.settings, cipher=accounts.cipher, operator_account=None
+    )
+    return conn.account
+
+
+def customer_runtime(sandbox: Any, ledger: Ledger, **options: Any) -> Runtime:
+    """A customer server's runtime on the sandbox (connect the customer first: :func:`connect_key`)."""
+    return Runtime(
+        stripe_client=sandbox.client(), ledger=ledger, accounts=accounts_for(sandbox, ledger),
+        options=ServerOptions(**options),
+    )
+
+
 @pytest.fixture
-def make_runtime(sandbox: Any, ledger: Ledger, customer: str) -> Callable[..., Runtime]:
+def account_key(sandbox: Any) -> str:
+    """The secret key of the Stripe account the test customer connected (its own account)."""
+    return sandbox.api_key
+
+
+@pytest.fixture
+def customer_stripe(sandbox: Any, account_key: str) -> stripe.StripeClient:
+    """A Stripe client on the customer's connected account, to check what its tools did."""
+    return stripe.StripeClient(account_key, base_addresses={"api": sandbox.url}, max_network_retries=0)
+
+
+@pytest.fixture
+def make_runtime(sandbox: Any, ledger: Ledger, customer: str, account_key: str) -> Callable[..., Runtime]:
+    connect_key(sandbox, ledger, customer, account_key)
+
     def make(**options: Any) -> Runtime:
         options.setdefault("customer", customer)
-        return Runtime(stripe_client=sandbox.client(), ledger=ledger, options=ServerOptions(**options))
+        return customer_runtime(sandbox, ledger, **options)
 
     return make
 

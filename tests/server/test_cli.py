@@ -20,14 +20,15 @@ from mcp.client.stdio import StdioServerParameters
 from unifiedmcp.cli import main
 from unifiedmcp.ledger import Ledger
 
-from .conftest import call, free_port, http_client, ok
+from .conftest import SECRET_KEY, call, connect_key, free_port, http_client, ok
 
 CLI = [sys.executable, "-m", "unifiedmcp"]
 
 
 def _env(sandbox: Any, ledger_path: Path, **extra: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "UNIFIEDMCP_"))}
-    return base | sandbox.env() | {"UNIFIEDMCP_LEDGER": str(ledger_path)} | extra
+    ours = {"UNIFIEDMCP_LEDGER": str(ledger_path), "UNIFIEDMCP_SECRET_KEY": SECRET_KEY}
+    return base | sandbox.env() | ours | extra
 
 
 @pytest.mark.parametrize("client", ["claude-code", "cursor", "vscode", "windsurf", "http"])
@@ -67,10 +68,13 @@ def test_mcp_needs_a_customer(capsys: pytest.CaptureFixture[str], monkeypatch: p
 
 
 @pytest.mark.anyio
-async def test_mcp_serves_stdio_to_the_sdk_client(sandbox: Any, tmp_path: Path) -> None:
+async def test_mcp_serves_stdio_to_the_sdk_client(
+    sandbox: Any, tmp_path: Path, account_key: str, customer_stripe: Any
+) -> None:
     ledger_path = tmp_path / "ledger.sqlite3"
     with Ledger(ledger_path) as ledger:
         ledger.upsert_customer("cus_stdio", tier="free")
+        connect_key(sandbox, ledger, "cus_stdio", account_key)
     params = StdioServerParameters(
         command=CLI[0],
         args=[*CLI[1:], "mcp", "--tools", "customers.read,customers.create"],
@@ -81,15 +85,16 @@ async def test_mcp_serves_stdio_to_the_sdk_client(sandbox: Any, tmp_path: Path) 
         assert names == {"list_customers", "create_customer", "get_usage"}
         created = ok(await call(client, "create_customer", {"name": "Via stdio"}))
         usage = ok(await call(client, "get_usage"))
-    assert sandbox.client().v1.customers.retrieve(created["id"]).name == "Via stdio"
+    assert customer_stripe.v1.customers.retrieve(created["id"]).name == "Via stdio"
     assert (usage["customer"], usage["calls"], usage["tier"]) == ("cus_stdio", 2, "free")
 
 
 @pytest.mark.anyio
-async def test_serve_runs_the_http_app(sandbox: Any, tmp_path: Path) -> None:
+async def test_serve_runs_the_http_app(sandbox: Any, tmp_path: Path, account_key: str) -> None:
     ledger_path = tmp_path / "ledger.sqlite3"
     with Ledger(ledger_path) as ledger:
         ledger.upsert_customer("cus_http", tier="pro")
+        connect_key(sandbox, ledger, "cus_http", account_key)
         token = ledger.create_key("cus_http").token
     port = free_port()
     proc = subprocess.Popen(

@@ -16,8 +16,7 @@ from .conftest import call, error, ok
 pytestmark = pytest.mark.anyio
 
 
-def _subscription(sandbox: Any) -> str:
-    stripe = sandbox.client()
+def _subscription(stripe: Any) -> str:
     cus = stripe.v1.customers.create({"name": "Confirm", "payment_method": "pm_card_visa",
                                       "invoice_settings": {"default_payment_method": "pm_card_visa"}}).id
     product = stripe.v1.products.create({"name": "Plan"}).id
@@ -39,13 +38,13 @@ def _answer(action: str, content: dict[str, Any] | None = None) -> Any:
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28 (input_required) and 2025-era requests
-async def test_accept_cancels_the_subscription(server: Any, sandbox: Any, mode: str) -> None:
-    sub = _subscription(sandbox)
+async def test_accept_cancels_the_subscription(server: Any, sandbox: Any, mode: str, customer_stripe: Any) -> None:
+    sub = _subscription(customer_stripe)
     elicit = _answer("accept", {"confirm": True})
     async with mcp.Client(server, raise_exceptions=True, elicitation_callback=elicit, mode=mode) as client:
         result = ok(await call(client, "cancel_subscription", {"subscription": sub}))
     assert result["status"] == "canceled"
-    assert sandbox.client().v1.subscriptions.retrieve(sub).status == "canceled"
+    assert customer_stripe.v1.subscriptions.retrieve(sub).status == "canceled"
     assert len(elicit.asked) == 1 and sub in elicit.asked[0]
 
 
@@ -54,18 +53,18 @@ async def test_accept_cancels_the_subscription(server: Any, sandbox: Any, mode: 
 )
 async def test_decline_or_cancel_leaves_it_untouched(
     server: Any, sandbox: Any, ledger: Any, customer: str, action: str, content: Any
-) -> None:
-    sub = _subscription(sandbox)
+, customer_stripe: Any) -> None:
+    sub = _subscription(customer_stripe)
     async with mcp.Client(server, raise_exceptions=True, elicitation_callback=_answer(action, content)) as client:
         result = await call(client, "cancel_subscription", {"subscription": sub})
     assert "nothing was changed" in error(result)
     assert result.structured_content["error"]["type"] == "not_confirmed"
-    assert sandbox.client().v1.subscriptions.retrieve(sub).status == "active"
+    assert customer_stripe.v1.subscriptions.retrieve(sub).status == "active"
     assert ledger.usage(customer).calls == 1  # the refused call is still metered once
 
 
-async def test_client_without_elicitation_is_told_how_to_confirm(server: Any, sandbox: Any) -> None:
-    sub = _subscription(sandbox)
+async def test_client_without_elicitation_is_told_how_to_confirm(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    sub = _subscription(customer_stripe)
     async with mcp.Client(server, raise_exceptions=True) as client:
         result = await call(client, "cancel_subscription", {"subscription": sub})
         text = error(result)
@@ -74,21 +73,21 @@ async def test_client_without_elicitation_is_told_how_to_confirm(server: Any, sa
         # confirm: true is refused when the server was not started with the flag
         refused = await call(client, "cancel_subscription", {"subscription": sub, "confirm": True})
         assert "--allow-confirm-argument" in error(refused)
-    assert sandbox.client().v1.subscriptions.retrieve(sub).status == "active"
+    assert customer_stripe.v1.subscriptions.retrieve(sub).status == "active"
 
 
-async def test_confirm_argument_works_when_the_server_allows_it(make_runtime: Any, sandbox: Any) -> None:
-    sub = _subscription(sandbox)
+async def test_confirm_argument_works_when_the_server_allows_it(make_runtime: Any, sandbox: Any, customer_stripe: Any) -> None:
+    sub = _subscription(customer_stripe)
     server = build_server(make_runtime(allow_confirm_argument=True))
     async with mcp.Client(server, raise_exceptions=True) as client:
         assert "confirmation_required" in error(await call(client, "cancel_subscription", {"subscription": sub}))
-        assert sandbox.client().v1.subscriptions.retrieve(sub).status == "active"
+        assert customer_stripe.v1.subscriptions.retrieve(sub).status == "active"
         ok(await call(client, "cancel_subscription", {"subscription": sub, "confirm": True}))
-    assert sandbox.client().v1.subscriptions.retrieve(sub).status == "canceled"
+    assert customer_stripe.v1.subscriptions.retrieve(sub).status == "canceled"
 
 
-async def test_refund_and_void_ask_too(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
+async def test_refund_and_void_ask_too(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
     cus = stripe.v1.customers.create({"name": "Refund"}).id
     pi = stripe.v1.payment_intents.create(
         {"amount": 900, "currency": "usd", "customer": cus, "payment_method": "pm_card_visa", "confirm": True}
@@ -109,8 +108,8 @@ async def test_refund_and_void_ask_too(server: Any, sandbox: Any) -> None:
     assert stripe.v1.charges.retrieve(pi.latest_charge).amount_refunded == 900
 
 
-async def test_update_dispute_asks_only_to_submit(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
+async def test_update_dispute_asks_only_to_submit(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
     cus = stripe.v1.customers.create({"name": "Dispute"}).id
     pi = stripe.v1.payment_intents.create(
         {"amount": 900, "currency": "usd", "customer": cus, "payment_method": "pm_card_createDispute", "confirm": True}

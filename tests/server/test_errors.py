@@ -10,16 +10,15 @@ from typing import Any
 
 import mcp
 import pytest
-import stripe
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from unifiedmcp.billing.testing import serve_app
-from unifiedmcp.server import Runtime, ServerOptions, build_server
+from unifiedmcp.server import build_server
 
-from .conftest import call, error
+from .conftest import call, error, key_runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -47,8 +46,7 @@ def stripe_403() -> Any:
 
 
 async def test_permission_error_names_the_missing_permission(stripe_403: str, ledger: Any, customer: str) -> None:
-    client = stripe.StripeClient(RESTRICTED_KEY, base_addresses={"api": stripe_403}, max_network_retries=0)
-    server = build_server(Runtime(stripe_client=client, ledger=ledger, options=ServerOptions(customer=customer)))
+    server = build_server(key_runtime(stripe_403, ledger, customer, RESTRICTED_KEY))
     async with mcp.Client(server, raise_exceptions=True) as c:
         result = await call(c, "create_customer", {"name": "x"})
     text = error(result)
@@ -63,8 +61,7 @@ async def test_permission_error_names_the_missing_permission(stripe_403: str, le
 
 
 async def test_unreachable_stripe_is_a_tool_error(ledger: Any, customer: str) -> None:
-    client = stripe.StripeClient("sk_test_x", base_addresses={"api": "http://127.0.0.1:9"}, max_network_retries=0)
-    server = build_server(Runtime(stripe_client=client, ledger=ledger, options=ServerOptions(customer=customer)))
+    server = build_server(key_runtime("http://127.0.0.1:9", ledger, customer, "sk_test_x"))
     async with mcp.Client(server, raise_exceptions=True) as c:
         result = await call(c, "list_customers")
     assert "cannot reach Stripe" in error(result)

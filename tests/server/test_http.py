@@ -15,9 +15,9 @@ import pytest
 from unifiedmcp.billing import create_webhook_app
 from unifiedmcp.billing.testing import serve_app, sign_payload
 from unifiedmcp.config import Settings
-from unifiedmcp.server import Runtime, ServerOptions, create_app
+from unifiedmcp.server import create_app
 
-from .conftest import call, error, free_port, http_client, ok
+from .conftest import call, connect_key, customer_runtime, error, free_port, http_client, ok
 
 WHSEC = "whsec_test_server_0123456789abcdef"
 
@@ -26,7 +26,7 @@ WHSEC = "whsec_test_server_0123456789abcdef"
 def app_url(sandbox: Any, ledger: Any, tmp_path: Any) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    runtime = Runtime(stripe_client=sandbox.client(), ledger=ledger, options=ServerOptions(portal_return_url=base))
+    runtime = customer_runtime(sandbox, ledger, portal_return_url=base)
     settings = Settings(data_dir=tmp_path, stripe_api_key=sandbox.api_key, stripe_webhook_secret=WHSEC, _env_file=None)
     webhooks = create_webhook_app(settings=settings, ledger=ledger, client=sandbox.client())
     app = create_app(runtime, base_url=base, webhook_app=webhooks)
@@ -35,10 +35,12 @@ def app_url(sandbox: Any, ledger: Any, tmp_path: Any) -> Iterator[str]:
         yield url
 
 
-def _stripe_customer(sandbox: Any, ledger: Any, tier: str) -> tuple[str, str]:
-    """A sandbox customer, in the ledger on ``tier``, with an API key: (customer id, token)."""
+def _stripe_customer(sandbox: Any, ledger: Any, tier: str, account_key: str) -> tuple[str, str]:
+    """A customer of the operator's account, in the ledger on ``tier``, connected to its own
+    account (``account_key``'s), with an API key: (customer id, token)."""
     cus = sandbox.client().v1.customers.create({"name": f"{tier} user"}).id
     ledger.upsert_customer(cus, tier=tier)
+    connect_key(sandbox, ledger, cus, account_key)
     return cus, ledger.create_key(cus).token
 
 
@@ -62,8 +64,8 @@ def test_mcp_requires_a_bearer_key(app_url: str, ledger: Any) -> None:
     assert meta["resource"] == f"{app_url}/mcp"
 
 
-def test_revoked_key_is_refused(app_url: str, sandbox: Any, ledger: Any) -> None:
-    cus, token = _stripe_customer(sandbox, ledger, "pro")
+def test_revoked_key_is_refused(app_url: str, sandbox: Any, ledger: Any, account_key: str) -> None:
+    cus, token = _stripe_customer(sandbox, ledger, "pro", account_key)
     ledger.revoke_key(ledger.keys(cus)[0].key_id)
     resp = httpx.post(
         f"{app_url}/mcp",
@@ -101,20 +103,22 @@ def test_healthz_and_webhooks_share_the_app(app_url: str, ledger: Any) -> None:
 
 
 @pytest.mark.anyio
-async def test_calls_over_http_are_metered_as_the_keys_customer(app_url: str, sandbox: Any, ledger: Any) -> None:
-    cus, token = _stripe_customer(sandbox, ledger, "pro")
+async def test_calls_over_http_are_metered_as_the_keys_customer(
+    app_url: str, sandbox: Any, ledger: Any, account_key: str, customer_stripe: Any
+) -> None:
+    cus, token = _stripe_customer(sandbox, ledger, "pro", account_key)
     async with http_client(f"{app_url}/mcp", token) as client:
         tools = (await client.list_tools()).tools
         assert len(tools) >= 29
         created = ok(await call(client, "create_customer", {"name": "Over HTTP"}))
-        assert sandbox.client().v1.customers.retrieve(created["id"]).name == "Over HTTP"
+        assert customer_stripe.v1.customers.retrieve(created["id"]).name == "Over HTTP"
         usage = ok(await call(client, "get_usage"))
     assert usage["customer"] == cus and usage["calls"] == 2 == ledger.usage(cus).calls
 
 
 @pytest.mark.anyio
-async def test_free_customers_101st_call_is_refused(app_url: str, sandbox: Any, ledger: Any) -> None:
-    cus, token = _stripe_customer(sandbox, ledger, "free")
+async def test_free_customers_101st_call_is_refused(app_url: str, sandbox: Any, ledger: Any, account_key: str) -> None:
+    cus, token = _stripe_customer(sandbox, ledger, "free", account_key)
     _seed(ledger, cus, 99)
     async with http_client(f"{app_url}/mcp", token) as client:
         ok(await call(client, "list_customers", {"limit": 1}))  # the 100th
@@ -133,8 +137,8 @@ async def test_free_customers_101st_call_is_refused(app_url: str, sandbox: Any, 
 
 
 @pytest.mark.anyio
-async def test_pro_customers_10001st_call_is_overage(app_url: str, sandbox: Any, ledger: Any) -> None:
-    cus, token = _stripe_customer(sandbox, ledger, "pro")
+async def test_pro_customers_10001st_call_is_overage(app_url: str, sandbox: Any, ledger: Any, account_key: str) -> None:
+    cus, token = _stripe_customer(sandbox, ledger, "pro", account_key)
     _seed(ledger, cus, 10_000)
     async with http_client(f"{app_url}/mcp", token) as client:
         listed = ok(await call(client, "list_customers", {"limit": 1}))  # the 10,001st
@@ -146,23 +150,24 @@ async def test_pro_customers_10001st_call_is_overage(app_url: str, sandbox: Any,
 
 
 @pytest.mark.anyio
-async def test_confirmation_over_http(app_url: str, sandbox: Any, ledger: Any) -> None:
+async def test_confirmation_over_http(
+    app_url: str, sandbox: Any, ledger: Any, account_key: str, customer_stripe: Any
+) -> None:
     """The elicitation round trip works over streamable HTTP too (input_required + request_state)."""
     import httpx2
     import mcp
     from mcp.client.streamable_http import streamable_http_client
     from mcp_types import ElicitResult
 
-    stripe = sandbox.client()
-    cus = stripe.v1.customers.create(
+    cus, token = _stripe_customer(sandbox, ledger, "pro", account_key)
+    stripe = customer_stripe  # the subscription to cancel lives in the customer's own account
+    theirs = stripe.v1.customers.create(
         {"name": "HTTP confirm", "payment_method": "pm_card_visa",
          "invoice_settings": {"default_payment_method": "pm_card_visa"}}
     ).id
-    ledger.upsert_customer(cus, tier="pro")
-    token = ledger.create_key(cus).token
     product = stripe.v1.products.create({"name": "HTTP plan"}).id
     price = stripe.v1.prices.create({"product": product, "unit_amount": 500, "currency": "usd", "recurring": {"interval": "month"}}).id
-    sub = stripe.v1.subscriptions.create({"customer": cus, "items": [{"price": price}]}).id
+    sub = stripe.v1.subscriptions.create({"customer": theirs, "items": [{"price": price}]}).id
 
     async def accept(context: Any, params: Any) -> ElicitResult:
         return ElicitResult(action="accept", content={"confirm": True})

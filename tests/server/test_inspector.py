@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from unifiedmcp.billing.testing import serve_app
-from unifiedmcp.server import Runtime, ServerOptions, create_app
+from unifiedmcp.server import create_app
+
+from .conftest import SECRET_KEY, connect_key, customer_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 UNIFIEDMCP = [sys.executable, "-m", "unifiedmcp"]
@@ -42,7 +44,7 @@ def _run(inspector: str, target: list[str], *method: str) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
-def _exercise(inspector: str, target: list[str], sandbox: Any, name: str) -> None:
+def _exercise(inspector: str, target: list[str], stripe: Any, name: str) -> None:
     listed = _run(inspector, target, "--method", "tools/list")
     names = {t["name"] for t in listed["tools"]}
     assert {"list_customers", "create_customer", "cancel_subscription", "get_usage"} <= names
@@ -54,7 +56,7 @@ def _exercise(inspector: str, target: list[str], sandbox: Any, name: str) -> Non
     )
     assert created.get("isError") in (None, False), created
     cid = created["structuredContent"]["id"]
-    assert sandbox.client().v1.customers.retrieve(cid).name == name
+    assert stripe.v1.customers.retrieve(cid).name == name  # in the customer's own account
 
     listed_customers = _run(
         inspector, target, "--method", "tools/call", "--tool-name", "list_customers", "--tool-arg", "limit=5"
@@ -63,27 +65,37 @@ def _exercise(inspector: str, target: list[str], sandbox: Any, name: str) -> Non
     assert cid in {c["id"] for c in page["data"]} and "has_more" in page
 
 
-def test_inspector_over_stdio(inspector: str, sandbox: Any, tmp_path: Path) -> None:
+def test_inspector_over_stdio(
+    inspector: str, sandbox: Any, tmp_path: Path, account_key: str, customer_stripe: Any
+) -> None:
     from unifiedmcp.ledger import Ledger
 
     ledger_path = tmp_path / "ledger.sqlite3"
     with Ledger(ledger_path) as ledger:
         ledger.upsert_customer("cus_inspector_stdio", tier="pro")
-    env = sandbox.env() | {"UNIFIEDMCP_LEDGER": str(ledger_path), "UNIFIEDMCP_CUSTOMER": "cus_inspector_stdio"}
+        connect_key(sandbox, ledger, "cus_inspector_stdio", account_key)
+    env = sandbox.env() | {
+        "UNIFIEDMCP_LEDGER": str(ledger_path),
+        "UNIFIEDMCP_CUSTOMER": "cus_inspector_stdio",
+        "UNIFIEDMCP_SECRET_KEY": SECRET_KEY,
+    }
     # The Inspector starts the server with a minimal environment: pass ours explicitly.
     target = [arg for k, v in env.items() for arg in ("-e", f"{k}={v}")] + [*UNIFIEDMCP, "mcp"]
-    _exercise(inspector, target, sandbox, "Inspector stdio")
+    _exercise(inspector, target, customer_stripe, "Inspector stdio")
     with Ledger(ledger_path) as ledger:
         assert ledger.usage("cus_inspector_stdio").calls == 2  # tools/list is not metered; calls are
 
 
-def test_inspector_over_http_with_a_bearer_key(inspector: str, sandbox: Any, ledger: Any) -> None:
+def test_inspector_over_http_with_a_bearer_key(
+    inspector: str, sandbox: Any, ledger: Any, account_key: str, customer_stripe: Any
+) -> None:
     ledger.upsert_customer("cus_inspector_http", tier="pro")
+    connect_key(sandbox, ledger, "cus_inspector_http", account_key)
     token = ledger.create_key("cus_inspector_http").token
-    runtime = Runtime(stripe_client=sandbox.client(), ledger=ledger, options=ServerOptions())
+    runtime = customer_runtime(sandbox, ledger)
     with serve_app(create_app(runtime, base_url="http://127.0.0.1")) as url:
         target = ["--transport", "http", "--server-url", f"{url}/mcp", "--header", f"Authorization: Bearer {token}"]
-        _exercise(inspector, target, sandbox, "Inspector HTTP")
+        _exercise(inspector, target, customer_stripe, "Inspector HTTP")
         # without the key the Inspector is turned away
         proc = subprocess.run(
             [inspector, "--cli", "--transport", "http", "--server-url", f"{url}/mcp", "--method", "tools/list"],

@@ -13,11 +13,11 @@ import mcp
 import pytest
 from mcp_types import ElicitResult
 
-from unifiedmcp.server import Runtime, ServerOptions, build_server
+from unifiedmcp.server import build_server
 from unifiedmcp.server._binding import bind
 from unifiedmcp.server._registry import ToolSpec
 
-from .conftest import call, error, ok
+from .conftest import call, connect_key, customer_runtime, error, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -45,8 +45,8 @@ async def test_arguments_refused_by_validation_are_not_metered(server: Any, ledg
 
 async def test_unknown_or_missing_customer_is_refused_before_stripe(sandbox: Any, ledger: Any) -> None:
     name = f"never-{uuid.uuid4().hex[:8]}"
-    for options in (ServerOptions(customer="cus_not_in_ledger"), ServerOptions()):
-        server = build_server(Runtime(stripe_client=sandbox.client(), ledger=ledger, options=options))
+    for options in ({"customer": "cus_not_in_ledger"}, {}):
+        server = build_server(customer_runtime(sandbox, ledger, **options))
         async with mcp.Client(server, raise_exceptions=True) as client:
             result = await call(client, "create_customer", {"name": name})
         assert result.structured_content["error"]["type"] == "metering_error"
@@ -65,11 +65,8 @@ async def test_over_quota_caller_is_not_asked_to_confirm(sandbox: Any, ledger: A
         asked.append(params.message)
         return ElicitResult(action="accept", content={"confirm": True})
 
-    runtime = Runtime(
-        stripe_client=sandbox.client(),
-        ledger=ledger,
-        options=ServerOptions(customer=cus, upgrade_url="https://example.com/upgrade"),
-    )
+    connect_key(sandbox, ledger, cus, sandbox.api_key)
+    runtime = customer_runtime(sandbox, ledger, customer=cus, upgrade_url="https://example.com/upgrade")
     async with mcp.Client(build_server(runtime), raise_exceptions=True, elicitation_callback=elicit) as client:
         result = await call(client, "cancel_subscription", {"subscription": "sub_whatever"})
     err = result.structured_content["error"]
@@ -88,8 +85,10 @@ async def test_a_cancelled_call_is_still_recorded_with_its_outcome(sandbox: Any,
         release.wait(10)
         return {"done": True}
 
-    spec = ToolSpec(name="slow_tool", resource="test", action="read", fn=slow, title="Slow", permission="none")
-    tool = bind(spec, Runtime(stripe_client=sandbox.client(), ledger=ledger, options=ServerOptions(customer=customer)))
+    spec = ToolSpec(
+        name="slow_tool", resource="test", action="read", fn=slow, title="Slow", permission="none", stripe=False
+    )
+    tool = bind(spec, customer_runtime(sandbox, ledger, customer=customer))
     async with anyio.create_task_group() as tg:
         tg.start_soon(tool)
         await anyio.to_thread.run_sync(started.wait, 10)

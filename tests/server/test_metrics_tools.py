@@ -48,7 +48,7 @@ async def test_billing_metrics_and_usage_report(ledger: Any, tmp_path: Path) -> 
     runtime = Runtime(
         stripe_client=stripe.StripeClient("sk_test_unused"),
         ledger=ledger,
-        options=ServerOptions(customer="cus_metrics", tools="metrics", warehouse=db),
+        options=ServerOptions(role="operator", tools="metrics", warehouse=db),
     )
     async with mcp.Client(build_server(runtime), raise_exceptions=True) as client:
         report = ok(await call(client, "billing_metrics", {"month": "2026-11"}))
@@ -62,11 +62,11 @@ async def test_billing_metrics_and_usage_report(ledger: Any, tmp_path: Path) -> 
     assert "validation error" in error(bad)
 
 
-async def test_without_a_warehouse_the_tool_says_how_to_build_one(ledger: Any, customer: str, tmp_path: Path) -> None:
+async def test_without_a_warehouse_the_tool_says_how_to_build_one(ledger: Any, tmp_path: Path) -> None:
     runtime = Runtime(
         stripe_client=stripe.StripeClient("sk_test_unused"),
         ledger=ledger,
-        options=ServerOptions(customer=customer, tools="metrics", warehouse=tmp_path / "missing.duckdb"),
+        options=ServerOptions(role="operator", tools="metrics", warehouse=tmp_path / "missing.duckdb"),
     )
     async with mcp.Client(build_server(runtime), raise_exceptions=True) as client:
         text = error(await call(client, "usage_report", {"month": "2026-11"}))

@@ -1,6 +1,7 @@
 """``--tools`` selection: several actions of one resource, bare resources, camelCase resources and
 tool names all select what they name (Stripe's old server kept one action per resource);
-get_usage is always served; an unknown entry is refused with the valid choices."""
+get_usage is always served to customers; operator-only tools are refused on a customer-facing
+server and part of an operator's ``all``; an unknown entry is refused with the valid choices."""
 
 from __future__ import annotations
 
@@ -20,8 +21,18 @@ def names(selection: str) -> set[str]:
 def test_all_selects_every_tool_but_the_operator_metrics() -> None:
     assert names("all") == {s.name for s in tool_specs()} - {"billing_metrics", "usage_report"}
     assert len(names("all")) == 29
-    assert names("all,metrics") == {s.name for s in tool_specs()}
-    assert names("metrics") == {"billing_metrics", "usage_report", "get_usage"}
+
+
+@pytest.mark.parametrize("selection", ["all,metrics", "metrics", "billing_metrics", "customers,metrics.read"])
+def test_a_customer_facing_selection_of_operator_tools_is_refused(selection: str) -> None:
+    with pytest.raises(ToolSelectionError, match="operator-only"):
+        select_tools(selection)
+
+
+def test_operators_get_every_tool_but_get_usage() -> None:
+    operator = {s.name for s in select_tools("all", role="operator")}
+    assert operator == {s.name for s in tool_specs()} - {"get_usage"}
+    assert {s.name for s in select_tools("metrics", role="operator")} == {"billing_metrics", "usage_report"}
 
 
 def test_several_actions_of_one_resource_are_all_kept() -> None:
@@ -53,11 +64,11 @@ async def test_the_server_lists_only_the_selection() -> None:
     runtime = Runtime(
         stripe_client=stripe.StripeClient("sk_test_x"),
         ledger=None,
-        options=ServerOptions(tools="customers.create,customers.read,disputes", metering=False),
+        options=ServerOptions(role="operator", tools="customers.create,customers.read,disputes"),
     )
     async with mcp.Client(build_server(runtime)) as client:
         listed = {t.name for t in (await client.list_tools()).tools}
-    assert listed == {"create_customer", "list_customers", "list_disputes", "update_dispute", "get_usage"}
+    assert listed == {"create_customer", "list_customers", "list_disputes", "update_dispute"}
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def _paid_intent(stripe: Any, customer: str, *, card: str = "pm_card_visa", amou
     )
 
 
-async def test_every_declared_tool_is_served_with_annotations(server: Any) -> None:
+async def test_every_declared_tool_is_served_with_annotations(server: Any, customer_stripe: Any) -> None:
     async with mcp.Client(server, raise_exceptions=True) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
     assert set(listed) == {s.name for s in select_tools("all")}
@@ -50,8 +50,8 @@ async def test_every_declared_tool_is_served_with_annotations(server: Any) -> No
             assert "idempotency_key" in t.input_schema["properties"], name
 
 
-async def test_customers(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
+async def test_customers(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
     email = f"ada-{_tag()}@example.com"
     async with mcp.Client(server, raise_exceptions=True) as client:
         created = ok(await call(client, "create_customer", {"name": "Ada", "email": email, "metadata": {"k": "v"}}))
@@ -64,9 +64,9 @@ async def test_customers(server: Any, sandbox: Any) -> None:
         assert stripe.v1.customers.retrieve(created["id"]).name == "Ada Lovelace"
 
 
-async def test_list_pagination_returns_cursor_and_next_page(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
-    for i in range(3):
+async def test_list_pagination_returns_cursor_and_next_page(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
+    for i in range(4):  # two full pages even in an account of its own
         stripe.v1.customers.create({"name": f"p{i}"})
     async with mcp.Client(server, raise_exceptions=True) as client:
         first = ok(await call(client, "list_customers", {"limit": 2}))
@@ -77,8 +77,8 @@ async def test_list_pagination_returns_cursor_and_next_page(server: Any, sandbox
     assert len(seen) == len(set(seen)) == 4  # two pages, no overlap
 
 
-async def test_catalog(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
+async def test_catalog(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
     key = f"pro_{_tag()}"
     async with mcp.Client(server, raise_exceptions=True) as client:
         product = ok(await call(client, "create_product", {"name": "Pro plan"}))
@@ -110,10 +110,10 @@ async def test_catalog(server: Any, sandbox: Any) -> None:
         assert [(i.price.id, i.quantity) for i in items.data] == [(price["id"], 2)]
 
 
-async def test_invoices(make_runtime: Any, sandbox: Any) -> None:
+async def test_invoices(make_runtime: Any, sandbox: Any, customer_stripe: Any) -> None:
     from unifiedmcp.server import build_server
 
-    stripe = sandbox.client()
+    stripe = customer_stripe
     cus = stripe.v1.customers.create({"name": "Inv"}).id
     server = build_server(make_runtime(allow_confirm_argument=True))
     async with mcp.Client(server, raise_exceptions=True) as client:
@@ -131,8 +131,8 @@ async def test_invoices(make_runtime: Any, sandbox: Any) -> None:
         assert stripe.v1.invoices.retrieve(inv["id"]).status == "void"
 
 
-async def test_invoice_item_with_a_price(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
+async def test_invoice_item_with_a_price(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
     cus = stripe.v1.customers.create({"name": "Item"}).id
     product = stripe.v1.products.create({"name": "Setup fee"}).id
     price = stripe.v1.prices.create({"product": product, "unit_amount": 700, "currency": "usd"}).id
@@ -141,10 +141,10 @@ async def test_invoice_item_with_a_price(server: Any, sandbox: Any) -> None:
     assert stripe.v1.invoice_items.retrieve(item["id"]).amount == 2100
 
 
-async def test_payments_and_refund(make_runtime: Any, sandbox: Any) -> None:
+async def test_payments_and_refund(make_runtime: Any, sandbox: Any, customer_stripe: Any) -> None:
     from unifiedmcp.server import build_server
 
-    stripe = sandbox.client()
+    stripe = customer_stripe
     cus = stripe.v1.customers.create({"name": "Pay"}).id
     pi = _paid_intent(stripe, cus)
     server = build_server(make_runtime(allow_confirm_argument=True))
@@ -157,10 +157,10 @@ async def test_payments_and_refund(make_runtime: Any, sandbox: Any) -> None:
     assert stripe.v1.charges.retrieve(pi.latest_charge).amount_refunded == 1000
 
 
-async def test_subscriptions(make_runtime: Any, sandbox: Any) -> None:
+async def test_subscriptions(make_runtime: Any, sandbox: Any, customer_stripe: Any) -> None:
     from unifiedmcp.server import build_server
 
-    stripe = sandbox.client()
+    stripe = customer_stripe
     cus = stripe.v1.customers.create({"name": "Sub", "payment_method": "pm_card_visa",
                                       "invoice_settings": {"default_payment_method": "pm_card_visa"}}).id
     product = stripe.v1.products.create({"name": "Plan"}).id
@@ -183,8 +183,8 @@ async def test_subscriptions(make_runtime: Any, sandbox: Any) -> None:
     assert stripe.v1.subscriptions.retrieve(sub["id"]).status == "canceled"
 
 
-async def test_coupons(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
+async def test_coupons(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
     cid = f"SAVE{_tag()}"
     async with mcp.Client(server, raise_exceptions=True) as client:
         ok(await call(client, "create_coupon", {"id": cid, "amount_off": 500, "currency": "eur", "duration": "repeating", "duration_in_months": 3}))
@@ -194,10 +194,10 @@ async def test_coupons(server: Any, sandbox: Any) -> None:
     assert cid in {c["id"] for c in listed["data"]}
 
 
-async def test_disputes(make_runtime: Any, sandbox: Any) -> None:
+async def test_disputes(make_runtime: Any, sandbox: Any, customer_stripe: Any) -> None:
     from unifiedmcp.server import build_server
 
-    stripe = sandbox.client()
+    stripe = customer_stripe
     cus = stripe.v1.customers.create({"name": "Disputed"}).id
     pi = _paid_intent(stripe, cus, card="pm_card_createDispute")
     server = build_server(make_runtime(allow_confirm_argument=True))
@@ -213,8 +213,8 @@ async def test_disputes(make_runtime: Any, sandbox: Any) -> None:
     assert stripe.v1.disputes.retrieve(dp).status == "under_review"
 
 
-async def test_account_balance_and_portal(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
+async def test_account_balance_and_portal(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
     cus = stripe.v1.customers.create({"name": "Portal"}).id
     async with mcp.Client(server, raise_exceptions=True) as client:
         balance = ok(await call(client, "retrieve_balance"))
@@ -228,8 +228,8 @@ async def test_account_balance_and_portal(server: Any, sandbox: Any) -> None:
     assert session["return_url"] == "https://example.com/back"
 
 
-async def test_search_and_fetch(server: Any, sandbox: Any) -> None:
-    stripe = sandbox.client()
+async def test_search_and_fetch(server: Any, sandbox: Any, customer_stripe: Any) -> None:
+    stripe = customer_stripe
     email = f"find-{_tag()}@example.com"
     cus = stripe.v1.customers.create({"name": "Findable", "email": email}).id
     product = stripe.v1.products.create({"name": "Fetchable"}).id
@@ -242,7 +242,7 @@ async def test_search_and_fetch(server: Any, sandbox: Any) -> None:
     assert fetched["errors"][0]["code"] == "resource_missing"
 
 
-async def test_get_usage_counts_the_callers_calls(server: Any, ledger: Any, customer: str) -> None:
+async def test_get_usage_counts_the_callers_calls(server: Any, ledger: Any, customer: str, customer_stripe: Any) -> None:
     async with mcp.Client(server, raise_exceptions=True) as client:
         ok(await call(client, "retrieve_balance"))
         usage = ok(await call(client, "get_usage"))
@@ -251,7 +251,7 @@ async def test_get_usage_counts_the_callers_calls(server: Any, ledger: Any, cust
     assert usage["limit"] == 10_000 and usage["remaining"] == 9_998 and usage["overage"] == 0
 
 
-async def test_stripe_errors_carry_message_code_and_request_id(server: Any) -> None:
+async def test_stripe_errors_carry_message_code_and_request_id(server: Any, customer_stripe: Any) -> None:
     async with mcp.Client(server, raise_exceptions=True) as client:
         result = await call(client, "update_customer", {"customer": "cus_missing", "name": "x"})
     text = error(result)
@@ -281,14 +281,16 @@ WRITES = {
 }
 
 
-async def test_every_write_sends_an_idempotency_key(ledger: Any, customer: str) -> None:
+async def test_every_write_sends_an_idempotency_key(ledger: Any) -> None:
+    """Customer and operator servers share ToolCall.write; an operator server on a recording
+    client (network cut) shows every write's headers."""
     from unifiedmcp.server import Runtime, ServerOptions, build_server
 
     from .conftest import RecordingHTTPClient
 
     recorder = RecordingHTTPClient()
     client = stripe.StripeClient("sk_test_offline", http_client=recorder, max_network_retries=0)
-    options = ServerOptions(customer=customer, allow_confirm_argument=True)
+    options = ServerOptions(role="operator", allow_confirm_argument=True)
     server = build_server(Runtime(stripe_client=client, ledger=ledger, options=options))
     writes = {s.name for s in select_tools("all") if not s.read_only and s.stripe}
     assert writes == set(WRITES)
@@ -303,7 +305,7 @@ async def test_every_write_sends_an_idempotency_key(ledger: Any, customer: str) 
         assert recorder.headers[-1]["Idempotency-Key"] == "my-key-1"
 
 
-async def test_a_repeated_create_returns_the_first_object(server: Any, sandbox: Any) -> None:
+async def test_a_repeated_create_returns_the_first_object(server: Any, sandbox: Any, customer_stripe: Any) -> None:
     """The derived key makes an agent's retry idempotent; a new key makes a new object."""
     name = f"Idem {_tag()}"
     async with mcp.Client(server, raise_exceptions=True) as client:
@@ -311,4 +313,4 @@ async def test_a_repeated_create_returns_the_first_object(server: Any, sandbox: 
         again = ok(await call(client, "create_customer", {"name": name}))
         other = ok(await call(client, "create_customer", {"name": name, "idempotency_key": _tag()}))
     assert first["id"] == again["id"] != other["id"]
-    assert len(sandbox.client().v1.customers.search({"query": f'name:"{name}"'}).data) == 2
+    assert len(customer_stripe.v1.customers.search({"query": f'name:"{name}"'}).data) == 2

@@ -1,6 +1,9 @@
 """Bad arguments never reach Stripe: every tool answers a validation error (wrong id prefix,
 negative amount, unknown currency, limit out of range), and random arguments thrown at every
-tool (hypothesis) give structured errors, never a crash."""
+tool (hypothesis) give structured errors, never a crash.
+
+An operator server on a recording client (network cut) serves every tool with the same argument
+schemas a customer server has (a customer's tools add only ``account``, tested in test_tenancy)."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Rec
     client = stripe.StripeClient("sk_test_offline", http_client=recorder, max_network_retries=0)
     with Ledger(tmp_path_factory.mktemp("ledger") / "ledger.sqlite3") as ledger:
         ledger.upsert_customer("cus_validation", tier="enterprise")
-        options = ServerOptions(customer="cus_validation", tools="all,metrics")
+        options = ServerOptions(role="operator", tools="all")
         server = build_server(Runtime(stripe_client=client, ledger=ledger, options=options))
         with anyio.from_thread.start_blocking_portal() as portal:
             with portal.wrap_async_context_manager(mcp.Client(server, raise_exceptions=True)) as c:
@@ -48,7 +51,8 @@ def session(offline: tuple[Any, RecordingHTTPClient], recorder: RecordingHTTPCli
 
 def _schemas() -> dict[str, dict[str, Any]]:
     async def fetch() -> dict[str, dict[str, Any]]:
-        runtime = Runtime(stripe_client=stripe.StripeClient("sk_test_x"), ledger=None, options=ServerOptions(metering=False, tools="all,metrics"))
+        options = ServerOptions(role="operator", tools="all")
+        runtime = Runtime(stripe_client=stripe.StripeClient("sk_test_x"), ledger=None, options=options)
         async with mcp.Client(build_server(runtime)) as c:
             return {t.name: t.input_schema for t in (await c.list_tools()).tools}
 

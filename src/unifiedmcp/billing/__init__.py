@@ -10,7 +10,7 @@ Every write carries an idempotency key (the caller's ``idempotency_key=``, else
 records each event in the ledger and applies it in the same transaction, exactly once.
 """
 
-from ._client import API_VERSION, KEY_PREFIXES, build_client, idempotency_key
+from ._client import API_VERSION, KEY_PREFIXES, build_client, client_for_key, idempotency_key
 from ._errors import (
     AlreadySubscribed,
     BillingError,
@@ -100,6 +100,7 @@ __all__ = [
     "as_dict",
     "build_client",
     "cancel",
+    "client_for_key",
     "change_tier",
     "confirm_payment",
     "create_webhook_app",

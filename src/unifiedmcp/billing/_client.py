@@ -20,7 +20,7 @@ from ..config import LIVE_KEY_PREFIXES, Settings
 from ..errors import LiveKeyRefused
 from ._errors import StripeNotConfigured
 
-__all__ = ["API_VERSION", "build_client", "idempotency_key", "KEY_PREFIXES"]
+__all__ = ["API_VERSION", "build_client", "client_for_key", "idempotency_key", "KEY_PREFIXES"]
 
 #: The API version stripe-python pins (sent as ``Stripe-Version`` on every request).
 API_VERSION: str = stripe.api_version
@@ -38,9 +38,10 @@ def build_client(
     max_network_retries: int = 2,
     stripe_account: str | None = None,
 ) -> stripe.StripeClient:
-    """A :class:`stripe.StripeClient` for ``settings``.
+    """A :class:`stripe.StripeClient` for ``settings`` (the operator's account, ``STRIPE_API_KEY``).
 
     - the API base is ``settings.stripe_api_base`` when set (the local sandbox), else Stripe's;
+      Connect OAuth goes to ``settings.connect_base`` with ``STRIPE_CONNECT_CLIENT_ID``;
     - the API version is the one stripe-python pins (:data:`API_VERSION`);
     - secret (``sk_test_``) and restricted (``rk_test_``) keys are accepted; live keys only with
       ``UNIFIEDMCP_ALLOW_LIVE=1`` (checked again here, not only by :class:`Settings`);
@@ -48,19 +49,41 @@ def build_client(
     """
     if settings.stripe_api_key is None:
         raise StripeNotConfigured("STRIPE_API_KEY is not set")
-    key = settings.stripe_api_key.get_secret_value().strip()
+    return client_for_key(
+        settings.stripe_api_key.get_secret_value(),
+        settings=settings,
+        variable="STRIPE_API_KEY",
+        max_network_retries=max_network_retries,
+        stripe_account=stripe_account or settings.stripe_account or None,
+    )
+
+
+def client_for_key(
+    key: str,
+    *,
+    settings: Settings,
+    variable: str,
+    max_network_retries: int = 2,
+    stripe_account: str | None = None,
+) -> stripe.StripeClient:
+    """A client for any key (the operator's, or one a customer supplied), with the checks of
+    :func:`build_client`. ``variable`` names where the key came from, for error messages."""
+    key = key.strip()
     if not key.startswith(KEY_PREFIXES):
-        raise StripeNotConfigured("STRIPE_API_KEY must be a secret (sk_test_) or restricted (rk_test_) key")
+        raise StripeNotConfigured(f"{variable} must be a secret (sk_test_) or restricted (rk_test_) key")
     if key.startswith(LIVE_KEY_PREFIXES) and not settings.allow_live:
-        raise LiveKeyRefused("STRIPE_API_KEY")
+        raise LiveKeyRefused(variable)
     if max_network_retries < 0:
         raise ValueError("max_network_retries must be >= 0")
-    base = settings.stripe_api_base.rstrip("/") if settings.stripe_api_base else None
+    bases = {"connect": settings.connect_base}
+    if settings.stripe_api_base:
+        bases["api"] = settings.stripe_api_base.rstrip("/")
     return stripe.StripeClient(
         key,
-        stripe_account=stripe_account or settings.stripe_account or None,
+        stripe_account=stripe_account,
         stripe_version=API_VERSION,
-        base_addresses={"api": base} if base else None,
+        client_id=settings.stripe_connect_client_id or None,
+        base_addresses=bases,  # type: ignore[arg-type]
         max_network_retries=max_network_retries,
     )
 

@@ -14,6 +14,13 @@ incomplete_expired) is never left.
 
 The ledger tier follows the customer's subscriptions: the highest tier among those that are
 active, trialing or past_due; the default (free) tier otherwise, and for a deleted customer.
+Only the operator's catalog prices grant a tier (prices recorded by ``catalog ensure`` and the
+tiers file's price ids and lookup keys), never a price's metadata.
+
+Tenancy: an event that carries ``account`` happened in a connected account (a customer's own
+Stripe account, delivered to a Connect endpoint). It never touches customers, subscriptions or
+tiers; the only one applied is ``account.application.deauthorized``, which removes the
+connections to that account.
 """
 
 from __future__ import annotations
@@ -74,11 +81,13 @@ _SUBSCRIPTION_TYPES = frozenset(
 _INVOICE_TYPES = frozenset(
     {"invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed", "invoice.finalized"}
 )
+DEAUTHORIZED = "account.application.deauthorized"
 HANDLED_TYPES = _SUBSCRIPTION_TYPES | _INVOICE_TYPES | {
     "customer.created",
     "customer.deleted",
     "charge.refunded",
     "charge.dispute.created",
+    DEAUTHORIZED,
 }
 
 Status = Literal["applied", "ignored", "duplicate", "failed"]
@@ -108,6 +117,8 @@ ON CONFLICT (subscription_id) DO UPDATE SET
     updated_at = :now
 """
 _CUSTOMER_SUBS = "SELECT status, tier FROM subscriptions WHERE customer_id = ?"
+_CATALOG_TIER = "SELECT tier FROM catalog_prices WHERE price_id = ?"
+_REMOVE_ACCOUNT_CONNECTIONS = "DELETE FROM oauth_connections WHERE provider = ? AND account = ?"
 _CUSTOMER_ROW = "SELECT tier, status FROM customers WHERE customer_id = ?"
 _INSERT_CUSTOMER = """
 INSERT INTO customers (customer_id, email, tier, status, created_at, updated_at)
@@ -331,6 +342,12 @@ class EventProcessor:
         obj = (event.get("data") or {}).get("object")
         if not isinstance(obj, Mapping):
             raise ValueError("event has no data.object")
+        account = event.get("account")
+        if account:
+            if etype == DEAUTHORIZED:
+                removed = conn.execute(_REMOVE_ACCOUNT_CONNECTIONS, ("stripe", str(account))).rowcount
+                return "applied", f"removed {removed} connection(s) to {account}"
+            return "ignored", "connected account event (never changes customers or tiers)"
         try:
             if etype in _SUBSCRIPTION_TYPES:
                 self._subscription(conn, event, obj, fresh)
@@ -395,7 +412,7 @@ class EventProcessor:
         row = conn.execute(_SUB_STATE, (sid,)).fetchone()
         if row is not None:
             obj, previous = self._newer_subscription(event, obj, previous, row, fresh.get(sid))
-        tier = self._tier_of(obj)
+        tier = self._tier_of(conn, obj)
         start, end = subscription_period(obj)
         prices = subscription_prices(obj)
         items = (obj.get("items") or {}).get("data") or []
@@ -463,9 +480,16 @@ class EventProcessor:
             raise _Stale("same second; lower lifecycle rank")
         return obj, previous
 
-    def _tier_of(self, obj: Mapping[str, Any]) -> str | None:
-        tiers = [t for p in subscription_prices(obj) if (t := self.tiers.for_price(p)) is not None]
-        return max(tiers, key=lambda t: t.rank).name if tiers else None
+    def _tier_of(self, conn: sqlite3.Connection, obj: Mapping[str, Any]) -> str | None:
+        """The highest tier among the subscription's catalog prices (metadata is never trusted)."""
+        found = []
+        for price in subscription_prices(obj):
+            pid = str(price.get("id") or "")
+            row = conn.execute(_CATALOG_TIER, (pid,)).fetchone()
+            tier = self.tiers.for_catalog_price(price, {pid: row[0]} if row else None)
+            if tier is not None:
+                found.append(tier)
+        return max(found, key=lambda t: t.rank).name if found else None
 
     # -- invoices, refunds, disputes -------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import stripe
 
 from ..config import DEFAULT_TIERS, TierTable
 from ..errors import InvalidInput
+from ..ledger import Ledger
 from ._client import idempotency_key as derive_key
 from ._errors import AlreadySubscribed, NoSubscription, PaymentFailed, StripeRequestFailed
 from ._events import LIVE_STATUSES, TERMINAL_STATUSES
@@ -174,13 +175,16 @@ def ensure_catalog(
     plans: tuple[Plan, ...] = DEFAULT_PLANS,
     tiers: TierTable = DEFAULT_TIERS,
     scope: str = "",
+    ledger: Ledger | None = None,
 ) -> list[CatalogEntry]:
     """Make sure each plan's product and price exist (by ``lookup_key``); create what is missing.
 
-    Prices carry ``metadata.tier`` (and their products too), so a price maps to its tier
-    without configuration. Running it again changes nothing.
+    Prices carry ``metadata.tier`` (and their products too), so reports map them to tiers
+    without configuration. With ``ledger``, every catalog price is recorded there: with the tiers
+    file's ids and lookup keys, these are the only prices the webhook receiver maps to a tier
+    (never metadata). Running it again changes nothing.
     """
-    out = []
+    out: list[CatalogEntry] = []
     for plan in plans:
         tiers[plan.tier]  # an unknown tier is a configuration error
         with _stripe("prices.list"):
@@ -211,6 +215,8 @@ def ensure_catalog(
         out.append(
             CatalogEntry(plan.tier, plan.lookup_key, product_id, price_obj.id, plan.unit_amount, plan.currency, True)
         )
+    if ledger is not None:
+        ledger.record_catalog_prices((e.price_id, e.tier, e.lookup_key, e.product_id) for e in out)
     return out
 
 

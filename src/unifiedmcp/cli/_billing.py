@@ -17,7 +17,7 @@ from ..billing import (
     portal_session,
     subscribe,
 )
-from ._common import console, settings, tiers
+from ._common import console, open_ledger, settings, tiers
 
 catalog = typer.Typer(help="The tiers' Stripe products and prices.", no_args_is_help=True)
 
@@ -111,7 +111,8 @@ def portal_cmd(
 @catalog.command("ensure")
 def catalog_ensure(as_json: bool = typer.Option(False, "--json", help=_JSON_HELP)) -> None:
     """Create the paid tiers' products and prices if missing (idempotent, by lookup key)."""
-    entries = ensure_catalog(_client(), tiers=tiers())
+    with open_ledger() as ledger:  # records the prices: the only ones that grant a tier
+        entries = ensure_catalog(_client(), tiers=tiers(), ledger=ledger)
     if as_json:
         console.print_json(json.dumps([e.__dict__ for e in entries]))
         return

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from typing import Any
 
 from rich.console import Console
 
@@ -13,7 +14,17 @@ from ..config import Settings, TierTable, load_settings, load_tiers
 from ..ledger import Ledger
 from ..months import Month
 
-__all__ = ["MONTH_HELP", "console", "err_console", "open_ledger", "parse_month", "settings", "tiers"]
+__all__ = [
+    "MONTH_HELP",
+    "cipher_or_none",
+    "console",
+    "err_console",
+    "open_ledger",
+    "operator_client",
+    "parse_month",
+    "settings",
+    "tiers",
+]
 
 # Off a terminal (pipes, CI logs, papermill) rich would wrap tables at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -40,6 +51,25 @@ def open_ledger() -> Iterator[Ledger]:
         yield ledger
     finally:
         ledger.close()
+
+
+def operator_client(*, required: bool = True, max_network_retries: int = 1) -> Any:
+    """The operator's ``stripe.StripeClient`` (``STRIPE_API_KEY``); None when not set and not required."""
+    from ..billing import build_client
+
+    if settings().stripe_api_key is None and not required:
+        return None
+    return build_client(settings(), max_network_retries=max_network_retries)
+
+
+def cipher_or_none() -> Any:
+    """The credential cipher (``UNIFIEDMCP_SECRET_KEY``), or None when the key is not set.
+    A malformed key is an error either way."""
+    from ..accounts import CredentialCipher
+
+    if settings().secret_key is None:
+        return None
+    return CredentialCipher(settings().secret_key)
 
 
 def parse_month(value: str | None) -> Month | None:

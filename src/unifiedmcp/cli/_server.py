@@ -10,12 +10,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..errors import InvalidInput, UnifiedMCPError
-from ._common import err_console, settings, tiers
+from ._common import cipher_or_none, err_console, operator_client, settings, tiers
+
+if TYPE_CHECKING:
+    from ..server import Role
 
 CLIENTS = ("claude-code", "cursor", "vscode", "windsurf", "http")
 
@@ -29,29 +32,40 @@ _CONFIRM_HELP = (
 @contextmanager
 def _runtime(
     *,
+    role: Role,
     customer: str | None,
     tools: str,
     allow_confirm: bool,
     metering: bool,
     upgrade_url: str | None,
     portal_return_url: str | None = None,
+    sessions_per_key: int = 8,
+    session_idle_seconds: float = 600.0,
 ) -> Iterator[Any]:
-    from ..billing import build_client
+    from ..accounts import Accounts
     from ..ledger import Ledger
     from ..server import Runtime, ServerOptions, select_tools
 
-    select_tools(tools)  # a bad selection fails before anything opens
+    select_tools(tools, role=role)  # a bad selection fails before anything opens
     logging.getLogger("stripe").setLevel(logging.WARNING)  # one line per Stripe request otherwise
     cfg = settings()
-    client = build_client(cfg, max_network_retries=1)
+    operator = operator_client(required=role == "operator")
     ledger = Ledger(cfg.ledger, tiers=tiers())
     try:
         if customer is not None:
             ledger.customer(customer)  # UnknownCustomer: one clear line, exit 1
+        accounts = None
+        if role == "customer":
+            accounts = Accounts(
+                ledger=ledger, settings=cfg, operator_client=operator, cipher=cipher_or_none(),
+                operator_account=_operator_account(operator),
+            )
         yield Runtime(
-            stripe_client=client,
+            stripe_client=operator,
             ledger=ledger,
+            accounts=accounts,
             options=ServerOptions(
+                role=role,
                 tools=tools,
                 customer=customer,
                 allow_confirm_argument=allow_confirm,
@@ -59,10 +73,26 @@ def _runtime(
                 upgrade_url=upgrade_url,
                 portal_return_url=portal_return_url,
                 warehouse=cfg.warehouse,
+                sessions_per_key=sessions_per_key,
+                session_idle_seconds=session_idle_seconds,
             ),
         )
     finally:
         ledger.close()
+
+
+def _operator_account(operator: Any) -> str | None:
+    """The operator's account id, so no customer connection can ever point at it (best effort:
+    connecting checks it again)."""
+    if operator is None:
+        return None
+    from ..accounts import operator_account_id
+
+    try:
+        return operator_account_id(operator)
+    except Exception as exc:  # Stripe unreachable at start-up: connecting will ask again
+        err_console.print(f"note: could not read the operator's account id ({exc.__class__.__name__})", markup=False)
+        return None
 
 
 def _webhook_app(runtime: Any) -> Any:
@@ -79,50 +109,101 @@ def _webhook_app(runtime: Any) -> Any:
         return None
 
 
+def _connect_app(runtime: Any) -> Any:
+    """The Connect OAuth callback (customer servers with a platform key)."""
+    from ..accounts import CredentialCipher, create_connect_app
+
+    if runtime.options.role != "customer" or runtime.stripe is None:
+        return None
+    if cipher_or_none() is None:
+        err_console.print(
+            "note: UNIFIEDMCP_SECRET_KEY is not set: Stripe connections cannot be stored or use stored keys",
+            markup=False, highlight=False,
+        )
+    return create_connect_app(
+        ledger=runtime.ledger,
+        operator_client=runtime.stripe,
+        cipher_factory=lambda: CredentialCipher(settings().secret_key),
+        operator_account=runtime.accounts.operator_account,
+    )
+
+
+def _role(customer: str | None, operator: bool) -> Role:
+    if operator and customer:
+        raise InvalidInput("give --customer or --operator, not both")
+    return "operator" if operator else "customer"
+
+
 def mcp_stdio(
     customer: str = typer.Option(
-        None, "--customer", envvar="UNIFIEDMCP_CUSTOMER", help="Ledger customer every call is metered for."
+        None, "--customer", envvar="UNIFIEDMCP_CUSTOMER", help="The customer calling (metered, acts on its own accounts)."
     ),
+    operator: bool = typer.Option(False, "--operator", help="Serve the operator: the operator's account, not metered."),
     tools: str = typer.Option("all", "--tools", help=_TOOLS_HELP),
     allow_confirm_argument: bool = typer.Option(False, "--allow-confirm-argument", help=_CONFIRM_HELP),
     upgrade_url: str = typer.Option(None, "--upgrade-url", help="Upgrade link shown past the free limit."),
 ) -> None:
     """Serve the MCP tools over stdio (for Claude Code, Cursor, VS Code, Windsurf)."""
-    if not customer:
-        raise InvalidInput("give --customer or set UNIFIEDMCP_CUSTOMER: every call is metered for a customer")
+    role = _role(customer, operator)
+    if role == "customer" and not customer:
+        raise InvalidInput(
+            "give --customer (or UNIFIEDMCP_CUSTOMER): every call is metered for a customer; "
+            "operators use --operator"
+        )
     from ..server import build_server
 
     with _runtime(
-        customer=customer, tools=tools, allow_confirm=allow_confirm_argument, metering=True, upgrade_url=upgrade_url
+        role=role, customer=customer, tools=tools, allow_confirm=allow_confirm_argument, metering=True,
+        upgrade_url=upgrade_url,
     ) as runtime:
         build_server(runtime).run("stdio")
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; a non-loopback one needs --base-url."),
     port: int = typer.Option(8788, "--port", min=1, max=65535, help="TCP port."),
+    operator: bool = typer.Option(False, "--operator", help="Serve operator keys (the operator's account) only."),
     tools: str = typer.Option("all", "--tools", help=_TOOLS_HELP),
     allow_confirm_argument: bool = typer.Option(False, "--allow-confirm-argument", help=_CONFIRM_HELP),
-    base_url: str = typer.Option(None, "--base-url", help="Public URL of this server (default http://HOST:PORT)."),
+    base_url: str = typer.Option(
+        None, "--base-url", envvar="UNIFIEDMCP_BASE_URL",
+        help="Public URL of this server (default http://HOST:PORT); Host/Origin are checked against it.",
+    ),
     upgrade_url: str = typer.Option(None, "--upgrade-url", help="Upgrade link shown past the free limit."),
     metering: bool = typer.Option(True, "--metering/--no-metering", help="Meter calls (off only for benchmarks)."),
+    sessions_per_key: int = typer.Option(8, "--sessions-per-key", min=1, help="Open MCP sessions one key may hold."),
+    session_idle: float = typer.Option(600.0, "--session-idle", min=1, help="Seconds before an idle session closes."),
 ) -> None:
-    """Serve streamable HTTP MCP at /mcp (bearer API keys), Stripe webhooks and /healthz."""
+    """Serve streamable HTTP MCP at /mcp (bearer API keys), Stripe webhooks, the Connect callback and /healthz."""
     import uvicorn
 
+    from .._loopback import is_loopback
     from ..server import create_app
 
+    if not is_loopback(host) and not base_url:
+        raise InvalidInput(
+            f"--host {host} is not a loopback address: give --base-url (the public URL clients use), "
+            "so that Host and Origin headers can still be checked"
+        )
     url = base_url or f"http://{host}:{port}"
+    role = _role(None, operator)
     with _runtime(
+        role=role,
         customer=None,
         tools=tools,
         allow_confirm=allow_confirm_argument,
         metering=metering,
         upgrade_url=upgrade_url,
         portal_return_url=url,
+        sessions_per_key=sessions_per_key,
+        session_idle_seconds=session_idle,
     ) as runtime:
-        app = create_app(runtime, base_url=url, webhook_app=_webhook_app(runtime), host=host)
-        err_console.print(f"MCP at {url}/mcp, webhooks at {url}/webhooks/stripe", markup=False, highlight=False)
+        app = create_app(
+            runtime, base_url=url, webhook_app=_webhook_app(runtime), connect_app=_connect_app(runtime), host=host,
+        )
+        err_console.print(
+            f"MCP ({role}s) at {url}/mcp, webhooks at {url}/webhooks/stripe", markup=False, highlight=False
+        )
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -1,4 +1,4 @@
-"""``unifiedmcp usage`` and ``unifiedmcp connections``: metered usage and OAuth connections."""
+"""``unifiedmcp usage``: metered usage per customer and month."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from ..months import Month
 from ._common import MONTH_HELP, console, open_ledger, parse_month
 
 usage = typer.Typer(help="Metered MCP usage per customer and month.", no_args_is_help=True)
-connections = typer.Typer(help="OAuth connections, capped per tier.", no_args_is_help=True)
 
 
 @usage.command("show")
@@ -36,37 +35,5 @@ def print_usage(ledger: Ledger, *, customer: str | None, month: Month | None) ->
     console.print(table)
 
 
-@connections.command("add")
-def add(
-    customer: str = typer.Option(..., "--customer", help="Stripe customer id."),
-    provider: str = typer.Option(..., "--provider", help="OAuth provider, e.g. github."),
-    account: str = typer.Option("", "--account", help="Account at the provider."),
-) -> None:
-    """Add a connection; refused past the tier's cap (free: 1)."""
-    with open_ledger() as ledger:
-        c = ledger.add_connection(customer, provider, account=account)
-    console.print(f"added {c.connection_id}: {c.customer_id} → {c.provider} {c.account}".rstrip())
-
-
-@connections.command("list")
-def list_(customer: str = typer.Option(..., "--customer", help="Stripe customer id.")) -> None:
-    """List a customer's connections."""
-    with open_ledger() as ledger:
-        rows = ledger.connections(customer)
-    table = Table("connection", "provider", "account", "created")
-    for c in rows:
-        table.add_row(c.connection_id, c.provider, c.account, c.created_at)
-    console.print(table)
-
-
-@connections.command("remove")
-def remove(connection_id: str = typer.Argument(..., help="The connection id (conn_…).")) -> None:
-    """Remove a connection."""
-    with open_ledger() as ledger:
-        ledger.remove_connection(connection_id)
-    console.print(f"removed {connection_id}")
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(usage, name="usage")
-    app.add_typer(connections, name="connections")

@@ -37,7 +37,17 @@ class Settings(BaseSettings):
     ``STRIPE_API_BASE``             API base URL, e.g. the local sandbox
     ``STRIPE_ACCOUNT``              connected account id sent as ``Stripe-Account``
     ``STRIPE_WEBHOOK_SECRET``       ``whsec_`` secret(s), comma-separated during rotation
+    ``STRIPE_CONNECT_CLIENT_ID``    the operator's Connect client id (``ca_``), for OAuth connections
+    ``STRIPE_CONNECT_BASE``         Connect OAuth host (default ``STRIPE_API_BASE`` when set, else
+                                    ``https://connect.stripe.com``)
+    ``UNIFIEDMCP_SECRET_KEY``       Fernet key(s) encrypting connection credentials, comma-separated
+                                    while rotating (the first encrypts)
+    ``UNIFIEDMCP_BASE_URL``         public URL of ``unifiedmcp serve`` (OAuth redirect URIs)
     ==============================  ==============================================
+
+    ``STRIPE_API_KEY`` is the operator's own account: it bills UnifiedMCP's customers, and only
+    operator access (``mcp --operator``, operator keys) uses it for tools. Customers' tools act on
+    their own connected accounts (``unifiedmcp.accounts``).
     """
 
     model_config = SettingsConfigDict(
@@ -61,6 +71,14 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret")
     )
+    stripe_connect_client_id: str | None = Field(
+        default=None, validation_alias=_env("STRIPE_CONNECT_CLIENT_ID", "stripe_connect_client_id")
+    )
+    stripe_connect_base: str | None = Field(
+        default=None, validation_alias=_env("STRIPE_CONNECT_BASE", "stripe_connect_base")
+    )
+    secret_key: SecretStr | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_SECRET_KEY", "secret_key"))
+    base_url: str | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_BASE_URL", "base_url"))
 
     @model_validator(mode="after")
     def _refuse_live_keys(self) -> Settings:
@@ -76,6 +94,12 @@ class Settings(BaseSettings):
     @property
     def warehouse(self) -> Path:
         return self.warehouse_path or self.data_dir / "warehouse.duckdb"
+
+    @property
+    def connect_base(self) -> str:
+        """Where Stripe Connect's OAuth endpoints live (the sandbox serves them beside its API)."""
+        base = self.stripe_connect_base or self.stripe_api_base or "https://connect.stripe.com"
+        return base.rstrip("/")
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -87,7 +87,8 @@ class TierTable:
         """The tier a Stripe price maps to, in metrics.md §6 order, or None.
 
         ``price`` is a price object (dict) or a bare price id. The product's metadata is read from
-        an expanded ``price["product"]`` or from ``product_metadata``.
+        an expanded ``price["product"]`` or from ``product_metadata``. Reports use this (the
+        operator's own data); what a customer may use is decided by :meth:`for_catalog_price`.
         """
         if isinstance(price, str):
             price = {"id": price}
@@ -101,6 +102,21 @@ class TierTable:
         tier = (meta or {}).get("tier")
         if tier in self:
             return self[tier]
+        return self.for_catalog_price(price)
+
+    def for_catalog_price(self, price: Mapping[str, Any] | str, catalog: Mapping[str, str] | None = None) -> Tier | None:
+        """The tier of a price the operator's catalog knows, or None; metadata is never read.
+
+        A price is known by its id in ``catalog`` (price id -> tier, as ``catalog ensure``
+        recorded them in the ledger) or by its id or lookup key in a tier's ``prices``. This is
+        what may grant access (architecture.md, "Tenancy"): whoever can write a price's metadata
+        must not be able to choose a tier with it.
+        """
+        if isinstance(price, str):
+            price = {"id": price}
+        name = (catalog or {}).get(price.get("id") or "")
+        if name in self:
+            return self[name]
         for key in (price.get("id"), price.get("lookup_key")):
             if key:
                 for t in self.tiers:

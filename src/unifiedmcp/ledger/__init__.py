@@ -1,4 +1,5 @@
-"""The ledger: customers and tiers, hashed API keys, metered usage and OAuth connections.
+"""The ledger: customers and tiers, hashed API keys (customer and operator), metered usage,
+connections with encrypted credentials, Connect OAuth states and the operator's catalog prices.
 
     from unifiedmcp.ledger import Ledger
     with Ledger("data/ledger.sqlite3") as ledger:
@@ -10,17 +11,19 @@ from ._export import USAGE_COLUMNS, export_usage
 from ._ledger import USAGE_STATUSES, Ledger
 from ._metering import new_event_id
 from ._migrations import latest_version
-from ._records import Admission, ApiKey, Customer, NewApiKey, OAuthConnection, Usage
+from ._records import Admission, ApiKey, ConnectState, Customer, NewApiKey, OAuthConnection, Principal, Usage
 
 __all__ = [
     "USAGE_COLUMNS",
     "USAGE_STATUSES",
     "Admission",
     "ApiKey",
+    "ConnectState",
     "Customer",
     "Ledger",
     "NewApiKey",
     "OAuthConnection",
+    "Principal",
     "Usage",
     "export_usage",
     "latest_version",

@@ -6,7 +6,7 @@ import functools
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,18 +14,29 @@ from pathlib import Path
 
 from .._times import utc_text
 from ..config import DEFAULT_TIERS, TierTable
-from ..errors import AuthError, ConnectionCapReached, InvalidInput, LedgerError, UnknownCustomer
+from ..errors import AuthError, ConnectFailed, ConnectionCapReached, InvalidInput, LedgerError, UnknownCustomer
 from ..months import Month
 from . import _tokens
 from ._group_commit import GroupCommit
 from ._metering import Call, admit_all, new_event_id
 from ._migrations import migrate
-from ._records import Admission, ApiKey, Customer, NewApiKey, OAuthConnection, Usage
+from ._records import (
+    Admission,
+    ApiKey,
+    ConnectionKind,
+    ConnectState,
+    Customer,
+    NewApiKey,
+    OAuthConnection,
+    Principal,
+    Usage,
+)
 
 __all__ = ["Ledger", "USAGE_STATUSES"]
 
 USAGE_STATUSES = ("ok", "error", "rejected")
 
+_CONNECTIONS = "SELECT connection_id, customer_id, provider, account, created_at, kind FROM oauth_connections"
 _COMPLETE = "UPDATE usage_events SET status = ?, latency_ms = ? WHERE event_id = ? AND status != 'rejected'"
 
 
@@ -174,24 +185,36 @@ class Ledger:
 
     # -- API keys ------------------------------------------------------------------------------
 
-    def create_key(self, customer_id: str, *, name: str | None = None) -> NewApiKey:
-        """Create an API key for a customer; its token is returned once and only hashed here."""
-        self.customer(customer_id)
+    def create_key(self, customer_id: str | None, *, name: str | None = None, operator: bool = False) -> NewApiKey:
+        """Create an API key; its token is returned once and only hashed here.
+
+        A customer key (``customer_id``) reaches only that customer's connections and is metered;
+        an operator key (``operator=True``, no customer) reaches the operator's account.
+        """
+        if operator == (customer_id is not None):
+            raise InvalidInput("a key is either a customer's (give the customer) or the operator's (operator=True)")
+        if customer_id is not None:
+            self.customer(customer_id)
+        role = "operator" if operator else "customer"
         key_id, token, digest = _tokens.new_token()
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO api_keys (key_id, customer_id, secret_hash, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                (key_id, customer_id, digest, name, utc_text()),
+                "INSERT INTO api_keys (key_id, role, customer_id, secret_hash, name, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key_id, role, customer_id, digest, name, utc_text()),
             )
-        return NewApiKey(key_id=key_id, customer_id=customer_id, token=token)
+        return NewApiKey(key_id=key_id, customer_id=customer_id, token=token, role=role)
 
-    def keys(self, customer_id: str | None = None) -> list[ApiKey]:
-        sql = "SELECT key_id, customer_id, name, created_at, revoked_at FROM api_keys"
+    def keys(self, customer_id: str | None = None, *, operator: bool = False) -> list[ApiKey]:
+        """Keys of one customer, of the operator (``operator=True``), or every key."""
+        sql = "SELECT key_id, customer_id, name, created_at, revoked_at, role FROM api_keys"
         params: tuple = ()
         if customer_id is not None:
             self.customer(customer_id)
             sql += " WHERE customer_id = ?"
             params = (customer_id,)
+        elif operator:
+            sql += " WHERE role = 'operator'"
         return [ApiKey(*r) for r in self._read(sql + " ORDER BY created_at, key_id", params)]
 
     def revoke_key(self, key_id: str) -> ApiKey:
@@ -204,20 +227,20 @@ class Ledger:
             conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (utc_text(), key_id))
         return next(k for k in self.keys() if k.key_id == key_id)
 
-    def authenticate(self, token: str) -> Customer:
-        """The active customer a bearer token belongs to, or :class:`AuthError`."""
+    def authenticate(self, token: str) -> Principal:
+        """Who a bearer token speaks for (an active customer, or the operator), or :class:`AuthError`."""
         key_id, secret = _tokens.parse_token(token)
         rows = self._read(
-            "SELECT customer_id, secret_hash, revoked_at FROM api_keys WHERE key_id = ?", (key_id,)
+            "SELECT role, customer_id, secret_hash, revoked_at FROM api_keys WHERE key_id = ?", (key_id,)
         )
-        if not rows or not _tokens.secret_matches(secret, rows[0][1]):
+        if not rows or not _tokens.secret_matches(secret, rows[0][2]):
             raise AuthError("is not valid", key_prefix=key_id)
-        if rows[0][2] is not None:
+        role, customer_id, _, revoked_at = rows[0]
+        if revoked_at is not None:
             raise AuthError("was revoked", key_prefix=key_id)
-        customer = self.customer(rows[0][0])
-        if customer.status != "active":
+        if role == "customer" and self.customer(customer_id).status != "active":
             raise AuthError("belongs to a deleted customer", key_prefix=key_id)
-        return customer
+        return Principal(key_id=key_id, role=role, customer_id=customer_id)
 
     # -- metering ------------------------------------------------------------------------------
 
@@ -360,12 +383,26 @@ class Ledger:
             params.append(limit)
         return self._read(sql, tuple(params))
 
-    # -- OAuth connections ---------------------------------------------------------------------
+    # -- connections ---------------------------------------------------------------------------
 
-    def add_connection(self, customer_id: str, provider: str, *, account: str = "") -> OAuthConnection:
-        """Add an OAuth connection, refusing one past the tier's cap."""
+    def add_connection(
+        self,
+        customer_id: str,
+        provider: str,
+        *,
+        account: str = "",
+        kind: ConnectionKind = "manual",
+        credential: str | None = None,
+    ) -> OAuthConnection:
+        """Add a connection, refusing one past the tier's cap (free: 1).
+
+        ``credential`` is already encrypted (the accounts layer does that); the ledger stores it
+        as an opaque token and never returns it with the connection.
+        """
         if not provider or not provider.strip():
             raise InvalidInput("provider must not be empty")
+        if kind not in ("oauth", "api_key", "manual"):
+            raise InvalidInput(f"unknown connection kind {kind!r}")
         with self.transaction() as conn:
             row = conn.execute("SELECT tier FROM customers WHERE customer_id = ?", (customer_id,)).fetchone()
             if row is None:
@@ -380,27 +417,128 @@ class Ledger:
             created_at = utc_text()
             try:
                 conn.execute(
-                    "INSERT INTO oauth_connections (connection_id, customer_id, provider, account, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (connection_id, customer_id, provider, account, created_at),
+                    "INSERT INTO oauth_connections"
+                    " (connection_id, customer_id, provider, account, created_at, kind, credential)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (connection_id, customer_id, provider, account, created_at, kind, credential),
                 )
             except sqlite3.IntegrityError:
                 raise InvalidInput(
                     f"{customer_id} already has a {provider!r} connection for account {account!r}"
                 ) from None
-        return OAuthConnection(connection_id, customer_id, provider, account, created_at)
+        return OAuthConnection(connection_id, customer_id, provider, account, created_at, kind)
 
-    def connections(self, customer_id: str) -> list[OAuthConnection]:
-        self.customer(customer_id)
-        rows = self._read(
-            "SELECT connection_id, customer_id, provider, account, created_at FROM oauth_connections"
-            " WHERE customer_id = ? ORDER BY created_at, connection_id",
-            (customer_id,),
-        )
+    def connections(self, customer_id: str, *, provider: str | None = None) -> list[OAuthConnection]:
+        """A customer's connections (optionally of one provider), oldest first; never credentials."""
+        sql = _CONNECTIONS + " WHERE customer_id = ?"
+        params: tuple = (customer_id,)
+        if provider is not None:
+            sql += " AND provider = ?"
+            params += (provider,)
+        rows = self._read(sql + " ORDER BY created_at, connection_id", params)
+        if not rows:
+            self.customer(customer_id)  # UnknownCustomer rather than an empty list
         return [OAuthConnection(*r) for r in rows]
 
-    def remove_connection(self, connection_id: str) -> None:
+    def account_connections(self, provider: str, account: str) -> list[OAuthConnection]:
+        """Every customer's connections to one account at a provider."""
+        rows = self._read(_CONNECTIONS + " WHERE provider = ? AND account = ?", (provider, account))
+        return [OAuthConnection(*r) for r in rows]
+
+    def connection(self, connection_id: str) -> OAuthConnection:
+        rows = self._read(_CONNECTIONS + " WHERE connection_id = ?", (connection_id,))
+        if not rows:
+            raise InvalidInput(f"no connection {connection_id!r}")
+        return OAuthConnection(*rows[0])
+
+    def connection_credential(self, connection_id: str) -> str | None:
+        """The encrypted credential of a connection (for the accounts layer only)."""
+        rows = self._read("SELECT credential FROM oauth_connections WHERE connection_id = ?", (connection_id,))
+        if not rows:
+            raise InvalidInput(f"no connection {connection_id!r}")
+        return rows[0][0]
+
+    def remove_connection(self, connection_id: str) -> OAuthConnection:
+        """Remove a connection; returns what it was."""
         with self.transaction() as conn:
-            cur = conn.execute("DELETE FROM oauth_connections WHERE connection_id = ?", (connection_id,))
-            if cur.rowcount == 0:
-                raise InvalidInput(f"no OAuth connection {connection_id!r}")
+            row = conn.execute(_CONNECTIONS + " WHERE connection_id = ?", (connection_id,)).fetchone()
+            if row is None:
+                raise InvalidInput(f"no connection {connection_id!r}")
+            conn.execute("DELETE FROM oauth_connections WHERE connection_id = ?", (connection_id,))
+        return OAuthConnection(*row)
+
+    def remove_account_connections(self, provider: str, account: str) -> list[OAuthConnection]:
+        """Remove every connection to ``account`` at ``provider`` (e.g. after Stripe deauthorized it)."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                _CONNECTIONS + " WHERE provider = ? AND account = ?", (provider, account)
+            ).fetchall()
+            conn.execute("DELETE FROM oauth_connections WHERE provider = ? AND account = ?", (provider, account))
+        return [OAuthConnection(*r) for r in rows]
+
+    def reencrypt_credentials(self, transform: Callable[[str, str], str]) -> int:
+        """Replace every stored credential by ``transform(connection_id, credential)``, in one transaction
+        (key rotation: nothing is left half re-encrypted). Returns how many were rewritten."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT connection_id, credential FROM oauth_connections WHERE credential IS NOT NULL"
+            ).fetchall()
+            conn.executemany(
+                "UPDATE oauth_connections SET credential = ? WHERE connection_id = ?",
+                [(transform(cid, cred), cid) for cid, cred in rows],
+            )
+        return len(rows)
+
+    # -- Connect OAuth states ----------------------------------------------------------------------
+
+    def add_connect_state(
+        self, state_hash: bytes, *, customer_id: str, provider: str, redirect_uri: str, expires_at: datetime
+    ) -> None:
+        """Remember an OAuth ``state`` (by its hash) handed out for ``customer_id``."""
+        self.customer(customer_id)
+        now = utc_text()
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM connect_states WHERE expires_at < ?", (now,))  # keeps the table small
+            conn.execute(
+                "INSERT INTO connect_states (state_hash, customer_id, provider, redirect_uri, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (state_hash, customer_id, provider, redirect_uri, now, utc_text(expires_at)),
+            )
+
+    def consume_connect_state(self, state_hash: bytes) -> ConnectState:
+        """Use a state once: its customer, provider and redirect URI, or :class:`ConnectFailed`
+        (``invalid_state``, ``state_used``, ``state_expired``). A used state stays used."""
+        now = utc_text()
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT customer_id, provider, redirect_uri, expires_at, used_at FROM connect_states"
+                " WHERE state_hash = ?",
+                (state_hash,),
+            ).fetchone()
+            if row is None:
+                raise ConnectFailed("invalid_state", "unknown OAuth state: start again with `connections connect`")
+            customer_id, provider, redirect_uri, expires_at, used_at = row
+            if used_at is not None:
+                raise ConnectFailed("state_used", "this authorization link was already used: start again")
+            conn.execute("UPDATE connect_states SET used_at = ? WHERE state_hash = ?", (now, state_hash))
+        if expires_at < now:
+            raise ConnectFailed("state_expired", "this authorization link expired (10 minutes): start again")
+        return ConnectState(customer_id, provider, redirect_uri)
+
+    # -- the operator's catalog --------------------------------------------------------------------
+
+    def record_catalog_prices(self, prices: Iterable[tuple[str, str, str | None, str | None]]) -> None:
+        """Record ``(price_id, tier, lookup_key, product_id)`` rows made by ``catalog ensure``."""
+        for _, tier, _, _ in (rows := list(prices)):
+            self.tiers[tier]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO catalog_prices (price_id, tier, lookup_key, product_id, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (price_id) DO UPDATE SET tier = excluded.tier,"
+                " lookup_key = excluded.lookup_key, product_id = excluded.product_id",
+                [(*r, utc_text()) for r in rows],
+            )
+
+    def catalog_prices(self) -> dict[str, str]:
+        """Price id -> tier of every recorded catalog price."""
+        return dict(self._read("SELECT price_id, tier FROM catalog_prices"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -16,15 +17,19 @@ class Customer:
     updated_at: str
 
 
+Role = Literal["customer", "operator"]
+
+
 @dataclass(frozen=True)
 class ApiKey:
-    """A key as listed: its public id, never its secret."""
+    """A key as listed: its public id, never its secret. Operator keys have no customer."""
 
     key_id: str
-    customer_id: str
+    customer_id: str | None
     name: str | None
     created_at: str
     revoked_at: str | None
+    role: Role = "customer"
 
     @property
     def active(self) -> bool:
@@ -36,11 +41,24 @@ class NewApiKey:
     """A key just created. ``token`` is shown once and is not stored anywhere."""
 
     key_id: str
-    customer_id: str
+    customer_id: str | None
     token: str
+    role: Role = "customer"
 
     def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
-        return f"NewApiKey(key_id={self.key_id!r}, customer_id={self.customer_id!r}, token='**********')"
+        return (
+            f"NewApiKey(key_id={self.key_id!r}, role={self.role!r}, customer_id={self.customer_id!r}, "
+            "token='**********')"
+        )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid key speaks for: an active customer, or the operator (``customer_id`` None)."""
+
+    key_id: str
+    role: Role
+    customer_id: str | None
 
 
 @dataclass(frozen=True)
@@ -86,10 +104,26 @@ class Usage:
         return max(0, self.calls - self.limit)
 
 
+ConnectionKind = Literal["oauth", "api_key", "manual"]
+
+
 @dataclass(frozen=True)
 class OAuthConnection:
+    """A customer's connection to an account at a provider. Its credential is never part of it:
+    ``Ledger.connection_credential`` returns the encrypted token to the one layer that decrypts it."""
+
     connection_id: str
     customer_id: str
     provider: str
     account: str
     created_at: str
+    kind: ConnectionKind = "manual"
+
+
+@dataclass(frozen=True)
+class ConnectState:
+    """A consumed Connect OAuth state: whose authorization it was and where it returned."""
+
+    customer_id: str
+    provider: str
+    redirect_uri: str

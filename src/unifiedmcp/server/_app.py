@@ -1,31 +1,48 @@
 """The HTTP app: streamable HTTP MCP at ``/mcp`` behind ledger bearer keys, the Stripe webhook
-receiver at ``/webhooks/stripe`` and ``/healthz``, in one ASGI (Starlette) app.
+receiver at ``/webhooks/stripe``, the Connect OAuth callback and ``/healthz``, in one ASGI app.
 
 ``/mcp`` answers 401 with ``WWW-Authenticate: Bearer ... resource_metadata=...`` without a valid
-``Authorization: Bearer umk_...`` key; the SDK serves the protected-resource metadata at
-``/.well-known/oauth-protected-resource/mcp``. Each call is metered as the key's customer.
+``Authorization: Bearer umk_...`` key, and 403 (``insufficient_scope``) for a key of the other
+role: a customer server accepts customer keys only, an operator server (``--operator``)
+operator keys only. The SDK serves the protected-resource metadata at
+``/.well-known/oauth-protected-resource/mcp``. Each key may hold ``sessions_per_key`` open
+sessions (429 past it); idle sessions close after ``session_idle_seconds``.
+
+Host and Origin headers are validated (DNS rebinding): against loopback names on a loopback
+bind, against ``base_url`` otherwise.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
-from mcp.server.auth.settings import AuthSettings
+from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from .. import __version__
+from .._loopback import is_loopback
+from ..accounts import CALLBACK_PATH
 from ..errors import AuthError, UnknownCustomer
 from ..ledger import Ledger
-from ._runtime import Runtime
 from ._registry import select
+from ._runtime import Role, Runtime
 from ._server import build_server
+from ._sessions import KeyedSessionManager
 
-__all__ = ["LedgerTokenVerifier", "create_app", "WEBHOOK_PATH", "MCP_PATH"]
+__all__ = ["LedgerTokenVerifier", "create_app", "transport_security", "WEBHOOK_PATH", "MCP_PATH"]
 
 MCP_PATH = "/mcp"
 WEBHOOK_PATH = "/webhooks/stripe"
@@ -33,9 +50,11 @@ SCOPE = "mcp"
 
 
 class LedgerTokenVerifier:
-    """Bearer tokens are ledger API keys; the access token names the key's customer.
+    """Bearer tokens are ledger API keys.
 
-    The resulting ``AccessToken.token`` holds the key's public id, never the secret.
+    The access token names the key (``client_id``, its public id, never the secret), the
+    principal (``subject``: the customer, or ``operator``) and its role as a scope, so the SDK
+    binds each session to the key and the app can require the server's role.
     """
 
     def __init__(self, ledger: Ledger) -> None:
@@ -46,15 +65,41 @@ class LedgerTokenVerifier:
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
-            customer = self._ledger.authenticate(token)
+            who = self._ledger.authenticate(token)
         except (AuthError, UnknownCustomer):
             return None
-        key_id = "_".join(token.strip().split("_")[:2])  # umk_<id>: the public half
-        return AccessToken(token=key_id, client_id=customer.customer_id, scopes=[SCOPE])
+        return AccessToken(
+            token=who.key_id,
+            client_id=who.key_id,
+            subject=who.customer_id or "operator",
+            scopes=[SCOPE, who.role],
+            claims={"role": who.role, "customer": who.customer_id},
+        )
 
 
 async def _no_webhooks(request: Request) -> Response:
     return JSONResponse({"error": "the Stripe webhook receiver is not configured"}, status_code=503)
+
+
+def transport_security(*, host: str, base_url: str) -> TransportSecuritySettings:
+    """Host/Origin validation: loopback names on a loopback bind, else exactly ``base_url``'s."""
+    if is_loopback(host):
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+    parts = urlsplit(base_url)
+    if not parts.scheme or not parts.netloc:
+        raise ValueError(f"base_url must be an absolute URL, not {base_url!r}")
+    hosts = [parts.netloc]
+    if parts.port is None:  # clients may or may not spell out the default port
+        hosts.append(f"{parts.hostname}:{443 if parts.scheme == 'https' else 80}")
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[f"{parts.scheme}://{h}" for h in hosts],
+    )
 
 
 def create_app(
@@ -62,6 +107,7 @@ def create_app(
     *,
     base_url: str,
     webhook_app: ASGIApp | None = None,
+    connect_app: ASGIApp | None = None,
     host: str = "127.0.0.1",
     stateless: bool = False,
 ) -> Starlette:
@@ -69,37 +115,60 @@ def create_app(
 
     ``base_url`` is where clients reach this app (``http://127.0.0.1:8788``): the MCP resource is
     ``{base_url}/mcp``. ``webhook_app`` is the billing core's receiver
-    (``unifiedmcp.billing.create_webhook_app``, which serves ``POST /webhooks/stripe`` itself); it
-    is mounted behind the MCP routes. Without it ``/webhooks/stripe`` answers 503.
+    (``unifiedmcp.billing.create_webhook_app``, which serves ``POST /webhooks/stripe`` itself);
+    ``connect_app`` serves the Connect OAuth callback (``unifiedmcp.accounts.create_connect_app``).
+    Both are mounted behind the MCP routes. Without a webhook app ``/webhooks/stripe`` answers 503.
     """
     if runtime.ledger is None:
         raise ValueError("the HTTP app authenticates callers with the ledger: give the runtime one")
     base_url = base_url.rstrip("/")
-    auth = AuthSettings(
-        issuer_url=base_url,
-        resource_server_url=f"{base_url}{MCP_PATH}",
-        required_scopes=[SCOPE],
-        validate_token_resource=False,  # ledger keys are not bound to a resource indicator
+    role: Role = runtime.options.role
+    server = build_server(runtime)
+    manager = KeyedSessionManager(
+        server._lowlevel_server,  # noqa: SLF001 (the SDK's own apps pass the same object)
+        per_key=runtime.options.sessions_per_key,
+        stateless=stateless,
+        security_settings=transport_security(host=host, base_url=base_url),
+        session_idle_timeout=runtime.options.session_idle_seconds,
     )
-    server = build_server(runtime, token_verifier=LedgerTokenVerifier(runtime.ledger), auth=auth)
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, stateless_http=stateless)
-
-    tools = len(select(runtime.options.tools))
+    resource = f"{base_url}{MCP_PATH}"
+    mcp_endpoint = RequireAuthMiddleware(
+        StreamableHTTPASGIApp(manager), [SCOPE, role], build_resource_metadata_url(AnyHttpUrl(resource))
+    )
+    tools = len(select(runtime.options.tools, role=role))
 
     async def healthz(request: Request) -> Response:
         body: dict[str, Any] = {
             "status": "ok",
             "version": __version__,
+            "role": role,
             "tools": tools,
-            "metering": runtime.options.metering,
+            "metering": runtime.options.metered,
             "webhooks": webhook_app is not None,
         }
         return JSONResponse(body)
 
-    app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
+    routes: list[Route | Mount] = [
+        Route(MCP_PATH, endpoint=mcp_endpoint),
+        *create_protected_resource_routes(
+            resource_url=AnyHttpUrl(resource), authorization_servers=[AnyHttpUrl(base_url)], scopes_supported=[SCOPE, role]
+        ),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if connect_app is not None:
+        routes.append(Route(CALLBACK_PATH, endpoint=connect_app, methods=["GET"]))
     if webhook_app is not None:
-        app.router.routes.append(Mount("/", app=webhook_app))  # last: it owns /webhooks/stripe
+        routes.append(Mount("/", app=webhook_app))  # last: it owns /webhooks/stripe
     else:
-        app.router.routes.append(Route(WEBHOOK_PATH, _no_webhooks, methods=["POST"]))
+        routes.append(Route(WEBHOOK_PATH, _no_webhooks, methods=["POST"]))
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(LedgerTokenVerifier(runtime.ledger))),
+            Middleware(AuthContextMiddleware),
+        ],
+        lifespan=lambda app: manager.run(),
+    )
     app.state.mcp_server = server
+    app.state.sessions = manager
     return app

@@ -4,12 +4,15 @@ The bound tool is an async function with the spec's typed signature (so the SDK 
 argument before anything runs). Its body runs once per completed call (on the 2026-07-28
 protocol, after the confirmation round trip) and does:
 
-1. ``ledger.check_and_record_async(customer, tool, event_id=...)``, on the event loop, where
-   concurrent calls share a transaction: a call past a hard limit ends here as a
-   ``quota_exceeded`` error naming tier, limit, reset time and an upgrade link;
-2. in a worker thread, the confirmation outcome check (destructive tools) and the tool itself,
+1. for a Stripe tool, resolve the caller's account (``Runtime.target``): a customer reaches only
+   its own connected accounts (the optional ``account`` argument picks one), the operator only
+   the operator's. A customer without a connection gets ``no_connection``, unmetered;
+2. on a customer server, ``ledger.check_and_record_async(customer, tool, event_id=...)``, on the
+   event loop, where concurrent calls share a transaction: a call past a hard limit ends here as
+   a ``quota_exceeded`` error naming tier, limit, reset time and an upgrade link;
+3. in a worker thread, the confirmation outcome check (destructive tools) and the tool itself,
    whose Stripe errors become ``stripe_error`` results;
-3. ``ledger.complete_async(event_id, status=..., latency_ms=...)``.
+4. ``ledger.complete_async(event_id, status=..., latency_ms=...)``.
 """
 
 from __future__ import annotations
@@ -31,14 +34,26 @@ from mcp.server.mcpserver import (
     Resolve,
 )
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
+from ..accounts import Caller, Target
 from ..billing import idempotency_key
-from ..errors import LedgerError, QuotaExceeded, UnknownCustomer
+from ..errors import (
+    AccountChoice,
+    AuthError,
+    LedgerError,
+    NoConnection,
+    QuotaExceeded,
+    UnifiedMCPError,
+    UnknownCustomer,
+)
 from ..ledger import new_event_id
 from ._errors import (
+    AccountFailure,
     ConfirmationRequired,
+    ConnectionFailure,
     MeteringUnavailable,
+    NoConnectionFailure,
     NotConfirmed,
     ToolFailure,
     error_result,
@@ -55,20 +70,29 @@ log = logging.getLogger("unifiedmcp.server")
 
 @dataclass(frozen=True)
 class ToolCall:
-    """What a tool function receives first: the runtime and who is calling."""
+    """What a tool function receives first: the runtime, who is calling, and (Stripe tools) the
+    account the call goes to. Tools use ``call.stripe`` and never choose an account themselves."""
 
     runtime: Runtime
-    customer: str | None
+    caller: Caller
     tool: str
+    target: Target | None = None
+
+    @property
+    def customer(self) -> str | None:
+        return self.caller.customer
 
     @property
     def stripe(self) -> stripe.StripeClient:
-        return self.runtime.stripe
+        if self.target is None:
+            raise RuntimeError(f"{self.tool} is not a Stripe tool: it has no Stripe account")
+        return self.target.client
 
     def write(self, operation: str, send: Any, params: dict[str, Any], key: str | None) -> dict[str, Any]:
         """Send one write with the caller's idempotency key or one derived from the params."""
         params = {k: v for k, v in params.items() if v is not None}
-        options = {"idempotency_key": key or idempotency_key(operation, params, scope=self.customer or "")}
+        scope = f"{self.customer or 'operator'}:{self.target.account if self.target else ''}"
+        options = {"idempotency_key": key or idempotency_key(operation, params, scope=scope)}
         return send(params, options).to_dict()
 
 
@@ -100,16 +124,23 @@ def _can_elicit(ctx: Context) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def _over_quota(runtime: Runtime, customer: str | None) -> bool:
+def _over_quota(runtime: Runtime, caller: Caller | None) -> bool:
     """True when the next call would be refused anyway (so no human is asked in vain)."""
-    if not runtime.options.metering or runtime.ledger is None or not customer:
+    if not runtime.options.metered or runtime.ledger is None or caller is None or not caller.customer:
         return False
     try:
-        usage = runtime.ledger.usage(customer)
+        usage = runtime.ledger.usage(caller.customer)
     except UnknownCustomer:
         return True
     tier = runtime.ledger.tiers[usage.tier]
     return tier.hard_limit and usage.calls >= usage.limit
+
+
+def _caller_or_none(runtime: Runtime) -> Caller | None:
+    try:
+        return runtime.caller()
+    except AuthError:
+        return None
 
 
 def _confirm_resolver(runtime: Runtime, spec: ToolSpec, arg_names: list[str]) -> Any:
@@ -130,7 +161,7 @@ def _confirm_resolver(runtime: Runtime, spec: ToolSpec, arg_names: list[str]) ->
                     tool=spec.name,
                 )
             )
-        if _over_quota(runtime, runtime.caller()):
+        if _over_quota(runtime, _caller_or_none(runtime)):
             # Nothing is asked: the body's metering refuses the call. Should it be admitted after
             # all (a race, a new month), this refusal keeps it from running unconfirmed.
             return _Refused(
@@ -173,31 +204,57 @@ def _check_confirmation(spec: ToolSpec, outcome: Any) -> None:
     raise NotConfirmed(f"{spec.name} was {action}ed by the user; nothing was changed", action=action)
 
 
+def _resolve(call: ToolCall, spec: ToolSpec, account: str | None) -> ToolCall | ToolFailure:
+    """``call`` with its Stripe target, or the (unmetered) failure that keeps it from Stripe."""
+    try:
+        return ToolCall(call.runtime, call.caller, call.tool, call.runtime.target(call.caller, account=account))
+    except NoConnection as exc:
+        return NoConnectionFailure(str(exc), customer=exc.customer)
+    except UnknownCustomer as exc:
+        return MeteringUnavailable(f"customer {exc.customer} is not in the ledger", customer=exc.customer)
+    except AccountChoice as exc:
+        return AccountFailure(str(exc), account=exc.account, choices=exc.choices)
+    except UnifiedMCPError as exc:  # an unreadable credential, no secret key, the operator's account
+        log.warning("cannot use the connection for %s: %s", spec.name, exc.__class__.__name__)
+        return ConnectionFailure(str(exc))
+
+
 async def _invoke(
-    call: ToolCall, spec: ToolSpec, args: dict[str, Any], confirmation: Any
+    runtime: Runtime, spec: ToolSpec, args: dict[str, Any], confirmation: Any, account: str | None
 ) -> dict[str, Any] | CallToolResult:
+    try:
+        caller = runtime.caller()
+    except AuthError as exc:
+        return error_result(MeteringUnavailable(str(exc)), tool=spec.name)
+    if caller is None:
+        return error_result(
+            MeteringUnavailable(
+                "no customer to meter this call for: start the stdio server with --customer or "
+                "UNIFIEDMCP_CUSTOMER, or call the HTTP server with a bearer key"
+            ),
+            tool=spec.name,
+        )
+    call = ToolCall(runtime, caller, spec.name)
+    if spec.stripe:
+        resolved = _resolve(call, spec, account)
+        if isinstance(resolved, ToolFailure):
+            return error_result(resolved, tool=spec.name)
+        call = resolved
     # Metering runs on the event loop, where concurrent calls share the ledger's transactions
     # (group commit); the tool itself, which blocks on Stripe, runs in a worker thread.
-    runtime = call.runtime
-    ledger = runtime.ledger if runtime.options.metering else None
+    ledger = runtime.ledger if runtime.options.metered else None
     event_id: str | None = None
     if ledger is not None:
-        if not call.customer:
-            return error_result(
-                MeteringUnavailable(
-                    "no customer to meter this call for: start the stdio server with --customer or "
-                    "UNIFIEDMCP_CUSTOMER, or call the HTTP server with a bearer key"
-                ),
-                tool=spec.name,
-            )
+        customer = caller.customer
+        assert customer is not None  # a customer server's callers are customers
         event_id = new_event_id()
         try:
-            await ledger.check_and_record_async(call.customer, spec.name, event_id=event_id)
+            await ledger.check_and_record_async(customer, spec.name, event_id=event_id)
         except QuotaExceeded as exc:
-            return error_result(quota_failure(exc, upgrade_url=runtime.upgrade_url(call.customer)), tool=spec.name)
+            return error_result(quota_failure(exc, upgrade_url=runtime.upgrade_url(customer)), tool=spec.name)
         except UnknownCustomer:
             return error_result(
-                MeteringUnavailable(f"customer {call.customer} is not in the ledger", customer=call.customer),
+                MeteringUnavailable(f"customer {customer} is not in the ledger", customer=customer),
                 tool=spec.name,
             )
         except LedgerError as exc:  # no metering, no call
@@ -231,12 +288,22 @@ def _run(
 
 _CONFIRM_PARAM = "confirm"
 _OUTCOME_PARAM = "confirmation"
+_ACCOUNT_PARAM = "account"
+_ACCOUNT_HELP = (
+    "Your connected Stripe account (acct_...) to act on; needed only when you have connected several."
+)
+AccountId = Annotated[str, StringConstraints(pattern=r"^acct_[A-Za-z0-9]{1,250}$"), Field(description=_ACCOUNT_HELP)]
 
 
 def bind(spec: ToolSpec, runtime: Runtime) -> Any:
     """The async MCP tool function for ``spec`` on ``runtime``."""
     sig = inspect.signature(spec.fn, eval_str=True)
     params = list(sig.parameters.values())[1:]  # drop `call`
+    if spec.stripe and runtime.options.role == "customer":
+        # Which of the caller's own accounts; the operator's server acts on one account only.
+        params.append(
+            inspect.Parameter(_ACCOUNT_PARAM, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=AccountId | None)
+        )
     arg_names = [p.name for p in params]
     if spec.confirm is not None:
         confirm_help = (
@@ -263,7 +330,8 @@ def bind(spec: ToolSpec, runtime: Runtime) -> Any:
     async def tool(**kwargs: Any) -> Any:
         confirmation = kwargs.pop(_OUTCOME_PARAM, None)
         kwargs.pop(_CONFIRM_PARAM, None)
-        return await _invoke(ToolCall(runtime, runtime.caller(), spec.name), spec, kwargs, confirmation)
+        account = kwargs.pop(_ACCOUNT_PARAM, None)
+        return await _invoke(runtime, spec, kwargs, confirmation, account)
 
     tool.__signature__ = sig.replace(parameters=params, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
     tool.__annotations__ = {p.name: p.annotation for p in params} | {"return": dict[str, Any]}

@@ -18,7 +18,10 @@ from mcp_types import CallToolResult, TextContent
 from ..errors import QuotaExceeded, UnifiedMCPError
 
 __all__ = [
+    "AccountFailure",
     "ConfirmationRequired",
+    "ConnectionFailure",
+    "NoConnectionFailure",
     "NotConfirmed",
     "QuotaRefused",
     "StripeFailure",
@@ -43,10 +46,12 @@ def mask_secrets(text: str) -> str:
 class ToolSelectionError(UnifiedMCPError):
     """``--tools`` names a resource, action or tool that does not exist."""
 
-    def __init__(self, entry: str, known: list[str]) -> None:
+    def __init__(self, entry: str, known: list[str], *, reason: str | None = None) -> None:
         self.entry = entry
         self.known = known
-        super().__init__(f"unknown tool selection {entry!r}; use 'all' or one of: {', '.join(known)}")
+        if reason is None:
+            reason = f"is unknown; use 'all' or one of: {', '.join(known)}"
+        super().__init__(f"tool selection {entry!r} {reason}")
 
 
 class ToolFailure(UnifiedMCPError):
@@ -85,6 +90,24 @@ class MeteringUnavailable(ToolFailure):
     """No metered customer for this call (unknown customer, or none configured)."""
 
     type = "metering_error"
+
+
+class NoConnectionFailure(ToolFailure):
+    """The customer has connected no Stripe account yet (not metered)."""
+
+    type = "no_connection"
+
+
+class AccountFailure(ToolFailure):
+    """The call named no account while the customer has several, or one it has not connected."""
+
+    type = "invalid_account"
+
+
+class ConnectionFailure(ToolFailure):
+    """The customer's connection cannot be used (a credential that does not decrypt, no secret key)."""
+
+    type = "connection_error"
 
 
 class ConfirmationRequired(ToolFailure):

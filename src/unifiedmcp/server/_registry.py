@@ -4,9 +4,10 @@ A tool is a plain function ``fn(call, *, <typed arguments>) -> dict[str, Any]`` 
 :func:`tool`. Its selector is ``<resource>.<action>`` (``customers.create``); a selection is
 ``all`` or a comma-separated list of selectors, bare resources (every action of it) and tool
 names. camelCase resources (``paymentLinks``, as in Stripe's toolkit) are accepted too.
-``get_usage`` is always served: a caller can always see their own quota. Operator-only
-resources (:data:`OPT_IN`: ``metrics``, which reports on every customer) are never part of
-``all``; name them (``--tools all,metrics``).
+``get_usage`` is always served to customers: a caller can always see their own quota.
+Operator-only resources (:data:`OPERATOR_ONLY`: ``metrics``, which reports on every customer)
+are served only by operator servers, where ``all`` includes them; a customer-facing selection
+that names one is refused (architecture.md, "Tenancy").
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import Any
 
 from ._errors import ToolSelectionError
 
-__all__ = ["ToolSpec", "tool", "all_specs", "select", "ALWAYS_ON", "OPT_IN"]
+__all__ = ["ToolSpec", "tool", "all_specs", "select", "ALWAYS_ON", "OPERATOR_ONLY"]
 
-ALWAYS_ON = ("get_usage",)
-OPT_IN = ("metrics",)
+ALWAYS_ON = ("get_usage",)  # for customers
+OPERATOR_ONLY = ("metrics",)
 
 _SPECS: dict[str, ToolSpec] = {}
 
@@ -104,30 +105,39 @@ def _snake(word: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", word).lower()
 
 
-def select(selection: str | Iterable[str] = "all") -> list[ToolSpec]:
-    """The tools a ``--tools`` selection names (plus :data:`ALWAYS_ON`), in declaration order.
+def select(selection: str | Iterable[str] = "all", *, role: str = "customer") -> list[ToolSpec]:
+    """The tools a ``--tools`` selection names for a server of ``role``, in declaration order.
 
-    Raises :class:`ToolSelectionError` for an entry that names nothing.
+    Customers always get :data:`ALWAYS_ON`; operator-only tools are refused for them. Raises
+    :class:`ToolSelectionError` for an entry that names nothing or that the role may not have.
     """
     specs = all_specs()
+    customer = role == "customer"
     entries = [e.strip() for e in (selection.split(",") if isinstance(selection, str) else selection)]
     entries = [e for e in entries if e]
     if not entries:
         raise ToolSelectionError("", sorted({s.selector for s in specs}))
-    chosen: set[str] = set(ALWAYS_ON)
+    chosen: set[str] = set(ALWAYS_ON) if customer else set()
     for entry in entries:
         if entry == "all":
-            chosen.update(s.name for s in specs if s.resource not in OPT_IN)
+            chosen.update(s.name for s in specs if not (customer and s.resource in OPERATOR_ONLY))
             continue
         resource, _, action = entry.partition(".")
         resource = _snake(resource)
         hits = [
-            s.name
+            s
             for s in specs
             if s.name == entry or (s.resource == resource and (not action or s.action == action))
         ]
         if not hits:
             known = sorted({s.selector for s in specs} | {s.resource for s in specs})
             raise ToolSelectionError(entry, known)
-        chosen.update(hits)
+        if customer and any(s.resource in OPERATOR_ONLY for s in hits):
+            raise ToolSelectionError(
+                entry, [], reason="is an operator-only tool; a customer-facing server never serves it "
+                "(serve it with `unifiedmcp mcp --operator` or `unifiedmcp serve --operator`)"
+            )
+        chosen.update(s.name for s in hits)
+    if not customer:
+        chosen.difference_update(ALWAYS_ON)  # the operator has no quota of its own
     return [s for s in specs if s.name in chosen]

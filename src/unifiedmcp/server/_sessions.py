@@ -1,0 +1,71 @@
+"""Open MCP sessions cost: a per-key cap, so one key can never exhaust the server.
+
+The SDK's session manager caps sessions per server (10,000) and closes idle ones. ``initialize``
+is not a metered call, so without more, one free key could open sessions until every other
+customer gets 503. :class:`KeyedSessionManager` adds a cap per credential (the principal the SDK
+already binds each session to): past it, opening another session answers 429 with a
+``Retry-After``; the key's existing sessions keep working, and room frees up as they end (DELETE)
+or expire after ``session_idle_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
+from mcp.server.streamable_http import StreamableHTTPServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp_types import INVALID_REQUEST, ErrorData, JSONRPCError
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["KeyedSessionManager"]
+
+log = logging.getLogger("unifiedmcp.server")
+
+
+class _KeyFull(Exception):
+    def __init__(self, open_sessions: int) -> None:
+        self.open_sessions = open_sessions
+
+
+class KeyedSessionManager(StreamableHTTPSessionManager):
+    """The SDK's session manager with at most ``per_key`` open sessions per credential."""
+
+    def __init__(self, app: Any, *, per_key: int, **options: Any) -> None:
+        if per_key < 1:
+            raise ValueError("per_key must be >= 1")
+        super().__init__(app, **options)
+        self.per_key = per_key
+
+    def open_sessions(self, requestor: AuthorizationContext | None) -> int:
+        return sum(1 for owner in self._session_owners.values() if owner == requestor)
+
+    def _admit_session(self, requestor: AuthorizationContext | None) -> StreamableHTTPServerTransport | None:
+        # Called under the manager's session-creation lock: the count and the admission are one step.
+        if requestor is not None:
+            count = self.open_sessions(requestor)
+            if count >= self.per_key:
+                raise _KeyFull(count)
+        return super()._admit_session(requestor)
+
+    async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super()._handle_stateful_request(scope, receive, send)
+        except _KeyFull as full:
+            log.warning("refused a new MCP session: the key already has %d open", full.open_sessions)
+            idle = self.session_idle_timeout
+            message = (
+                f"too many open sessions for this key ({full.open_sessions} of {self.per_key}): close one "
+                f"(HTTP DELETE with its Mcp-Session-Id) or let an idle one expire"
+                + (f" ({int(idle)} s without requests)" if idle else "")
+            )
+            body = JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=INVALID_REQUEST, message=message))
+            response = Response(
+                body.model_dump_json(by_alias=True, exclude_unset=True),
+                status_code=429,
+                media_type="application/json",
+                headers={"Retry-After": "30"},
+            )
+            await response(scope, receive, send)
