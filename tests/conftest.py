@@ -39,5 +39,6 @@ def cli(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> Callable[...,
     return _run
 
 
-# The local Stripe sandbox fixtures (sandbox, fresh_sandbox, webhook_receiver).
-pytest_plugins = ["unifiedmcp.sandbox.testing"]
+# The local Stripe sandbox fixtures (sandbox, fresh_sandbox, webhook_receiver) and a throwaway
+# PostgreSQL cluster (postgres_cluster, postgres_url).
+pytest_plugins = ["unifiedmcp.sandbox.testing", "unifiedmcp.ledger.testing"]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from unifiedmcp import LedgerError, QuotaExceeded, UnknownCustomer
@@ -16,6 +19,31 @@ from unifiedmcp.months import Month
 
 OCT = datetime(2026, 10, 15, 12, tzinfo=UTC)
 MONTH = Month.parse("2026-10")
+
+
+@contextmanager
+def other_writer(target: Path | str) -> Iterator[Callable[[], None]]:
+    """Another process's writer holding the lock that metering needs (SQLite's write lock; on
+    PostgreSQL, the counters table); yields the function that lets it commit."""
+    if isinstance(target, Path):
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN IMMEDIATE")
+    else:
+        conn = psycopg.connect(target, autocommit=True)
+        conn.execute("BEGIN")
+        conn.execute("LOCK TABLE usage_counters IN EXCLUSIVE MODE")
+    released = threading.Event()
+
+    def release() -> None:
+        if not released.is_set():
+            released.set()
+            conn.execute("COMMIT")
+
+    try:
+        yield release
+    finally:
+        release()
+        conn.close()
 
 
 def _count_transactions(ledger: Ledger) -> list[int]:
@@ -88,23 +116,18 @@ def test_a_batch_gives_each_call_its_own_outcome(ledger: Ledger) -> None:
     assert (rows["done-before"][5], rows["done-before"][7]) == ("error", 12.5)
 
 
-def test_a_failed_transaction_fails_every_call_in_it_and_the_next_batch_works(tmp_path: Path) -> None:
+def test_a_failed_transaction_fails_every_call_in_it_and_the_next_batch_works(ledger_target: Path | str) -> None:
     """If the batch cannot commit, each caller gets its own LedgerError and nothing is recorded;
     once the ledger is writable again, the next calls go through."""
-    with Ledger(tmp_path / "l.sqlite3") as ledger:
+    with Ledger(ledger_target, timeout=0.05) as ledger:
         ledger.upsert_customer("cus_pro", tier="pro")
-        blocker = Ledger(tmp_path / "l.sqlite3", timeout=0.05)
-        ledger._conn.execute("PRAGMA busy_timeout = 50")
-        try:
-            with blocker.transaction():  # another writer holds the write lock
+        with other_writer(ledger_target):
 
-                async def blocked() -> list[object]:
-                    calls = [ledger.check_and_record_async("cus_pro", "t", at=OCT) for _ in range(5)]
-                    return await asyncio.gather(*(_outcome(c) for c in calls))
+            async def blocked() -> list[object]:
+                calls = [ledger.check_and_record_async("cus_pro", "t", at=OCT) for _ in range(5)]
+                return await asyncio.gather(*(_outcome(c) for c in calls))
 
-                outcomes = asyncio.run(blocked())
-        finally:
-            blocker.close()
+            outcomes = asyncio.run(blocked())
         assert all(isinstance(o, LedgerError) and "cannot write ledger" in str(o) for o in outcomes)
         assert len({id(o) for o in outcomes}) == 5  # a fresh exception per caller
         assert ledger.usage("cus_pro", month=MONTH).calls == 0
@@ -159,35 +182,33 @@ def test_async_callers_and_threads_share_one_exact_counter(ledger: Ledger) -> No
     assert ledger.usage("cus_free", month=MONTH).rejected == 80
 
 
-def test_a_lone_call_waits_for_another_writer_without_blocking_the_event_loop(tmp_path: Path) -> None:
-    """A lone call is written on the event loop only if that needs no waiting: while another
-    process holds the write lock, it waits in a worker thread and the loop keeps running."""
-    with Ledger(tmp_path / "l.sqlite3") as ledger:
+def test_a_lone_call_waits_for_another_writer_without_blocking_the_event_loop(ledger_target: Path | str) -> None:
+    """A lone call is written on the event loop only if that needs no waiting (never on
+    PostgreSQL): while another process holds the write lock, it waits in a worker thread and the
+    loop keeps running."""
+    with Ledger(ledger_target) as ledger:
         ledger.upsert_customer("cus_pro", tier="pro")
-        # Another connection, as another process would, holds the write lock for ~0.3 s.
-        blocker = sqlite3.connect(tmp_path / "l.sqlite3", isolation_level=None, check_same_thread=False)
-        blocker.execute("BEGIN IMMEDIATE")
-        release = threading.Timer(0.3, blocker.execute, args=("COMMIT",))
+        with other_writer(ledger_target) as release:  # held for ~0.3 s
+            timer = threading.Timer(0.3, release)
 
-        async def main() -> tuple[object, int]:
-            ticks = 0
+            async def main() -> tuple[object, int]:
+                ticks = 0
 
-            async def tick() -> None:
-                nonlocal ticks
-                while True:
-                    await asyncio.sleep(0.01)
-                    ticks += 1
+                async def tick() -> None:
+                    nonlocal ticks
+                    while True:
+                        await asyncio.sleep(0.01)
+                        ticks += 1
 
-            ticker = asyncio.create_task(tick())
-            release.start()
-            admission = await ledger.check_and_record_async("cus_pro", "t", at=OCT)
-            ticker.cancel()
-            return admission, ticks
+                ticker = asyncio.create_task(tick())
+                timer.start()
+                admission = await ledger.check_and_record_async("cus_pro", "t", at=OCT)
+                ticker.cancel()
+                return admission, ticks
 
-        try:
-            admission, ticks = asyncio.run(main())
-        finally:
-            release.join()
-            blocker.close()
+            try:
+                admission, ticks = asyncio.run(main())
+            finally:
+                timer.join()
         assert admission.used == 1
         assert ticks >= 10  # the loop ran all along the ~0.3 s wait

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from unifiedmcp import AuthError, ConnectionCapReached, InvalidInput, UnknownCustomer
 from unifiedmcp.ledger import Ledger
+
+from .conftest import table
 
 
 def test_keys_are_stored_hashed_and_authenticate_their_customer(ledger: Ledger) -> None:
@@ -15,8 +15,8 @@ def test_keys_are_stored_hashed_and_authenticate_their_customer(ledger: Ledger) 
     key = ledger.create_key("cus_pro", name="laptop")
     assert ledger.authenticate(key.token).customer_id == "cus_pro"
     secret = key.token.split("_", 2)[2]
-    dump = "\n".join(sqlite3.connect(ledger.path).iterdump())
-    assert secret not in dump and key.token not in dump
+    stored = repr(table(ledger, "api_keys"))
+    assert secret not in stored and key.token not in stored
     assert key.token not in repr(key)
 
 

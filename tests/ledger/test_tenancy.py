@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from unifiedmcp import AuthError, ConnectFailed, ConnectionCapReached, InvalidInput
 from unifiedmcp.ledger import Ledger, latest_version
+from unifiedmcp.ledger._migrations import migrate
+from unifiedmcp.ledger._postgres import PostgresMigrator
+from unifiedmcp.ledger._sqlite import SqliteMigrator
 
 
 def test_operator_keys_belong_to_no_customer_and_say_so(ledger: Ledger) -> None:
@@ -89,25 +92,43 @@ def test_catalog_prices_are_recorded_with_known_tiers_only(ledger: Ledger) -> No
         ledger.record_catalog_prices([("price_x", "platinum", None, None)])
 
 
-def _v2_ledger(path: Path) -> None:
+_V2_ROWS = (
+    "INSERT INTO customers VALUES ('cus_old', NULL, 'pro', 'active', 't', 't')",
+    "INSERT INTO api_keys VALUES ('umk_0123456789ab', 'cus_old', ?, 'laptop', 't', NULL)",
+    "INSERT INTO oauth_connections VALUES ('conn_old', 'cus_old', 'github', 'octo', 't')",
+)
+
+
+def _v2_ledger(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
     """A ledger as schema v2 left it, with a customer, a key and a connection."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    for name in ("001_initial.sql", "002_webhooks.sql"):
-        script = resources.files("unifiedmcp.ledger").joinpath("sql", name).read_text()
-        conn.executescript(script)
-    conn.execute("PRAGMA user_version = 2")
-    conn.execute("INSERT INTO customers VALUES ('cus_old', NULL, 'pro', 'active', 't', 't')")
-    conn.execute("INSERT INTO api_keys VALUES ('umk_0123456789ab', 'cus_old', x'00', 'laptop', 't', NULL)")
-    conn.execute("INSERT INTO oauth_connections VALUES ('conn_old', 'cus_old', 'github', 'octo', 't')")
-    conn.close()
+    if backend == "sqlite":
+        target: Path | str = tmp_path / "old.sqlite3"
+        conn = sqlite3.connect(target, isolation_level=None)
+        migrate(SqliteMigrator(conn), until=2)
+        for sql in _V2_ROWS:
+            conn.execute(sql, (b"\x00",) if "?" in sql else ())
+        conn.close()
+        return target
+    target = request.getfixturevalue("postgres_cluster").create_database()  # empty, not the template
+    with psycopg.connect(target, autocommit=True) as pg:
+        migrate(PostgresMigrator(pg), until=2)
+        for sql in _V2_ROWS:
+            pg.execute(sql.replace("?", "%s"), (b"\x00",) if "?" in sql else None)
+    return target
 
 
-def test_a_v2_ledger_migrates_keeping_keys_and_connections(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    _v2_ledger(path)
-    with Ledger(path) as ledger:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_v2_ledger_migrates_keeping_keys_and_connections(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    target = _v2_ledger(backend, request, tmp_path)
+    with Ledger(target) as ledger:
         [key] = ledger.keys()
         assert (key.key_id, key.role, key.customer_id, key.name) == ("umk_0123456789ab", "customer", "cus_old", "laptop")
         [conn] = ledger.connections("cus_old")
         assert (conn.provider, conn.account, conn.kind) == ("github", "octo", "manual")
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == latest_version() >= 3
+        with pytest.raises(InvalidInput):  # the v3 rule holds on the migrated table
+            ledger.create_key(None)
+        op = ledger.create_key(None, operator=True)
+        assert ledger.authenticate(op.token).role == "operator"
+    assert latest_version() >= 3

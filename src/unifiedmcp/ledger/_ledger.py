@@ -1,25 +1,28 @@
-"""The ledger: the operational SQLite store (WAL mode) behind metering, keys and tiers."""
+"""The ledger: the operational store behind metering, keys and tiers, on SQLite or PostgreSQL.
+
+The API and its rules are the same on both backends (``_sqlite``, ``_postgres``); the SQL here is
+shared, written in SQLite's placeholder style (``?``, ``:name``), which the PostgreSQL backend
+rewrites. Where the dialects differ, the backends keep their own statements.
+"""
 
 from __future__ import annotations
 
 import functools
-import sqlite3
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from .._times import utc_text
 from ..config import DEFAULT_TIERS, TierTable
 from ..errors import AuthError, ConnectFailed, ConnectionCapReached, InvalidInput, LedgerError, UnknownCustomer
 from ..months import Month
 from . import _tokens
+from ._dsn import is_database_url
 from ._group_commit import GroupCommit
-from ._metering import Call, admit_all, new_event_id
-from ._migrations import migrate
+from ._metering import Call, Completion, MeteringConflict, admit_all, new_event_id
 from ._records import (
     Admission,
     ApiKey,
@@ -31,28 +34,39 @@ from ._records import (
     Principal,
     Usage,
 )
+from ._sqlite import SqliteDatabase
 
-__all__ = ["Ledger", "USAGE_STATUSES"]
+__all__ = ["Ledger", "LedgerConnection", "USAGE_STATUSES"]
 
 USAGE_STATUSES = ("ok", "error", "rejected")
 
 _CONNECTIONS = "SELECT connection_id, customer_id, provider, account, created_at, kind FROM oauth_connections"
-_COMPLETE = "UPDATE usage_events SET status = ?, latency_ms = ? WHERE event_id = ? AND status != 'rejected'"
+_CONFLICT_RETRIES = 3
 
 
-@dataclass(frozen=True, slots=True)
-class _Completion:
-    """How an admitted call ended: a metering write like the call itself."""
+class LedgerCursor(Protocol):
+    rowcount: int
 
-    event_id: str
-    status: str
-    latency_ms: float | None
+    def fetchone(self) -> Any: ...
 
-    @classmethod
-    def of(cls, event_id: str, status: str, latency_ms: float | None) -> _Completion:
-        if status not in ("ok", "error"):
-            raise InvalidInput(f"status must be 'ok' or 'error', not {status!r}")
-        return cls(event_id, status, latency_ms)
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class LedgerConnection(Protocol):
+    """What :meth:`Ledger.transaction` yields, on either backend: ``execute`` and ``executemany``
+    taking shared SQL with ``?`` or ``:name`` placeholders (portable statements only)."""
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ..., /) -> LedgerCursor: ...
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any] | Mapping[str, Any]], /) -> LedgerCursor: ...
+
+
+def _completion(event_id: str, status: str, latency_ms: float | None) -> Completion:
+    if status not in ("ok", "error"):
+        raise InvalidInput(f"status must be 'ok' or 'error', not {status!r}")
+    return Completion(event_id, status, latency_ms)
 
 
 def _admission(outcome: object) -> Admission:
@@ -65,44 +79,61 @@ def _admission(outcome: object) -> Admission:
 class Ledger:
     """Customers, hashed API keys, metered usage, monthly counters and OAuth connections.
 
-    One ``Ledger`` per process (it is thread-safe); any number of processes may open the same file.
-    Every metered call goes through :meth:`check_and_record` (or its asyncio twin, which shares the
-    transaction with concurrent calls: group commit), one ``BEGIN IMMEDIATE`` transaction,
-    so concurrent callers can never admit more than a hard limit allows, and a process killed
-    mid-call leaves either the whole call recorded or none of it.
+    ``target`` is a SQLite file (the embedded default) or a PostgreSQL URL (``postgresql://…``)
+    shared by several servers. One ``Ledger`` per process (it is thread-safe); any number of
+    processes (on one machine with SQLite, on any with PostgreSQL) may open the same ledger.
+    Every metered call goes through :meth:`check_and_record` (or its asyncio twin, which shares
+    the transaction with concurrent calls: group commit), one transaction serialised with every
+    other metering of the same customer, so concurrent callers can never admit more than a hard
+    limit allows, and a process killed mid-call leaves either the whole call recorded or none of it.
+
+    ``timeout``: how long a write waits for another process's lock (SQLite's busy timeout,
+    PostgreSQL's lock timeout). PostgreSQL only: ``connect_timeout``, how long a call waits for a
+    database connection before failing closed (:class:`LedgerError`), and ``pool_size``, the most
+    connections this process opens.
     """
 
-    def __init__(self, path: Path | str, *, tiers: TierTable = DEFAULT_TIERS, timeout: float = 30.0) -> None:
-        self.path = Path(path)
+    def __init__(
+        self,
+        target: Path | str,
+        *,
+        tiers: TierTable = DEFAULT_TIERS,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        pool_size: int = 10,
+    ) -> None:
         self.tiers = tiers
-        self._lock = threading.RLock()  # guards the connection
-        try:
-            if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        self.path: Path | None
+        if is_database_url(target):
+            from ._postgres import PostgresDatabase  # psycopg is imported only for a PostgreSQL ledger
+
+            self._db: SqliteDatabase | PostgresDatabase = PostgresDatabase(
+                str(target), lock_timeout=timeout, connect_timeout=connect_timeout, pool_size=pool_size
             )
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it consistent
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")  # see _begin_immediate
-            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: keeps the event-id index hot
-            migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
-            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
-        self._conn = conn
-        self._busy_timeout_ms = int(timeout * 1000)
-        self._group: GroupCommit[Call | _Completion, object] = GroupCommit(
+            self.path = None
+        else:
+            self.path = Path(target)
+            self._db = SqliteDatabase(self.path, timeout=timeout)
+        self._group: GroupCommit[Call | Completion, object] = GroupCommit(
             self._write_batch,
             flush_now=functools.partial(self._write_batch, wait=False),
             on_error=self._write_error,
         )
 
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgres``."""
+        return self._db.dialect
+
+    @property
+    def location(self) -> str:
+        """The file, or the database URL with its password masked (for messages)."""
+        return self._db.location
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -111,30 +142,15 @@ class Ledger:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
+        return f"Ledger({self.location!r})"
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``): all of it commits, or none of it."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise LedgerError(f"cannot write ledger {self.path}: {exc}") from None
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise LedgerError(f"cannot write ledger {self.path}: {exc}") from None
+    def transaction(self) -> AbstractContextManager[LedgerConnection]:
+        """A write transaction, serialised with every other one (SQLite's ``BEGIN IMMEDIATE``; a
+        database-wide lock on PostgreSQL): all of it commits, or none of it."""
+        return self._db.transaction()  # type: ignore[return-value]
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        return self._db.read(sql, params)
 
     # -- customers -----------------------------------------------------------------------------
 
@@ -152,7 +168,8 @@ class Ledger:
                 """INSERT INTO customers (customer_id, email, tier, status, created_at, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?)
                    ON CONFLICT (customer_id) DO UPDATE SET
-                     tier = coalesce(?, tier), email = coalesce(?, email), status = ?, updated_at = ?""",
+                     tier = coalesce(?, customers.tier), email = coalesce(?, customers.email), status = ?,
+                     updated_at = ?""",
                 (customer_id, email, tier or self.tiers.default.name, status, now, now, tier, email, status, now),
             )
         return self.customer(customer_id)
@@ -283,66 +300,39 @@ class Ledger:
 
     def complete(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
         """Record how an admitted call ended (``ok`` or ``error``) and how long it took."""
-        self._write_batch([_Completion.of(event_id, status, latency_ms)])
+        self._write_batch([_completion(event_id, status, latency_ms)])
 
     async def complete_async(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
         """:meth:`complete` for asyncio code, committed with the batch of concurrent calls."""
-        await self._group.submit(_Completion.of(event_id, status, latency_ms))
+        await self._group.submit(_completion(event_id, status, latency_ms))
 
     @staticmethod
     def _call(customer_id: str, tool: str, *, event_id: str | None, at: datetime | None, user_id: str | None) -> Call:
         ts = utc_text(at)
         return Call(customer_id, tool, event_id or new_event_id(), ts, ts[:7], user_id)
 
-    def _write_batch(self, requests: list[Call | _Completion], *, wait: bool = True) -> list[object] | None:
+    def _write_batch(self, requests: list[Call | Completion], *, wait: bool = True) -> list[object] | None:
         """Metering writes in one transaction: the outcome of each Call (an Admission or the
         error to raise) and None for each completion. Raises LedgerError if it cannot commit.
 
-        With ``wait=False`` it returns None, having done nothing, rather than wait for another
-        thread's use of the connection or another process's write lock (the event loop's way).
+        With ``wait=False`` it returns None, having done nothing, rather than wait (for another
+        thread's use of the connection or another process's write lock: the event loop's way).
         """
         calls = [r for r in requests if type(r) is Call]
-        completions = [(r.status, r.latency_ms, r.event_id) for r in requests if type(r) is _Completion]
-        if not self._lock.acquire(blocking=wait):
-            return None
-        try:
-            conn = self._conn
+        completions = [r for r in requests if type(r) is Completion]
+        for _ in range(_CONFLICT_RETRIES):
             try:
-                if not self._begin_immediate(conn, wait=wait):
-                    return None
-                try:
-                    admitted = iter(admit_all(conn, self.tiers, calls))
-                    if completions:
-                        conn.executemany(_COMPLETE, completions)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise self._write_error(exc) from None
-        finally:
-            self._lock.release()
-        return [next(admitted) if type(r) is Call else None for r in requests]
-
-    def _begin_immediate(self, conn: sqlite3.Connection, *, wait: bool) -> bool:
-        """Take the write lock; without ``wait``, False if another process holds it."""
-        if wait:
-            conn.execute("BEGIN IMMEDIATE")
-            return True
-        conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
-                return False
-            raise
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        return True
+                outcomes = self._db.meter(lambda store: admit_all(store, self.tiers, calls, completions), wait=wait)
+            except MeteringConflict:  # rolled back: decide again, seeing the other process's rows
+                continue
+            if outcomes is None:
+                return None
+            admitted = iter(outcomes)
+            return [next(admitted) if type(r) is Call else None for r in requests]
+        raise LedgerError(f"cannot write ledger {self.location}: its event ids kept colliding with another writer's")
 
     def _write_error(self, exc: BaseException) -> LedgerError:
-        return LedgerError(str(exc) if isinstance(exc, LedgerError) else f"cannot write ledger {self.path}: {exc}")
+        return LedgerError(str(exc)) if isinstance(exc, LedgerError) else self._db.error(exc)
 
     def usage(self, customer_id: str, *, month: Month | None = None) -> Usage:
         """A customer's usage in ``month`` (default: the current UTC month)."""
@@ -371,9 +361,18 @@ class Ledger:
         ]
 
     def usage_events(self, *, month: Month | None = None, after_seq: int = 0, limit: int | None = None) -> list[tuple]:
-        """Raw usage rows ``(seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms)``."""
+        """Raw usage rows ``(seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms)``.
+
+        ``seq`` works as a watermark: a later call with ``after_seq`` = the last seq returned
+        misses no row (on PostgreSQL, rows that an open transaction could still precede are left
+        for that later call).
+        """
         sql = "SELECT seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms FROM usage_events WHERE seq > ?"
         params: list = [after_seq]
+        settled = self._db.settled_seq()
+        if settled is not None:
+            sql += " AND seq <= ?"
+            params.append(settled)
         if month is not None:
             sql += " AND month = ?"
             params.append(str(month))
@@ -422,7 +421,7 @@ class Ledger:
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (connection_id, customer_id, provider, account, created_at, kind, credential),
                 )
-            except sqlite3.IntegrityError:
+            except self._db.integrity_errors:
                 raise InvalidInput(
                     f"{customer_id} already has a {provider!r} connection for account {account!r}"
                 ) from None

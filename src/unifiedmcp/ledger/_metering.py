@@ -1,43 +1,46 @@
 """Admission of metered calls: the quota decisions and their records, inside one transaction.
 
-The caller holds a ``BEGIN IMMEDIATE`` transaction, so concurrent processes are serialised and
-never admit more than a hard limit allows. Each decision reads one counter row, never the month's
-events, so its cost does not grow with usage (benchmarks/bench_metering.py). Several calls can
-share the transaction (group commit, see ``_group_commit``): they are decided one after another,
-exactly as if each had its own, and each counter row is written once.
+The rules live here once, for every backend. A backend supplies a :class:`MeteringStore`: it
+reads the state of the batch's customers (holding whatever lock serialises metering of those
+customers: SQLite's write lock, PostgreSQL advisory locks) and writes the decided rows. Each
+decision reads one counter row, never the month's events, so its cost does not grow with usage
+(benchmarks/bench_metering.py). Several calls can share the transaction (group commit, see
+``_group_commit``): they are decided one after another, exactly as if each had its own, and each
+counter row is written once.
+
+A retried event id can only race with its first attempt in another process on PostgreSQL when
+the two name different customers (same-customer calls are serialised by the lock): then fewer
+rows are inserted than decided, :class:`MeteringConflict` is raised, and the backend rolls back
+and decides the batch again, now seeing the committed first attempt.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from random import getrandbits
+from typing import Protocol
 
 from ..config import TierTable
 from ..errors import QuotaExceeded, UnknownCustomer
 from ..months import Month
 from ._records import Admission
 
-__all__ = ["Call", "admit_all", "new_event_id"]
+__all__ = [
+    "Call",
+    "Completion",
+    "EventRow",
+    "MeteringConflict",
+    "MeteringStore",
+    "Prior",
+    "State",
+    "admit_all",
+    "new_event_id",
+]
 
-_STATE = """
-SELECT c.tier, c.status, coalesce(u.calls, 0)
-FROM customers c LEFT JOIN usage_counters u ON u.customer_id = c.customer_id AND u.month = ?
-WHERE c.customer_id = ?
-"""
-_INSERT_EVENT = """
-INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id)
-VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
-"""
-_PRIOR = "SELECT status, customer_id, month FROM usage_events WHERE event_id = ?"
-_COUNT = """
-INSERT INTO usage_counters (customer_id, month, calls, rejected) VALUES (?, ?, ?, ?)
-ON CONFLICT (customer_id, month) DO UPDATE
-SET calls = calls + excluded.calls, rejected = rejected + excluded.rejected
-"""
+Key = tuple[str, str]  # (customer_id, month)
 
 
 def new_event_id() -> str:
@@ -61,13 +64,54 @@ class Call:
     user_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """How an admitted call ended (``ok`` or ``error``): a metering write like the call itself."""
+
+    event_id: str
+    status: str
+    latency_ms: float | None
+
+
 @dataclass(slots=True)
-class _State:
+class State:
     """A customer's tier and status, and the month's admitted calls as this transaction stands."""
 
     tier: str
     active: bool
     used: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What an already recorded event id was: its status and where it was counted."""
+
+    status: str
+    customer_id: str
+    month: str
+
+
+#: ``(event_id, customer_id, tool_name, ts, month, status, user_id)``, as ``usage_events`` stores it.
+EventRow = tuple[str, str, str, str, str, str, str | None]
+
+
+class MeteringConflict(Exception):
+    """Another transaction recorded one of the batch's event ids meanwhile: decide it again."""
+
+
+class MeteringStore(Protocol):
+    """One backend's metering statements, bound to its open transaction."""
+
+    def prepare(self, keys: Sequence[Key], event_ids: Sequence[str]) -> tuple[dict[Key, State], dict[str, Prior]]:
+        """Serialise metering of ``keys`` until commit, then read their states (a key of an
+        unknown customer is left out) and the already recorded ``event_ids``."""
+
+    def states(self, keys: Sequence[Key]) -> dict[Key, State]:
+        """States of further keys (those of retried ids), without locking them."""
+
+    def write(self, events: Sequence[EventRow], counts: dict[Key, list[int]], completions: Sequence[Completion]) -> int:
+        """Insert ``events`` (skipping ids already there), add ``counts`` ([admitted, rejected])
+        to the counters, apply ``completions``; return how many events were inserted."""
 
 
 @lru_cache(maxsize=64)
@@ -76,44 +120,42 @@ def _resets_at(month: str):
 
 
 def admit_all(
-    conn: sqlite3.Connection, tiers: TierTable, calls: Sequence[Call]
+    store: MeteringStore, tiers: TierTable, calls: Sequence[Call], completions: Sequence[Completion] = ()
 ) -> list[Admission | QuotaExceeded | UnknownCustomer]:
-    """Decide and record ``calls`` in order, in the open transaction; one outcome per call.
+    """Decide and record ``calls`` in order, and apply ``completions``, in the open transaction.
 
-    An outcome is the Admission, or the error to raise to that call's caller. A refused call is
-    recorded (status ``rejected``) too, so the caller must commit whatever the outcomes. A retried
-    event id (recorded before, or earlier in ``calls``) counts nothing and repeats the first outcome.
+    One outcome per call: the Admission, or the error to raise to that call's caller. A refused
+    call is recorded (status ``rejected``) too, so the caller must commit whatever the outcomes.
+    A retried event id (recorded before, or earlier in ``calls``) counts nothing and repeats the
+    first outcome.
     """
-    states: dict[tuple[str, str], _State | None] = {}
-
-    def state(customer_id: str, month: str) -> _State | None:
-        key = (customer_id, month)
-        if key not in states:
-            row = conn.execute(_STATE, (month, customer_id)).fetchone()
-            states[key] = None if row is None else _State(row[0], row[1] == "active", row[2])
-        return states[key]
+    keys = list(dict.fromkeys((c.customer_id, c.month) for c in calls))
+    states, priors = store.prepare(keys, list(dict.fromkeys(c.event_id for c in calls)))
+    missing = [(p.customer_id, p.month) for p in priors.values() if (p.customer_id, p.month) not in states]
+    if missing:
+        states.update(store.states(list(dict.fromkeys(missing))))
 
     outcomes: list[Admission | QuotaExceeded | UnknownCustomer] = []
-    counts: dict[tuple[str, str], list[int]] = {}  # (customer, month) -> [calls, rejected] to add
+    events: list[EventRow] = []
+    counts: dict[Key, list[int]] = {}  # (customer, month) -> [calls, rejected] to add
     for call in calls:
-        current = state(call.customer_id, call.month)
+        current = states.get((call.customer_id, call.month))
         if current is None or not current.active:
             outcomes.append(UnknownCustomer(call.customer_id))
             continue
         tier = tiers[current.tier]
-        refuse = tier.hard_limit and current.used >= tier.monthly_api_calls
-        status, month = ("rejected" if refuse else "ok"), call.month
-        inserted = conn.execute(
-            _INSERT_EVENT, (call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id)
-        ).rowcount
-        if inserted:
-            count = counts.setdefault((call.customer_id, month), [0, 0])
-            count[1 if refuse else 0] += 1
+        prior = priors.get(call.event_id)
+        if prior is None:
+            refuse = tier.hard_limit and current.used >= tier.monthly_api_calls
+            status, month = ("rejected" if refuse else "ok"), call.month
+            events.append((call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id))
+            priors[call.event_id] = Prior(status, call.customer_id, month)
+            counts.setdefault((call.customer_id, month), [0, 0])[1 if refuse else 0] += 1
             current.used += not refuse
             used = current.used
         else:  # a retried event id (earlier, or earlier in this batch): its first outcome, counted once
-            status, customer_id, month = conn.execute(_PRIOR, (call.event_id,)).fetchone()
-            counted = state(customer_id, month)
+            status, month = prior.status, prior.month
+            counted = states.get((prior.customer_id, month))
             used = counted.used if counted is not None else 0
         if status == "rejected":
             outcomes.append(QuotaExceeded(
@@ -123,9 +165,8 @@ def admit_all(
         else:
             outcomes.append(Admission(
                 event_id=call.event_id, customer_id=call.customer_id, tier=tier.name, month=month, used=used,
-                limit=tier.monthly_api_calls, resets_at=_resets_at(month), duplicate=not inserted,
+                limit=tier.monthly_api_calls, resets_at=_resets_at(month), duplicate=prior is not None,
             ))
-    for (customer_id, month), (admitted, rejected) in counts.items():
-        conn.execute(_COUNT, (customer_id, month, admitted, rejected))
+    if store.write(events, counts, completions) != len(events):
+        raise MeteringConflict()
     return outcomes
-
