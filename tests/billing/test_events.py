@@ -1,8 +1,11 @@
-"""EventProcessor: exactly-once application, ordering, tier rules, failures and replay."""
+"""EventProcessor: exactly-once application, ordering, tier rules, failures and replay, on both
+ledger backends (a SQLite file and a PostgreSQL database)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,29 @@ from unifiedmcp.billing import EventProcessor, replay_events, subscriptions, web
 from unifiedmcp.ledger import Ledger
 
 from .conftest import event, subscription
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Ledger]]:
+    """Opens fresh, empty ledgers of one backend (closed after the test)."""
+    opened: list[Ledger] = []
+
+    def make() -> Ledger:
+        if request.param == "sqlite":
+            target: Path | str = tmp_path / f"ledger{len(opened)}.sqlite3"
+        else:
+            target = request.getfixturevalue("postgres_url")
+        opened.append(Ledger(target))
+        return opened[-1]
+
+    yield make
+    for led in opened:
+        led.close()
+
+
+@pytest.fixture
+def ledger(new_ledger: Callable[[], Ledger]) -> Ledger:
+    return new_ledger()
 
 
 def _tier(ledger: Ledger, cid: str) -> tuple[str, str]:
@@ -70,7 +96,7 @@ def test_terminal_status_is_never_left(ledger: Ledger) -> None:
     assert subscriptions(ledger)[0].status == "canceled"
 
 
-def test_same_second_ties_follow_previous_attributes(ledger: Ledger) -> None:
+def test_same_second_ties_follow_previous_attributes(new_ledger: Callable[[], Ledger]) -> None:
     """Within one second, the event whose previous_attributes match the other's state is the later one.
 
     An upgrade right after activation: both updates are ``active``, so only previous_attributes
@@ -84,14 +110,13 @@ def test_same_second_ties_follow_previous_attributes(ledger: Ledger) -> None:
     orders = [[created, active, upgraded], [upgraded, active, created], [active, upgraded, created],
               [upgraded, created, active], [created, upgraded, active], [active, created, upgraded]]
     for n, order in enumerate(orders):
-        led = Ledger(ledger.path.with_name(f"order{n}.sqlite3"))
+        led = new_ledger()
         p = EventProcessor(led)
         for e in order:
             p.process(e)
         [m] = subscriptions(led)
         assert (m.status, m.tier) == ("active", "enterprise"), n
         assert led.customer("cus_1").tier == "enterprise"
-        led.close()
 
 
 def test_highest_tier_over_live_subscriptions(ledger: Ledger) -> None:

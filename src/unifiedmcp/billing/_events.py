@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -37,7 +36,7 @@ import stripe
 
 from .._times import utc_text
 from ..config import TierTable
-from ..ledger import Ledger
+from ..ledger import Ledger, LedgerConnection
 from ._errors import BillingError, mask_secrets
 from ._shapes import as_dict, invoice_subscription_id, object_id, subscription_period, subscription_prices
 
@@ -93,14 +92,16 @@ HANDLED_TYPES = _SUBSCRIPTION_TYPES | _INVOICE_TYPES | {
 Status = Literal["applied", "ignored", "duplicate", "failed"]
 
 # -- SQL -------------------------------------------------------------------------------------------
+# Shared by both ledger backends (see unifiedmcp.ledger): columns of the row being updated are
+# qualified with the table name, flags compare with 1, and the larger of two values is greatest().
 _EVENT_STATE = "SELECT status, attempts FROM webhook_events WHERE event_id = ?"
 _RECORD_EVENT = """
 INSERT INTO webhook_events (event_id, type, created, object_id, livemode, received_at, processed_at,
                             status, note, error, attempts, payload)
 VALUES (:event_id, :type, :created, :object_id, :livemode, :now, :now, :status, :note, :error, 1, :payload)
 ON CONFLICT (event_id) DO UPDATE SET
-    processed_at = :now, status = :status, note = :note, error = :error, attempts = attempts + 1,
-    replayed_at = CASE WHEN :replay THEN :now ELSE replayed_at END
+    processed_at = :now, status = :status, note = :note, error = :error, attempts = webhook_events.attempts + 1,
+    replayed_at = CASE WHEN :replay = 1 THEN :now ELSE webhook_events.replayed_at END
 """
 _SUB_STATE = "SELECT status, state_created, snapshot, previous FROM subscriptions WHERE subscription_id = ?"
 _UPSERT_SUB = """
@@ -134,16 +135,16 @@ INSERT INTO invoices (invoice_id, customer_id, subscription_id, status, billing_
 VALUES (:id, :customer, :subscription, :status, :reason, :currency, :due, :paid, :attempts, :failed,
     :created, :now)
 ON CONFLICT (invoice_id) DO UPDATE SET
-    customer_id = coalesce(:customer, customer_id),
-    subscription_id = coalesce(:subscription, subscription_id),
-    status = CASE WHEN :newer THEN :status ELSE status END,
-    billing_reason = coalesce(billing_reason, :reason),
-    currency = coalesce(currency, :currency),
-    amount_due = CASE WHEN :newer THEN :due ELSE amount_due END,
-    amount_paid = max(coalesce(amount_paid, 0), coalesce(:paid, 0)),
-    attempt_count = max(coalesce(attempt_count, 0), coalesce(:attempts, 0)),
-    payment_failed = max(payment_failed, :failed),
-    state_created = max(state_created, :created),
+    customer_id = coalesce(:customer, invoices.customer_id),
+    subscription_id = coalesce(:subscription, invoices.subscription_id),
+    status = CASE WHEN :newer = 1 THEN :status ELSE invoices.status END,
+    billing_reason = coalesce(invoices.billing_reason, :reason),
+    currency = coalesce(invoices.currency, :currency),
+    amount_due = CASE WHEN :newer = 1 THEN :due ELSE invoices.amount_due END,
+    amount_paid = greatest(coalesce(invoices.amount_paid, 0), coalesce(:paid, 0)),
+    attempt_count = greatest(coalesce(invoices.attempt_count, 0), coalesce(:attempts, 0)),
+    payment_failed = greatest(invoices.payment_failed, :failed),
+    state_created = greatest(invoices.state_created, :created),
     updated_at = :now
 """
 _UPSERT_INCIDENT = """
@@ -151,9 +152,9 @@ INSERT INTO payment_incidents (incident_id, kind, charge_id, customer_id, amount
     created, updated_at)
 VALUES (:id, :kind, :charge, :customer, :amount, :currency, :status, :created, :now)
 ON CONFLICT (incident_id) DO UPDATE SET
-    amount = max(coalesce(amount, 0), coalesce(:amount, 0)),
-    status = CASE WHEN :created >= created THEN :status ELSE status END,
-    created = max(created, :created),
+    amount = greatest(coalesce(payment_incidents.amount, 0), coalesce(:amount, 0)),
+    status = CASE WHEN :created >= payment_incidents.created THEN :status ELSE payment_incidents.status END,
+    created = greatest(payment_incidents.created, :created),
     updated_at = :now
 """
 
@@ -282,7 +283,7 @@ class EventProcessor:
 
     @staticmethod
     def _record(
-        conn: sqlite3.Connection,
+        conn: LedgerConnection,
         event: Mapping[str, Any],
         payload: str,
         *,
@@ -336,7 +337,7 @@ class EventProcessor:
     # -- dispatch --------------------------------------------------------------------------------
 
     def _apply(
-        self, conn: sqlite3.Connection, event: Mapping[str, Any], fresh: Mapping[str, Mapping[str, Any]]
+        self, conn: LedgerConnection, event: Mapping[str, Any], fresh: Mapping[str, Mapping[str, Any]]
     ) -> tuple[str, str | None]:
         etype = event["type"]
         obj = (event.get("data") or {}).get("object")
@@ -369,13 +370,13 @@ class EventProcessor:
 
     # -- customers and tiers ---------------------------------------------------------------------
 
-    def _ensure_customer(self, conn: sqlite3.Connection, customer_id: str, email: str | None = None) -> None:
+    def _ensure_customer(self, conn: LedgerConnection, customer_id: str, email: str | None = None) -> None:
         now = utc_text()
         conn.execute(_INSERT_CUSTOMER, (customer_id, email, self.tiers.default.name, "active", now, now))
         if email:
             conn.execute(_SET_EMAIL, (email, customer_id))
 
-    def _retier(self, conn: sqlite3.Connection, customer_id: str) -> None:
+    def _retier(self, conn: LedgerConnection, customer_id: str) -> None:
         row = conn.execute(_CUSTOMER_ROW, (customer_id,)).fetchone()
         if row is None:
             self._ensure_customer(conn, customer_id)
@@ -388,10 +389,10 @@ class EventProcessor:
         if target != tier:
             conn.execute(_SET_TIER, (target, utc_text(), customer_id))
 
-    def _customer_created(self, conn: sqlite3.Connection, obj: Mapping[str, Any]) -> None:
+    def _customer_created(self, conn: LedgerConnection, obj: Mapping[str, Any]) -> None:
         self._ensure_customer(conn, str(obj["id"]), obj.get("email"))
 
-    def _customer_deleted(self, conn: sqlite3.Connection, obj: Mapping[str, Any]) -> None:
+    def _customer_deleted(self, conn: LedgerConnection, obj: Mapping[str, Any]) -> None:
         cid = str(obj["id"])
         now = utc_text()
         conn.execute(_INSERT_CUSTOMER, (cid, obj.get("email"), self.tiers.default.name, "deleted", now, now))
@@ -401,7 +402,7 @@ class EventProcessor:
 
     def _subscription(
         self,
-        conn: sqlite3.Connection,
+        conn: LedgerConnection,
         event: Mapping[str, Any],
         obj: Mapping[str, Any],
         fresh: Mapping[str, Mapping[str, Any]],
@@ -480,7 +481,7 @@ class EventProcessor:
             raise _Stale("same second; lower lifecycle rank")
         return obj, previous
 
-    def _tier_of(self, conn: sqlite3.Connection, obj: Mapping[str, Any]) -> str | None:
+    def _tier_of(self, conn: LedgerConnection, obj: Mapping[str, Any]) -> str | None:
         """The highest tier among the subscription's catalog prices (metadata is never trusted)."""
         found = []
         for price in subscription_prices(obj):
@@ -493,7 +494,7 @@ class EventProcessor:
 
     # -- invoices, refunds, disputes -------------------------------------------------------------
 
-    def _invoice(self, conn: sqlite3.Connection, event: Mapping[str, Any], obj: Mapping[str, Any]) -> None:
+    def _invoice(self, conn: LedgerConnection, event: Mapping[str, Any], obj: Mapping[str, Any]) -> None:
         iid = str(obj["id"])
         created = int(event["created"])
         status = obj.get("status")
@@ -524,7 +525,7 @@ class EventProcessor:
         if customer:
             self._ensure_customer(conn, customer, obj.get("customer_email"))
 
-    def _refund(self, conn: sqlite3.Connection, event: Mapping[str, Any], obj: Mapping[str, Any]) -> None:
+    def _refund(self, conn: LedgerConnection, event: Mapping[str, Any], obj: Mapping[str, Any]) -> None:
         conn.execute(
             _UPSERT_INCIDENT,
             {
@@ -540,7 +541,7 @@ class EventProcessor:
             },
         )
 
-    def _dispute(self, conn: sqlite3.Connection, event: Mapping[str, Any], obj: Mapping[str, Any]) -> None:
+    def _dispute(self, conn: LedgerConnection, event: Mapping[str, Any], obj: Mapping[str, Any]) -> None:
         conn.execute(
             _UPSERT_INCIDENT,
             {

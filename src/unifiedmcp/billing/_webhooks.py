@@ -49,7 +49,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 _COUNT_REJECTION = """
 INSERT INTO webhook_rejections (reason, count, last_at) VALUES (?, 1, ?)
-ON CONFLICT (reason) DO UPDATE SET count = count + 1, last_at = excluded.last_at
+ON CONFLICT (reason) DO UPDATE SET count = webhook_rejections.count + 1, last_at = excluded.last_at
 """
 
 
@@ -179,7 +179,7 @@ class WebhookReceiver:
         except ClientDisconnect:
             return JSONResponse({"error": "client_disconnected"}, status_code=400)
         payload = body.decode("utf-8")
-        if self.processor.client is None and self.processor.before_apply is None:
+        if self.processor.client is None and self.processor.before_apply is None and self.ledger.backend == "sqlite":
             outcome = self.processor.process(event, payload=payload)  # no I/O besides SQLite: stay on the loop
         else:
             outcome = await run_in_threadpool(self.processor.process, event, payload=payload)
@@ -194,7 +194,7 @@ class WebhookReceiver:
 
     def _check(self) -> None:
         with self.ledger.transaction() as conn:
-            conn.execute("SELECT count(*) FROM webhook_events WHERE 0").fetchone()
+            conn.execute("SELECT count(*) FROM webhook_events WHERE 1 = 0").fetchone()
 
 
 def _response(outcome: EventOutcome) -> JSONResponse:

@@ -1,14 +1,15 @@
 """The ledger: customers and tiers, hashed API keys (customer and operator), metered usage,
 connections with encrypted credentials, Connect OAuth states and the operator's catalog prices.
+A SQLite file (the embedded default) or a PostgreSQL database shared by several servers.
 
     from unifiedmcp.ledger import Ledger
-    with Ledger("data/ledger.sqlite3") as ledger:
+    with Ledger("data/ledger.sqlite3") as ledger:         # or Ledger("postgresql://user@host/db")
         ledger.upsert_customer("cus_123", tier="free")
         admission = ledger.check_and_record("cus_123", "list_customers")   # may raise QuotaExceeded
 """
 
 from ._export import USAGE_COLUMNS, export_usage
-from ._ledger import USAGE_STATUSES, Ledger
+from ._ledger import USAGE_STATUSES, Ledger, LedgerConnection
 from ._metering import new_event_id
 from ._migrations import latest_version
 from ._records import Admission, ApiKey, ConnectState, Customer, NewApiKey, OAuthConnection, Principal, Usage
@@ -21,6 +22,7 @@ __all__ = [
     "ConnectState",
     "Customer",
     "Ledger",
+    "LedgerConnection",
     "NewApiKey",
     "OAuthConnection",
     "Principal",

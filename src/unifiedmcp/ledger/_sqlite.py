@@ -40,6 +40,10 @@ SET calls = usage_counters.calls + excluded.calls, rejected = usage_counters.rej
 _COMPLETE = "UPDATE usage_events SET status = ?, latency_ms = ? WHERE event_id = ? AND status != 'rejected'"
 
 
+def _greatest(*values: object) -> object:
+    return max((v for v in values if v is not None), default=None)  # type: ignore[type-var]
+
+
 class _Store:
     """The metering statements on the open ``BEGIN IMMEDIATE`` transaction (which is the lock)."""
 
@@ -87,6 +91,9 @@ class SqliteDatabase:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")  # see _begin_immediate
             conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: keeps the event-id index hot
+            # PostgreSQL's greatest() (NULLs ignored), so shared SQL can take the larger of two
+            # values: SQLite's two-argument max() does not exist in PostgreSQL.
+            conn.create_function("greatest", -1, _greatest, deterministic=True)
             self._conn = conn
             migrate(SqliteMigrator(conn))
         except (sqlite3.Error, OSError) as exc:
