@@ -130,3 +130,24 @@ def test_the_cluster_helper_runs_a_private_server_as_a_non_root_user() -> None:
         directory = cluster.directory
     assert uid != 0
     assert not directory.exists()
+
+
+def test_usage_export_and_warehouse_pull_read_a_postgres_ledger(
+    postgres_url: str, cli, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """`ledger export-usage` and `warehouse pull-usage` take UNIFIEDMCP_LEDGER=postgresql://…; a
+    second pull copies nothing twice."""
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", postgres_url)
+    with Ledger(postgres_url) as ledger:
+        ledger.upsert_customer("cus_pro", tier="pro")
+        for i in range(5):
+            ledger.check_and_record("cus_pro", "list_customers", event_id=f"e{i}")
+    month = time.strftime("%Y-%m", time.gmtime())
+    code, out, err = cli("ledger", "export-usage", "--month", month, "--format", "csv")
+    assert code == 0, err
+    assert out.count("cus_pro") == 5
+    code, out, err = cli("warehouse", "pull-usage")
+    assert code == 0, err
+    assert "pulled 5 rows" in out and "loaded 5" in out
+    code, out, _ = cli("warehouse", "pull-usage")
+    assert "pulled 0 rows" in out

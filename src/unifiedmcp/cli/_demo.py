@@ -27,7 +27,7 @@ def build(
         warehouse=s.warehouse, usage_file=s.data_dir / "demo" / "usage.parquet", customers=customers, months=months,
         seed=seed, first_month=Month.parse(first_month) if first_month else None, replace=replace, progress=True,
         # A fresh installation's ledger gets the demo's webhooks; an existing one is never touched.
-        ledger=None if s.ledger.exists() else s.ledger,
+        ledger=s.ledger_file if s.ledger_file and not s.ledger_file.exists() else None,
         on_stage=lambda stage: console.print(f"[dim]{stage}…[/dim]"),
     )
     console.print(

@@ -22,7 +22,7 @@ def _build_demo() -> None:
     s = settings()
     err_console.print(f"[bold]report:[/] no warehouse at {s.warehouse}; building the demo data first")
     result = build_demo(warehouse=s.warehouse, usage_file=s.data_dir / "demo" / "usage.csv", progress=True,
-                        ledger=None if s.ledger.exists() else s.ledger,
+                        ledger=s.ledger_file if s.ledger_file and not s.ledger_file.exists() else None,
                         on_stage=lambda stage: err_console.print(f"[dim]{stage}…[/dim]"))
     err_console.print(f"demo warehouse ready: {result.customers} customers, {result.months[0]} to "
                       f"{result.months[-1]} ({result.seconds:.1f} s)", highlight=False)
@@ -73,8 +73,8 @@ def report(
     source = _data_source(warehouse, latest=latest)
     if m is None:
         m = reports.latest_complete_month(source)
-    if ledger is None and settings().ledger.exists():
-        ledger = settings().ledger
+    if ledger is None and settings().ledger_file and settings().ledger_file.exists():
+        ledger = settings().ledger_file
     console.print(f"Running the reports for {m} from {source} ...")
     run = reports.run_reports(
         m, out_dir=out, warehouse=source, ledger=ledger, parallel=parallel, currency=currency.lower(),

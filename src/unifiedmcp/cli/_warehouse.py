@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ._common import console, err_console, settings
+from ._common import console, err_console, open_ledger, settings
 
 app_ = typer.Typer(
     help="The DuckDB warehouse (UNIFIEDMCP_WAREHOUSE): load Stripe JSON Lines and usage logs, pull, sync.",
@@ -82,7 +82,15 @@ def pull_usage(
     """Copy new usage events from the ledger (incremental by its seq watermark)."""
     from .. import warehouse as wh  # imported per command: duckdb only when needed
 
-    r = wh.pull_usage(settings().warehouse, ledger=ledger or settings().ledger)
+    if ledger is None and settings().ledger_file is None:  # a PostgreSQL ledger: read through Ledger
+        with open_ledger() as led:
+
+            def read(after_seq: int, limit: int) -> list[tuple]:  # latency_ms and user_id as the warehouse orders them
+                return [(*r[:6], r[7], r[6]) for r in led.usage_events(after_seq=after_seq, limit=limit)]
+
+            r = wh.pull_usage(settings().warehouse, ledger=led.location, read=read)
+    else:
+        r = wh.pull_usage(settings().warehouse, ledger=ledger or settings().ledger)
     console.print(
         f"pulled {r.rows} rows from {r.ledger}: loaded {r.loaded}, duplicates {r.duplicates}, "
         f"malformed {r.malformed}; watermark seq {r.watermark}", highlight=False,

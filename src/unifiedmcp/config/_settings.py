@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .._dsn import is_database_url
 from ..errors import ConfigError, LiveKeyRefused
 
 __all__ = ["Settings", "load_settings", "LIVE_KEY_PREFIXES"]
@@ -29,7 +30,8 @@ class Settings(BaseSettings):
     environment variable            meaning
     ==============================  ==============================================
     ``UNIFIEDMCP_DATA_DIR``         data directory (default ``./data``)
-    ``UNIFIEDMCP_LEDGER``           ledger SQLite file (default ``DATA_DIR/ledger.sqlite3``)
+    ``UNIFIEDMCP_LEDGER``           ledger: a SQLite file (default ``DATA_DIR/ledger.sqlite3``) or a
+                                    PostgreSQL URL ``postgresql://user:password@host/db`` (held secret)
     ``UNIFIEDMCP_WAREHOUSE``        DuckDB warehouse (default ``DATA_DIR/warehouse.duckdb``)
     ``UNIFIEDMCP_TIERS_FILE``       TOML file overriding the tier table
     ``UNIFIEDMCP_ALLOW_LIVE``       ``1`` to accept live Stripe keys
@@ -55,7 +57,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path("data"), validation_alias=_env("UNIFIEDMCP_DATA_DIR", "data_dir"))
-    ledger_path: Path | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_LEDGER", "ledger_path"))
+    ledger_path: Path | SecretStr | None = Field(
+        default=None, validation_alias=_env("UNIFIEDMCP_LEDGER", "ledger_path")
+    )
     warehouse_path: Path | None = Field(
         default=None, validation_alias=_env("UNIFIEDMCP_WAREHOUSE", "warehouse_path")
     )
@@ -80,6 +84,14 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_SECRET_KEY", "secret_key"))
     base_url: str | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_BASE_URL", "base_url"))
 
+    @field_validator("ledger_path", mode="before")
+    @classmethod
+    def _ledger_url(cls, value: object) -> object:
+        # A database URL stays text (a Path would fold its //) and secret (it may hold a password).
+        if isinstance(value, str):
+            return SecretStr(value) if is_database_url(value) else Path(value)
+        return value
+
     @model_validator(mode="after")
     def _refuse_live_keys(self) -> Settings:
         key = self.stripe_api_key.get_secret_value() if self.stripe_api_key else ""
@@ -88,8 +100,16 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def ledger(self) -> Path:
+    def ledger(self) -> Path | str:
+        """The ledger to open: a SQLite file, or a PostgreSQL URL (with its password)."""
+        if isinstance(self.ledger_path, SecretStr):
+            return self.ledger_path.get_secret_value()
         return self.ledger_path or self.data_dir / "ledger.sqlite3"
+
+    @property
+    def ledger_file(self) -> Path | None:
+        """The SQLite ledger file; None when the ledger is a PostgreSQL database."""
+        return None if isinstance(self.ledger_path, SecretStr) else self.ledger  # type: ignore[return-value]
 
     @property
     def warehouse(self) -> Path:

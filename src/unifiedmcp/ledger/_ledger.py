@@ -20,7 +20,7 @@ from ..config import DEFAULT_TIERS, TierTable
 from ..errors import AuthError, ConnectFailed, ConnectionCapReached, InvalidInput, LedgerError, UnknownCustomer
 from ..months import Month
 from . import _tokens
-from ._dsn import is_database_url
+from .._dsn import is_database_url
 from ._group_commit import GroupCommit
 from ._metering import Call, Completion, MeteringConflict, admit_all, new_event_id
 from ._records import (

@@ -36,7 +36,7 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 
 from ..errors import LedgerError
-from ._dsn import mask_url, scrub
+from .._dsn import mask_url, scrub
 from ._metering import Completion, EventRow, Key, MeteringConflict, Prior, State
 from ._migrations import migrate
 

@@ -1,15 +1,18 @@
-"""Pulling metered calls from the ledger (SQLite) into the warehouse, incrementally.
+"""Pulling metered calls from the ledger into the warehouse, incrementally.
 
 The ledger's ``usage_events.seq`` only grows, so the warehouse keeps the highest ``seq`` it has
-copied (per ledger file) in ``sync_state`` and asks only for rows above it. Rows go through the
+copied (per ledger) in ``sync_state`` and asks only for rows above it. Rows go through the
 same validation and ``event_id`` de-duplication as usage files, so a pull that is interrupted and
-re-run never duplicates an event.
+re-run never duplicates an event. A SQLite ledger file is read here directly; a PostgreSQL ledger
+through the ``read`` function its caller passes (``Ledger.usage_events``, which never returns a
+row an open transaction could still precede: the ledger sits above the warehouse).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,11 @@ from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse
 from ._usage import insert_usage_rows, rollback_load
 
-__all__ = ["UsagePull", "pull_usage"]
+__all__ = ["UsagePull", "UsageReader", "pull_usage"]
+
+#: ``read(after_seq, limit)`` -> ledger rows ``(seq, event_id, customer_id, tool_name, ts, status,
+#: latency_ms, user_id)`` with seq above ``after_seq``, in seq order.
+UsageReader = Callable[[int, int], list[tuple]]
 
 LEDGER_BATCH_SQL = """
 SELECT seq, event_id, customer_id, tool_name, ts, status, latency_ms, user_id
@@ -39,7 +46,7 @@ _TYPES = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.str
 
 @dataclass(frozen=True)
 class UsagePull:
-    ledger: Path
+    ledger: Path | str  # the file, or the database URL without its password
     rows: int  # ledger rows read
     loaded: int  # new events stored
     duplicates: int  # rows whose event_id the warehouse already had
@@ -48,31 +55,46 @@ class UsagePull:
     seconds: float
 
 
-def _state_key(ledger: Path) -> str:
-    return f"ledger_seq:{ledger.resolve()}"
-
-
-def pull_usage(warehouse: Warehouse, *, ledger: str | Path, batch_size: int = 200_000) -> UsagePull:
-    """Copy the ledger's usage events above the stored watermark; return what was copied."""
-    ledger = Path(ledger)
+def _sqlite_reader(ledger: Path) -> tuple[UsageReader, Callable[[], None]]:
     if not ledger.is_file():
         raise WarehouseError(f"no ledger at {ledger}", path=ledger)
-    started = time.perf_counter()
     try:
         src = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise WarehouseError(f"cannot open ledger {ledger}: {exc}", path=ledger) from None
+
+    def read(after_seq: int, limit: int) -> list[tuple]:
+        try:
+            return src.execute(LEDGER_BATCH_SQL, (after_seq, limit)).fetchall()
+        except sqlite3.Error as exc:
+            raise WarehouseError(f"cannot read usage_events from {ledger}: {exc}", path=ledger) from None
+
+    return read, src.close
+
+
+def pull_usage(
+    warehouse: Warehouse, *, ledger: str | Path, batch_size: int = 200_000, read: UsageReader | None = None
+) -> UsagePull:
+    """Copy the ledger's usage events above the stored watermark; return what was copied.
+
+    ``ledger`` names the ledger (its watermark is kept under that name); without ``read`` it is a
+    SQLite file read directly.
+    """
+    started = time.perf_counter()
+    if read is None:
+        ledger = Path(ledger)
+        read, close = _sqlite_reader(ledger)
+        name = str(ledger.resolve())
+    else:
+        close, name = (lambda: None), str(ledger)
+    key = f"ledger_seq:{name}"
     rows = loaded = duplicates = malformed = 0
-    key = _state_key(ledger)
     try:
         with open_warehouse(warehouse) as con:
             row = con.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchall()
             watermark = int(row[0][0]) if row else 0
             while True:
-                try:
-                    batch = src.execute(LEDGER_BATCH_SQL, (watermark, batch_size)).fetchall()
-                except sqlite3.Error as exc:
-                    raise WarehouseError(f"cannot read usage_events from {ledger}: {exc}", path=ledger) from None
+                batch = read(watermark, batch_size)
                 if not batch:
                     break
                 columns = list(zip(*batch, strict=True))
@@ -82,7 +104,7 @@ def pull_usage(warehouse: Warehouse, *, ledger: str | Path, batch_size: int = 20
                 con.execute("BEGIN")
                 try:
                     con.register("_ledger_batch", table)
-                    n, new, dups = insert_usage_rows(con, BATCH_RELATION_SQL, source=f"ledger:{ledger.resolve()}")
+                    n, new, dups = insert_usage_rows(con, BATCH_RELATION_SQL, source=f"ledger:{name}")
                     con.unregister("_ledger_batch")
                     watermark = int(columns[0][-1])
                     con.execute(
@@ -97,7 +119,7 @@ def pull_usage(warehouse: Warehouse, *, ledger: str | Path, batch_size: int = 20
                 malformed += n - new - dups
                 duplicates += dups
     finally:
-        src.close()
+        close()
     return UsagePull(
         ledger=ledger,
         rows=rows,
