@@ -134,6 +134,7 @@ class WebhookReceiver:
         tolerance: int = DEFAULT_TOLERANCE,
         max_body_bytes: int = MAX_BODY_BYTES,
         before_apply: Callable[[Mapping[str, Any]], None] | None = None,
+        on_outcome: Callable[[str, str], None] | None = None,
     ) -> None:
         self.secrets = settings.webhook_secrets
         if not self.secrets:
@@ -141,6 +142,7 @@ class WebhookReceiver:
         self.ledger = ledger
         self.tolerance = tolerance
         self.max_body_bytes = max_body_bytes
+        self.on_outcome = on_outcome
         self.processor = EventProcessor(ledger, tiers=tiers, client=client, before_apply=before_apply)
         self.routes = [
             Route(path, self.receive, methods=["POST"]),
@@ -174,6 +176,8 @@ class WebhookReceiver:
             )
         except WebhookRejected as rej:
             log.info("webhook delivery rejected: %s", rej.reason)
+            if self.on_outcome is not None:
+                self.on_outcome("unverified", rej.reason)
             await run_in_threadpool(record_rejection, self.ledger, rej.reason)
             return JSONResponse({"error": rej.reason}, status_code=rej.status)
         except ClientDisconnect:
@@ -183,6 +187,8 @@ class WebhookReceiver:
             outcome = self.processor.process(event, payload=payload)  # no I/O besides SQLite: stay on the loop
         else:
             outcome = await run_in_threadpool(self.processor.process, event, payload=payload)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome.type, outcome.status)
         return _response(outcome)
 
     async def healthz(self, request: Request) -> JSONResponse:
@@ -218,12 +224,15 @@ def create_webhook_app(
     tolerance: int = DEFAULT_TOLERANCE,
     max_body_bytes: int = MAX_BODY_BYTES,
     before_apply: Callable[[Mapping[str, Any]], None] | None = None,
+    on_outcome: Callable[[str, str], None] | None = None,
 ) -> Starlette:
     """A Starlette app serving ``POST {path}`` (default ``/webhooks/stripe``) and ``GET /healthz``.
 
     ``client`` lets the receiver re-fetch a subscription when two events of the same second cannot
-    be ordered otherwise. ``tiers`` defaults to the ledger's tier table. The receiver is kept as
-    ``app.state.receiver``.
+    be ordered otherwise. ``tiers`` defaults to the ledger's tier table. ``on_outcome(type,
+    outcome)`` hears of every delivery (the server counts them for Prometheus): a processed
+    event's type and status, or ``("unverified", reason)`` for a refused one. The receiver is
+    kept as ``app.state.receiver``.
     """
     receiver = WebhookReceiver(
         settings=settings,
@@ -234,6 +243,7 @@ def create_webhook_app(
         tolerance=tolerance,
         max_body_bytes=max_body_bytes,
         before_apply=before_apply,
+        on_outcome=on_outcome,
     )
     app = Starlette(routes=receiver.routes)
     app.state.receiver = receiver

@@ -91,21 +91,24 @@ def _operator_account(operator: Any) -> str | None:
     try:
         return operator_account_id(operator)
     except Exception as exc:  # Stripe unreachable at start-up: connecting will ask again
-        err_console.print(f"note: could not read the operator's account id ({exc.__class__.__name__})", markup=False)
+        _note(f"note: could not read the operator's account id ({exc.__class__.__name__})")
         return None
 
 
 def _webhook_app(runtime: Any) -> Any:
     """The billing core's webhook receiver on the server's ledger (None when not configured)."""
     from ..billing import create_webhook_app
+    from ..server import count_webhook
 
     if not settings().webhook_secrets:
-        err_console.print("webhooks disabled: STRIPE_WEBHOOK_SECRET is not set", markup=False, highlight=False)
+        _note("webhooks disabled: STRIPE_WEBHOOK_SECRET is not set")
         return None
     try:
-        return create_webhook_app(settings=settings(), ledger=runtime.ledger, client=runtime.stripe)
+        return create_webhook_app(
+            settings=settings(), ledger=runtime.ledger, client=runtime.stripe, on_outcome=count_webhook
+        )
     except UnifiedMCPError as exc:
-        err_console.print(f"webhooks disabled: {exc}", markup=False, highlight=False)
+        _note(f"webhooks disabled: {exc}")
         return None
 
 
@@ -116,10 +119,7 @@ def _connect_app(runtime: Any) -> Any:
     if runtime.options.role != "customer" or runtime.stripe is None:
         return None
     if cipher_or_none() is None:
-        err_console.print(
-            "note: UNIFIEDMCP_SECRET_KEY is not set: Stripe connections cannot be stored or use stored keys",
-            markup=False, highlight=False,
-        )
+        _note("note: UNIFIEDMCP_SECRET_KEY is not set: Stripe connections cannot be stored or use stored keys")
     return create_connect_app(
         ledger=runtime.ledger,
         operator_client=runtime.stripe,
@@ -167,25 +167,48 @@ def serve(
     allow_confirm_argument: bool = typer.Option(False, "--allow-confirm-argument", help=_CONFIRM_HELP),
     base_url: str = typer.Option(
         None, "--base-url", envvar="UNIFIEDMCP_BASE_URL",
-        help="Public URL of this server (default http://HOST:PORT); Host/Origin are checked against it.",
+        help="Public URL of this server (default http(s)://HOST:PORT); Host/Origin are checked against it.",
     ),
     upgrade_url: str = typer.Option(None, "--upgrade-url", help="Upgrade link shown past the free limit."),
     metering: bool = typer.Option(True, "--metering/--no-metering", help="Meter calls (off only for benchmarks)."),
     sessions_per_key: int = typer.Option(8, "--sessions-per-key", min=1, help="Open MCP sessions one key may hold."),
     session_idle: float = typer.Option(600.0, "--session-idle", min=1, help="Seconds before an idle session closes."),
+    ssl_certfile: Path = typer.Option(None, "--ssl-certfile", help="TLS certificate (PEM, with its chain): serve HTTPS."),
+    ssl_keyfile: Path = typer.Option(None, "--ssl-keyfile", help="The certificate's private key (PEM)."),
+    metrics_port: int = typer.Option(
+        None, "--metrics-port", min=1, max=65535,
+        help="Also serve Prometheus metrics without a key on this port of --host (/metrics on --port needs an operator key).",
+    ),
+    log_format: str = typer.Option("text", "--log-format", help="text, or json: one JSON object per line on stderr."),
 ) -> None:
-    """Serve streamable HTTP MCP at /mcp (bearer API keys), Stripe webhooks, the Connect callback and /healthz."""
+    """Serve streamable HTTP MCP at /mcp (bearer API keys), Stripe webhooks, the Connect callback,
+    /healthz and Prometheus /metrics."""
     import uvicorn
 
     from .._loopback import is_loopback
-    from ..server import create_app
+    from ..server import create_app, serve_metrics, use_json_logs
 
+    if log_format not in ("text", "json"):
+        raise InvalidInput(f"--log-format must be text or json, not {log_format!r}")
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise InvalidInput("give --ssl-certfile and --ssl-keyfile together")
+    tls = ssl_certfile is not None
     if not is_loopback(host) and not base_url:
         raise InvalidInput(
             f"--host {host} is not a loopback address: give --base-url (the public URL clients use), "
             "so that Host and Origin headers can still be checked"
         )
-    url = base_url or f"http://{host}:{port}"
+    if log_format == "json":
+        global _json_logs
+        _json_logs = True
+        use_json_logs()
+    if not is_loopback(host) and not tls and not base_url.startswith("https://"):
+        _note(
+            f"warning: serving plain HTTP on {host}: API keys, tool results and webhook payloads cross the "
+            "network unencrypted and can be read or replayed; give --ssl-certfile/--ssl-keyfile, or put a "
+            "TLS proxy in front and give its https:// address as --base-url"
+        )
+    url = base_url or f"{'https' if tls else 'http'}://{host}:{port}"
     role = _role(None, operator)
     with _runtime(
         role=role,
@@ -201,10 +224,25 @@ def serve(
         app = create_app(
             runtime, base_url=url, webhook_app=_webhook_app(runtime), connect_app=_connect_app(runtime), host=host,
         )
-        err_console.print(
-            f"MCP ({role}s) at {url}/mcp, webhooks at {url}/webhooks/stripe", markup=False, highlight=False
+        if metrics_port is not None:
+            serve_metrics(host=host, port=metrics_port)
+        _note(f"MCP ({role}s) at {url}/mcp, webhooks at {url}/webhooks/stripe, ledger {runtime.ledger.location}")
+        uvicorn.run(
+            app, host=host, port=port, log_level="warning", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+            # json: uvicorn's loggers go to the root logger's JSON handler instead of its own setup.
+            **({"log_config": None} if log_format == "json" else {}),
         )
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+_json_logs = False  # serve --log-format json: notes become log lines too
+
+
+def _note(message: str) -> None:
+    """A line for the operator on stderr: plain, or a JSON log line under --log-format json."""
+    if _json_logs:
+        logging.getLogger("unifiedmcp.cli").warning(message)
+    else:
+        err_console.print(message, markup=False, highlight=False)
 
 
 def _command() -> list[str]:

@@ -16,6 +16,8 @@ The tool registry: :func:`tool_specs` lists every tool (name, selector, annotati
 
 from ._app import LedgerTokenVerifier, create_app, transport_security
 from ._errors import ToolSelectionError
+from ._logs import use_json_logs
+from ._metrics import count_webhook, serve_metrics
 from ._registry import ALWAYS_ON, OPERATOR_ONLY, ToolSpec
 from ._registry import all_specs as tool_specs
 from ._registry import select as select_tools
@@ -36,8 +38,11 @@ __all__ = [
     "ToolSelectionError",
     "ToolSpec",
     "build_server",
+    "count_webhook",
     "create_app",
     "select_tools",
+    "serve_metrics",
     "tool_specs",
     "transport_security",
+    "use_json_logs",
 ]

@@ -1,5 +1,6 @@
 """The HTTP app: streamable HTTP MCP at ``/mcp`` behind ledger bearer keys, the Stripe webhook
-receiver at ``/webhooks/stripe``, the Connect OAuth callback and ``/healthz``, in one ASGI app.
+receiver at ``/webhooks/stripe``, the Connect OAuth callback, ``/healthz`` and ``/metrics``
+(Prometheus, operator keys only: see ``_metrics``), in one ASGI app.
 
 ``/mcp`` answers 401 with ``WWW-Authenticate: Bearer ... resource_metadata=...`` without a valid
 ``Authorization: Bearer umk_...`` key, and 403 (``insufficient_scope``) for a key of the other
@@ -37,6 +38,7 @@ from .._loopback import is_loopback
 from ..accounts import CALLBACK_PATH
 from ..errors import AuthError, UnknownCustomer
 from ..ledger import Ledger
+from ._metrics import metrics_endpoint, watch_sessions
 from ._registry import select
 from ._runtime import Role, Runtime
 from ._server import build_server
@@ -131,6 +133,7 @@ def create_app(
         security_settings=transport_security(host=host, base_url=base_url),
         session_idle_timeout=runtime.options.session_idle_seconds,
     )
+    watch_sessions(manager)
     resource = f"{base_url}{MCP_PATH}"
     mcp_endpoint = RequireAuthMiddleware(
         StreamableHTTPASGIApp(manager), [SCOPE, role], build_resource_metadata_url(AnyHttpUrl(resource))
@@ -154,6 +157,7 @@ def create_app(
             resource_url=AnyHttpUrl(resource), authorization_servers=[AnyHttpUrl(base_url)], scopes_supported=[SCOPE, role]
         ),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     if connect_app is not None:
         routes.append(Route(CALLBACK_PATH, endpoint=connect_app, methods=["GET"]))

@@ -60,6 +60,7 @@ from ._errors import (
     from_stripe_error,
     quota_failure,
 )
+from ._metrics import count_call, count_stripe_error, metering_timer
 from ._registry import ToolSpec
 from ._runtime import Runtime
 
@@ -244,20 +245,25 @@ async def _invoke(
     # (group commit); the tool itself, which blocks on Stripe, runs in a worker thread.
     ledger = runtime.ledger if runtime.options.metered else None
     event_id: str | None = None
+    tier = "operator" if caller.role == "operator" else None
     if ledger is not None:
         customer = caller.customer
         assert customer is not None  # a customer server's callers are customers
         event_id = new_event_id()
         try:
-            await ledger.check_and_record_async(customer, spec.name, event_id=event_id)
+            with metering_timer():
+                tier = (await ledger.check_and_record_async(customer, spec.name, event_id=event_id)).tier
         except QuotaExceeded as exc:
+            count_call(tier=exc.tier, tool=spec.name, outcome="rejected")
             return error_result(quota_failure(exc, upgrade_url=runtime.upgrade_url(customer)), tool=spec.name)
         except UnknownCustomer:
+            count_call(tier=None, tool=spec.name, outcome="unmetered")
             return error_result(
                 MeteringUnavailable(f"customer {customer} is not in the ledger", customer=customer),
                 tool=spec.name,
             )
         except LedgerError as exc:  # no metering, no call
+            count_call(tier=None, tool=spec.name, outcome="unmetered")
             return error_result(MeteringUnavailable(f"the ledger is unavailable: {exc}"), tool=spec.name)
     started = time.perf_counter()
     status = "error"
@@ -265,6 +271,7 @@ async def _invoke(
         result, status = await anyio.to_thread.run_sync(functools.partial(_run, call, spec, args, confirmation))
         return result
     finally:
+        count_call(tier=tier, tool=spec.name, outcome="admitted" if status == "ok" else "errored")
         if ledger is not None and event_id is not None:
             try:  # written even if this call is being cancelled: a queued write is never dropped
                 await ledger.complete_async(event_id, status=status, latency_ms=(time.perf_counter() - started) * 1000)
@@ -283,7 +290,9 @@ def _run(
     except ToolFailure as exc:
         return error_result(exc, tool=spec.name), "error"
     except stripe.StripeError as exc:
-        return error_result(from_stripe_error(exc, tool=spec.name, permission=spec.permission), tool=spec.name), "error"
+        failure = from_stripe_error(exc, tool=spec.name, permission=spec.permission)
+        count_stripe_error(str(failure.fields.get("code") or type(exc).__name__))
+        return error_result(failure, tool=spec.name), "error"
 
 
 _CONFIRM_PARAM = "confirm"

@@ -39,6 +39,11 @@ class KeyedSessionManager(StreamableHTTPSessionManager):
         super().__init__(app, **options)
         self.per_key = per_key
 
+    @property
+    def sessions_open(self) -> int:
+        """Open sessions of every key."""
+        return len(self._server_instances)
+
     def open_sessions(self, requestor: AuthorizationContext | None) -> int:
         return sum(1 for owner in self._session_owners.values() if owner == requestor)
 
