@@ -20,7 +20,8 @@ metric                                     meaning
                                            reason as outcome (``bad_signature``, ...)
 ``unifiedmcp_stripe_errors_total``         Stripe errors of tool calls by ``code`` (Stripe's error
                                            code, else the error class, e.g. ``APIConnectionError``)
-``unifiedmcp_open_sessions``               open MCP sessions (streamable HTTP)
+``unifiedmcp_open_sessions``               open MCP sessions (streamable HTTP, the 2025 protocol
+                                           versions: a 2026-07-28 client holds none)
 =========================================  =====================================================
 
 Usage-push lag is not exported: there is no usage push yet. The usage outbox (usage billing,

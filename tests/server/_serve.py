@@ -1,0 +1,69 @@
+"""``unifiedmcp serve`` as a real process for the replica, metrics and TLS tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from unifiedmcp._loopback import free_port
+
+from .conftest import SECRET_KEY
+
+WEBHOOK_SECRET = "whsec_test_replicas_0123456789"
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[bytes]
+    url: str  # http(s)://127.0.0.1:PORT
+    log: Path  # its stderr
+
+    @property
+    def mcp(self) -> str:
+        return f"{self.url}/mcp"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+
+
+def start_serve(
+    ledger: Path | str, tmp: Path, *args: str, scheme: str = "http", verify: Any = True, **env: str
+) -> Served:
+    """Start ``unifiedmcp serve`` on a free loopback port and wait for its /healthz."""
+    port = free_port()
+    log = tmp / f"serve-{port}.log"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "UNIFIEDMCP_"))}
+    env = base | {
+        "UNIFIEDMCP_LEDGER": str(ledger), "UNIFIEDMCP_DATA_DIR": str(tmp / "data"),
+        "UNIFIEDMCP_SECRET_KEY": SECRET_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    } | env
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "unifiedmcp", "serve", "--port", str(port), *args],
+            env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=tmp,
+        )
+    served = Served(proc, f"{scheme}://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{served.url}/healthz", timeout=2, verify=verify).status_code == 200:
+                return served
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            served.stop()
+            raise AssertionError(f"serve did not start: {log.read_text()}")
+        time.sleep(0.1)
