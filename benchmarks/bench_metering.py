@@ -142,25 +142,11 @@ def _prefill_postgres(ledger: Ledger, rows: int) -> None:
 def _worker(target: str, calls: int, callers: int, start_at: float) -> None:
     """One metering process (``--worker``): waits for ``start_at``, meters, prints its figures as JSON."""
     ledger = Ledger(target)
-    at = MONTH_START + timedelta(days=3)
-    samples: list[int] = []
-
-    async def caller() -> None:
-        for _ in range(calls // callers):
-            t0 = time.perf_counter_ns()
-            await ledger.check_and_record_async(CUSTOMER, "bench", at=at)
-            samples.append(time.perf_counter_ns() - t0)
-
-    async def run() -> None:
-        await asyncio.gather(*(caller() for _ in range(callers)))
-
     time.sleep(max(0.0, start_at - time.time()))
-    asyncio.run(run())
+    figures = _measure_concurrent(ledger, MONTH_START + timedelta(days=3), calls, callers)
     ended = time.time()
     ledger.close()
-    samples.sort()
-    print(json.dumps({"calls": len(samples), "ended": ended, "p50_us": statistics.median(samples) / 1000,
-                      "p99_us": samples[int(len(samples) * 0.99) - 1] / 1000}))
+    print(json.dumps(figures | {"calls": calls // callers * callers, "ended": ended}))
 
 
 def _processes(target: str, *, processes: int, calls: int, callers: int) -> dict[str, float]:

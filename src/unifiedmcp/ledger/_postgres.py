@@ -230,8 +230,6 @@ class PostgresDatabase:
             try:
                 with self._pool.connection() as conn:
                     return work(conn)
-            except pg_errors.DivisionByZero:  # only _INSERT_EVENTS divides: its conflict check
-                raise MeteringConflict() from None
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
                 if not retry or attempt == 2:
                     raise self.error(exc) from None
@@ -241,7 +239,7 @@ class PostgresDatabase:
                 if not (retry and attempt == 0 and conn is not None and conn.broken):
                     raise self.error(exc) from None
                 self._pool.check()  # drop the other connections the database dropped
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @contextmanager
     def transaction(self) -> Iterator[PgConnection]:
@@ -262,17 +260,20 @@ class PostgresDatabase:
             return None
 
         def run(conn: psycopg.Connection) -> T:
-            # Two round trips: BEGIN, the locks and the reads; then the writes and COMMIT.
-            with conn.pipeline(), conn.transaction():
-                # Like SQLite's synchronous=NORMAL: a crash of the database server (not of a
-                # replica) may lose the last fraction of a second of calls, never half of one.
-                conn.execute("SET LOCAL synchronous_commit = off")
-                return work(_Store(conn))
+            try:
+                # Two round trips: BEGIN, the locks and the reads; then the writes and COMMIT.
+                with conn.pipeline(), conn.transaction():
+                    # Like SQLite's synchronous=NORMAL: a crash of the database server (not of a
+                    # replica) may lose the last fraction of a second of calls, never half of one.
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                    return work(_Store(conn))
+            except pg_errors.DivisionByZero:  # _INSERT_EVENTS's conflict check: rolled back
+                raise MeteringConflict() from None
 
         return self._run(run, retry=True)
 
     def settled_seq(self) -> int:
-        """The highest ``usage_events.seq`` below which no row can still appear.
+        """The highest ``usage_events.seq`` at or below which no row can still appear.
 
         Briefly takes a SHARE lock on the table: it waits for the open metering transactions
         (milliseconds) and holds new ones back just as long.
