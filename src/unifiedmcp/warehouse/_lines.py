@@ -3,15 +3,19 @@
 The file is read as one VARCHAR column with a delimiter (U+0001) that valid JSON never contains
 unescaped, so every physical line becomes one row and table insertion order gives line numbers.
 Lines the reader refuses (too long, or containing a raw U+0001) are reported with their numbers.
+Also here: opening an input file that may be gzip-compressed, and measuring its last line.
 """
 
 from __future__ import annotations
 
+import gzip
+import os
 from pathlib import Path
+from typing import IO, Any
 
 import duckdb
 
-__all__ = ["read_lines", "MAX_LINE_BYTES"]
+__all__ = ["read_lines", "MAX_LINE_BYTES", "open_input", "last_line_longer_than"]
 
 MAX_LINE_BYTES = 256 * 1024 * 1024
 
@@ -57,3 +61,32 @@ def read_lines(con: duckdb.DuckDBPyConnection, path: Path, *, target: str) -> li
     con.execute(sql.format(target=target))
     con.execute(f"DROP TABLE {target}_physical; DROP TABLE {target}_rej; DROP TABLE {target}_rej_scan")
     return [(int(line), str(kind).lower().replace("_", " ")) for line, kind in refused]
+
+
+def open_input(path: Path, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+    """Open ``path`` for reading, decompressing it when its name ends in ``.gz`` (as DuckDB does)."""
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, mode, **kwargs)  # type: ignore[return-value]
+    return open(path, mode, **kwargs)
+
+
+def last_line_longer_than(path: Path, limit: int) -> bool:
+    """Whether the file's last non-blank line may be longer than ``limit`` bytes.
+
+    Only the last ``2 * limit`` bytes are looked at (a gzip file is decompressed to get there): a
+    line starting before them, or that many bytes of trailing line breaks, count as longer.
+    """
+    window = 2 * limit
+    with open_input(path) as fh:
+        if isinstance(fh, gzip.GzipFile):
+            tail = b""
+            while chunk := fh.read(1 << 24):
+                tail = (tail + chunk)[-window:]
+        else:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - window))
+            tail = fh.read()
+    body = tail.rstrip(b"\r\n")
+    start = body.rfind(b"\n") + 1  # a lone \r does not end the line here: the estimate errs long
+    if start == 0 and len(tail) == window:
+        return True
+    return len(body) - start > limit
