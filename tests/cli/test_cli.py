@@ -135,3 +135,23 @@ def test_export_usage_writes_the_requested_format(run, isolated_env: Path) -> No
     out = isolated_env / "oct.parquet"
     r = run("ledger", "export-usage", "--month", "2026-10", "--format", "parquet", "--out", str(out))
     assert r.code == 0 and out.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_unwritable_out_path_is_named_with_the_reason(run, isolated_env: Path, fmt: str) -> None:
+    """export-usage --out into a missing folder, onto a directory, or under a file, and report --out
+    under a file: one line naming the path and why it cannot be written, not a bare OSError."""
+    run("customers", "add", "cus_1")
+    (isolated_env / "plain").write_text("a file")
+    (isolated_env / "folder").mkdir()
+    cases = {
+        isolated_env / "missing" / f"u.{fmt}": f"its folder {isolated_env / 'missing'} does not exist",
+        isolated_env / "folder": "it is a directory",
+        isolated_env / "plain" / f"u.{fmt}": "a part of the path is not a directory",
+    }
+    for out, why in cases.items():
+        r = run("ledger", "export-usage", "--month", "2026-10", "--format", fmt, "--out", str(out))
+        assert r.code == 1 and r.err == f"error: cannot write {out}: {why}\n", r.err
+    r = run("report", "--month", "2026-09", "--out", str(isolated_env / "plain" / "reports"))
+    assert r.code == 1
+    assert r.err == f"error: cannot write {isolated_env / 'plain' / 'reports'}: a part of the path is not a directory\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from .._files import writing
 from ..errors import WarehouseError
 from ._common import console, err_console, parse_month, settings, tiers
 
@@ -70,6 +71,8 @@ def report(
     m = parse_month(month)
     if m is None and not latest:
         raise typer.BadParameter("give --month YYYY-MM or --latest", param_hint="--month")
+    with writing(out):  # an unwritable --out fails here, in plain words, before any notebook runs
+        out.mkdir(parents=True, exist_ok=True)
     source = _data_source(warehouse, latest=latest)
     if m is None:
         m = reports.latest_complete_month(source)

@@ -23,9 +23,10 @@ from typing import Any, Literal
 
 import duckdb
 
+from .._files import input_file
 from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse
-from ._lines import MAX_LINE_BYTES, last_line_longer_than, open_input, read_lines
+from ._lines import MAX_LINE_BYTES, last_line_longer_than, open_input, read_lines, split_into_lines
 
 __all__ = ["USAGE_COLUMNS", "UsageLoad", "load_usage", "insert_usage_rows", "rollback_load"]
 
@@ -422,7 +423,8 @@ def _load(
         if not isinstance(attempt, str):
             return attempt, attempt, 0, []
         if csv_reads:
-            refused = _check_csv(con, csv_reads, params, strict_first=attempt != "refused")
+            with split_into_lines(path):
+                refused = _check_csv(con, csv_reads, params, strict_first=attempt != "refused")
         else:
             _check(con, relation, params)
     rows, loaded, duplicates = _store(con, source=source)
@@ -442,9 +444,7 @@ def load_usage(
     warehouse: Warehouse, path: str | Path, *, format: str | None = None
 ) -> UsageLoad:
     """Load one usage file into ``usage_events``; malformed rows are counted, not loaded."""
-    path = Path(path)
-    if not path.is_file():
-        raise WarehouseError(f"no such file: {path}", path=path)
+    path = input_file(Path(path))
     fmt = _format_of(path, format)
     source = str(path.resolve())
     started = time.perf_counter()
