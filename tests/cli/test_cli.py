@@ -118,8 +118,11 @@ def test_unwritable_ledger_path_is_one_line(run, isolated_env: Path, monkeypatch
 
 
 def test_debug_shows_the_traceback(run) -> None:
-    with pytest.raises(Exception, match="invalid month"):
-        run("--debug", "usage", "show", "--month", "2026-13")
+    """--debug prints the whole traceback (masked, like every line) instead of the one error line."""
+    r = run("--debug", "usage", "show", "--month", "2026-13")
+    assert r.code == 1 and r.err.startswith("Traceback (most recent call last)")
+    assert r.err.rstrip().endswith("unifiedmcp.errors.InvalidInput: invalid month 2026-13: expected YYYY-MM with MM "
+                                   "from 01 to 12")
 
 
 def test_installed_entry_point_exits_non_zero_on_error(isolated_env: Path) -> None:
