@@ -158,3 +158,17 @@ def test_an_unwritable_out_path_is_named_with_the_reason(run, isolated_env: Path
     r = run("report", "--month", "2026-09", "--out", str(isolated_env / "plain" / "reports"))
     assert r.code == 1
     assert r.err == f"error: cannot write {isolated_env / 'plain' / 'reports'}: a part of the path is not a directory\n"
+
+
+def test_control_characters_and_markup_from_the_data_reach_the_terminal_inert(run, isolated_env: Path) -> None:
+    """An e-mail holding ANSI escapes and rich markup (as a customer may set through Stripe, and the
+    webhook copies into the ledger) is shown as text in tables, lines and error lines: escapes made
+    visible (\\x1b), markup printed as typed, nothing the terminal would act on."""
+    email = "a\x1b[31mred\x1b]0;title\x07\u202e[link=https://evil.example]b[/link]@x.io"
+    assert run("customers", "add", "cus_esc", "--email", email).code == 0
+    r = run("customers", "list")
+    visible = "a\\x1b[31mred\\x1b]0;title\\x07\\u202e[link=https://evil.example]b[/link]@x.io"
+    assert r.code == 0 and visible in r.out
+    assert not any(c in r.out for c in "\x1b\x07\u202e"), repr(r.out)
+    r = run("warehouse", "load-usage", str(isolated_env / "x\x1b[2Jy.csv"))
+    assert r.code == 1 and r.err == f"error: no such file: {isolated_env}/x\\x1b[2Jy.csv\n"

@@ -56,7 +56,7 @@ _register()
 
 def _error_line(message: str) -> None:
     # Plain print, not rich: the line must never be wrapped or styled.
-    print("error: " + " ".join(message.split()), file=sys.stderr)
+    print("error: " + _common.plain(" ".join(message.split())), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
