@@ -55,9 +55,9 @@ def input_file(path: Path) -> Path:
         raise WarehouseError(f"cannot read {path}: {os_reason(exc, path)}", path=path) from None
     if stat.S_ISDIR(mode):
         raise WarehouseError(f"{path} is a directory, not a file", path=path)
-    kind = next((name for test, name in _KINDS if test(mode)), None)
-    if kind is not None or not stat.S_ISREG(mode):
-        raise WarehouseError(f"{path} is not a regular file ({kind or 'of an unknown kind'})", path=path)
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "of an unknown kind")
+        raise WarehouseError(f"{path} is not a regular file ({kind})", path=path)
     return path
 
 

@@ -83,7 +83,8 @@ def _main(args: list[str]) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:
         if _state["debug"]:  # printed here, on the masked stderr, rather than by Python after main()
-            traceback.print_exception(exc)
+            for line in "".join(traceback.format_exception(exc)).splitlines():
+                print(_common.plain(line), file=sys.stderr)
         elif isinstance(exc, UnifiedMCPError):
             _error_line(str(exc))
         else:  # an unexpected failure still gets one line, and a hint
