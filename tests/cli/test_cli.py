@@ -172,3 +172,5 @@ def test_control_characters_and_markup_from_the_data_reach_the_terminal_inert(ru
     assert not any(c in r.out for c in "\x1b\x07\u202e"), repr(r.out)
     r = run("warehouse", "load-usage", str(isolated_env / "x\x1b[2Jy.csv"))
     assert r.code == 1 and r.err == f"error: no such file: {isolated_env}/x\\x1b[2Jy.csv\n"
+    r = run("--debug", "warehouse", "load-usage", str(isolated_env / "x\x1b[2Jy.csv"))
+    assert r.code == 1 and "Traceback" in r.err and "\x1b" not in r.err and "x\\x1b[2Jy.csv" in r.err
