@@ -66,3 +66,19 @@ async def test_unreachable_stripe_is_a_tool_error(ledger: Any, customer: str) ->
         result = await call(c, "list_customers")
     assert "cannot reach Stripe" in error(result)
     assert result.structured_content["error"]["type"] == "stripe_error"
+
+
+async def test_a_key_the_api_echoes_is_masked_in_every_field_of_the_tool_error(
+    key_echoing_api: str, ledger: Any, customer: str
+) -> None:
+    """Stripe's message, code, param and request id all carry the key back: the client sees none of it."""
+    key = "sk_test_51EchoedBackByTheApi0123456789"
+    client = stripe.StripeClient(key, base_addresses={"api": key_echoing_api}, max_network_retries=0)
+    server = build_server(Runtime(stripe_client=client, ledger=ledger, options=ServerOptions(customer=customer)))
+    async with mcp.Client(server, raise_exceptions=True) as c:
+        result = await call(c, "list_customers")
+    text = error(result)
+    err = result.structured_content["error"]
+    assert key[8:] not in text and key[8:] not in str(result.structured_content)
+    assert (err["request_id"], err["code"], err["param"]) == ("sk_test_***",) * 3
+    assert "No such thing for key sk_test_***" in text

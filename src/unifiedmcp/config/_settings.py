@@ -1,7 +1,9 @@
 """Settings from environment variables and an optional ``.env`` file.
 
 Secrets are read here and only here. They are held as :class:`pydantic.SecretStr`, so a repr,
-a log line or an error message shows ``**********`` instead of the value.
+a log line or an error message shows ``**********`` instead of the value, and each value read is
+handed to :func:`unifiedmcp._secrets.remember_secrets`, so that wherever it comes back (an API
+echoing it in an error) it is masked before it leaves the process.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .._secrets import remember_secrets
 from ..errors import ConfigError, LiveKeyRefused
 
 __all__ = ["Settings", "load_settings", "LIVE_KEY_PREFIXES"]
@@ -79,6 +82,12 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_SECRET_KEY", "secret_key"))
     base_url: str | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_BASE_URL", "base_url"))
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Settings:
+        values = [s.get_secret_value() for s in (self.stripe_api_key, self.stripe_webhook_secret) if s]
+        remember_secrets(*values, *(v.strip() for v in values), *self.webhook_secrets)
+        return self
 
     @model_validator(mode="after")
     def _refuse_live_keys(self) -> Settings:

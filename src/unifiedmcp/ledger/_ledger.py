@@ -116,6 +116,16 @@ class Ledger:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``): all of it commits, or none of it."""
+
+        def rollback(first: BaseException) -> None:
+            # After some errors (a full disk, an I/O error) SQLite has already rolled back: a second
+            # ROLLBACK would fail ("no transaction is active") and hide ``first``, the real error.
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error as exc:
+                    first.add_note(f"the rollback failed too: {exc}")
+
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -123,14 +133,15 @@ class Ledger:
                 raise LedgerError(f"cannot write ledger {self.path}: {exc}") from None
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                rollback(exc)
                 raise
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise LedgerError(f"cannot write ledger {self.path}: {exc}") from None
+                error = LedgerError(f"cannot write ledger {self.path}: {exc}")
+                rollback(error)
+                raise error from None
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .._files import input_file
 from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse
 from ._usage import insert_usage_rows, rollback_load
@@ -55,8 +56,9 @@ def _state_key(ledger: Path) -> str:
 def pull_usage(warehouse: Warehouse, *, ledger: str | Path, batch_size: int = 200_000) -> UsagePull:
     """Copy the ledger's usage events above the stored watermark; return what was copied."""
     ledger = Path(ledger)
-    if not ledger.is_file():
+    if not ledger.exists():
         raise WarehouseError(f"no ledger at {ledger}", path=ledger)
+    input_file(ledger)
     started = time.perf_counter()
     try:
         src = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
