@@ -16,7 +16,6 @@ Everything here persists with the objects (kv ``accounts``, ``keys``, ``connecti
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field

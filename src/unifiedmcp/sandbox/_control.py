@@ -2,7 +2,7 @@
 
 | path | key | what |
 |---|---|---|
-| ``GET/POST /_sandbox/settings`` | any | read or change the server-wide settings (JSON) |
+| ``GET/POST /_sandbox/settings`` | any / secret | read (any key) or change (a secret key) the server-wide settings (JSON) |
 | ``GET /_sandbox/deliveries`` | any | delivery attempts to the caller's account's endpoints; ``idle`` |
 | ``POST /_sandbox/accounts`` | any | a new independent account: ``{"id", "secret_key"}`` |
 | ``POST /_sandbox/restricted_keys`` | secret | a restricted key of the key's account |
@@ -86,7 +86,7 @@ class Control:
 
     async def settings(self, request: Request) -> Response:
         try:
-            self._caller(request)
+            self._caller(request, secret=request.method == "POST")
             if request.method == "POST":
                 values = await _json(request)
                 with self.accounts.db.lock:

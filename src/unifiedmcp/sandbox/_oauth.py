@@ -11,8 +11,9 @@ registered redirect URIs in the sandbox).
 
 The account is connected when the platform exchanges the code (single use, valid five minutes:
 setting ``oauth_code_lifetime_seconds``; only for the platform it was issued to) at
-``/oauth/token`` with its secret key (``Bearer`` or the ``client_secret`` form field); the answer has Stripe's shape and the connected account sends
-``account.application.authorized`` to the platform. ``grant_type=refresh_token`` returns a new
+``/oauth/token`` with its secret key (``Bearer`` or the ``client_secret`` form field); the answer
+has Stripe's shape and the connected account sends ``account.application.authorized`` to the
+platform. ``grant_type=refresh_token`` returns a new
 access token for the same connection. ``/oauth/deauthorize`` ends the connection, revokes its
 tokens and sends ``account.application.deauthorized``. Errors: Stripe's ``{"error",
 "error_description"}``, 400 (401 for a missing or invalid key). Codes live in memory only.
