@@ -209,3 +209,13 @@ def test_an_open_server_gives_each_new_secret_key_its_own_account() -> None:
         assert ids[0] == ids[2] == accounts.primary and ids[1] != ids[0]
         r = httpx.get(f"{url}/v1/customers", headers={"Authorization": "Bearer rk_test_notminted00001"})
         assert r.status_code == 401
+
+
+def test_the_rate_limit_bucket_is_per_key(sandbox: SandboxServer) -> None:
+    """Settings are server-wide, but one key exhausting the rate limit does not limit another."""
+    other = sandbox.client(api_key=sandbox.create_account()[1])
+    sandbox.settings(rate_limit_per_second=2)
+    with pytest.raises(stripe.RateLimitError):
+        for _ in range(30):
+            sandbox.client().v1.customers.list({"limit": 1})
+    assert other.v1.customers.list({"limit": 1}).object == "list"

@@ -79,10 +79,8 @@ class Accounts:
             sb.store.load(obj, kind)
 
     # -- accounts -------------------------------------------------------------------------------
-    def _open(self, acct: str) -> Sandbox:
-        sb = Sandbox(store=Store(self.db, acct), profile=self._records[acct], shared=self.shared)
-        self._sandboxes[acct] = sb
-        return sb
+    def _open(self, acct: str) -> None:
+        self._sandboxes[acct] = Sandbox(store=Store(self.db, acct), profile=self._records[acct], shared=self.shared)
 
     def _add(self, acct: str, *, email: str | None = None, business_name: str | None = None, created: int | None = None) -> str:
         client_id = "ca_" + new_id("x", 32)[2:]
