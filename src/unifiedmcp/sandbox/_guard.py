@@ -23,15 +23,11 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Guard", "MAX_BODY_BYTES", "is_loopback"]
+from .._loopback import is_loopback
+
+__all__ = ["Guard", "MAX_BODY_BYTES"]
 
 MAX_BODY_BYTES = 1024 * 1024
-_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a bind address is a loopback one (the Host and Origin checks then apply)."""
-    return host.lower() in _LOOPBACK_NAMES or host.startswith("127.")
 
 
 def _loopback_authority(authority: str) -> bool:

@@ -15,7 +15,7 @@ import uvicorn
 from .._loopback import bind, start_in_thread
 from ._accounts import Accounts
 from ._app import create_app
-from ._guard import is_loopback
+from .._loopback import is_loopback
 from ._webhooks import ForwardTarget
 
 if TYPE_CHECKING:
