@@ -1,5 +1,10 @@
 """MCP server latency: list_customers against the local sandbox, p50 and p99 per call.
 
+The benchmark customer is connected to a Stripe account of its own with a key it supplied
+(tenancy: a customer's tools act on its own account), so every call also resolves that
+connection; what resolving costs is timed on its own at the end (cache warm, and a cache miss,
+which decrypts the key and builds a client).
+
 Four setups, measured in the same run on the same sandbox (one customer page of 10):
   - in-memory (the SDK's Client wired to the server in process), metering on and off;
   - streamable HTTP (uvicorn on 127.0.0.1, bearer key auth), metering on and off, with an httpx2
@@ -36,7 +41,9 @@ from mcp.client.streamable_http import streamable_http_client
 
 import stripe
 
+from unifiedmcp.accounts import Accounts, Caller, CredentialCipher, new_secret_key
 from unifiedmcp.billing.testing import serve_app
+from unifiedmcp.config import Settings
 from unifiedmcp.ledger import Ledger
 from unifiedmcp.server import Runtime, ServerOptions, build_server, create_app
 
@@ -143,21 +150,47 @@ def main() -> None:
 
     _quiet()
     with _sandbox_process() as (sandbox_url, sandbox_key):
-        _run(args, stripe.StripeClient(sandbox_key, base_addresses={"api": sandbox_url}, max_network_retries=0))
+        _run(args, sandbox_url, sandbox_key)
 
 
-def _run(args: argparse.Namespace, stripe_client: stripe.StripeClient) -> None:
+def _resolve_cost(accounts: Accounts, n: int = 5000) -> tuple[tuple[float, float], tuple[float, float]]:
+    """What resolving the caller's connection costs per call: (cache warm), (cache miss)."""
+    caller = Caller.of_customer(CUSTOMER)
+    warm, miss = [], []
+    for _ in range(n):
+        started = time.perf_counter()
+        accounts.resolve(caller)
+        warm.append((time.perf_counter() - started) * 1000)
+    for _ in range(200):
+        accounts.forget()
+        started = time.perf_counter()
+        accounts.resolve(caller)
+        miss.append((time.perf_counter() - started) * 1000)
+    return _pcts(warm), _pcts(miss)
+
+
+def _run(args: argparse.Namespace, sandbox_url: str, sandbox_key: str) -> None:
+    # The sandbox's key stands for both the operator and the customer's own account here: the
+    # benchmark times the server, not isolation (tests/server/test_isolation.py does that).
+    stripe_client = stripe.StripeClient(sandbox_key, base_addresses={"api": sandbox_url}, max_network_retries=0)
     for i in range(20):
         stripe_client.v1.customers.create({"name": f"bench {i}"})
     tmp = Path(tempfile.mkdtemp(prefix="bench-mcp-"))
     ledger = Ledger(tmp / "ledger.sqlite3")
     ledger.upsert_customer(CUSTOMER, tier="enterprise")
     token = ledger.create_key(CUSTOMER).token
+    secret = new_secret_key()
+    cipher = CredentialCipher(secret)
+    ledger.add_connection(CUSTOMER, "stripe", account="acct_bench", kind="api_key", credential=cipher.encrypt(sandbox_key))
+    settings = Settings(_env_file=None, stripe_api_key=sandbox_key, stripe_api_base=sandbox_url, secret_key=secret)
+    accounts = Accounts(ledger=ledger, settings=settings, operator_client=stripe_client, cipher=cipher,
+                        max_network_retries=0)
     results: dict[tuple[str, str], tuple[float, float]] = {}
 
     def runtime(metering: bool) -> Runtime:
         return Runtime(
-            stripe_client=stripe_client, ledger=ledger, options=ServerOptions(customer=CUSTOMER, metering=metering)
+            stripe_client=stripe_client, ledger=ledger, accounts=accounts,
+            options=ServerOptions(customer=CUSTOMER, metering=metering),
         )
 
     async def in_memory(metering: bool) -> list[float]:
@@ -206,6 +239,12 @@ def _run(args: argparse.Namespace, stripe_client: stripe.StripeClient) -> None:
         print(f"metering adds {added:+.2f} ms median ({transport})")
     p50, p99 = _ledger_cost(ledger)
     print(f"ledger work per metered call, one caller (check_and_record_async + complete_async): p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    (w50, w99), (m50, m99) = _resolve_cost(accounts)
+    call_p50 = results[("in-memory", "on")][0]
+    print(f"resolving the caller's connection per call, cache warm: p50 {w50:.3f} ms, p99 {w99:.3f} ms "
+          f"({w50 / call_p50:.1%} of an in-memory call's p50 {call_p50:.2f} ms; target p50 < 0.2 ms)")
+    print(f"resolving with a cache miss (decrypt the key, build a client; at most once per connection "
+          f"per 5 minutes): p50 {m50:.3f} ms, p99 {m99:.3f} ms")
     ledger.close()
 
 

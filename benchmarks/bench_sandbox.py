@@ -13,7 +13,12 @@ localstripe re-pickles its whole store on every write, so filling it to 5,000 cu
 many minutes; its fill stops after ``--localstripe-fill-seconds`` (default 120) and the report
 says how many customers it then held.
 
-    .venv/bin/python benchmarks/bench_sandbox.py [--size 5000] [--subs 1000] [--json]
+    .venv/bin/python benchmarks/bench_sandbox.py [--size 5000] [--subs 1000] [--json] [--no-localstripe]
+
+``--no-localstripe`` measures the sandbox alone (about a minute instead of four): enough to compare
+two versions of the sandbox in one session. Beside each wall-clock figure the report gives the
+server process's own CPU time (user + system, from /proc) per raw create and for the clock
+advance: on a shared machine the wall clock varies by 2-3x between runs, the CPU time far less.
 """
 
 from __future__ import annotations
@@ -77,6 +82,12 @@ def start(name: str, args: list[str], ready_path: str, *, env: dict[str, str] | 
         time.sleep(0.1)
 
 
+def server_cpu(server: Server) -> float:
+    """CPU seconds (user + system) the server process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rate(n: int, fn: Callable[[int], object]) -> float:
     t = time.perf_counter()
     for i in range(n):
@@ -109,7 +120,9 @@ def measure(server: Server, *, size: int, n: int, fill_seconds: float | None) ->
     for i in range(20):  # warm-up: connections, route and parameter caches
         create_raw(-i)
     r["create_sdk_empty"] = rate(n, create_sdk)
+    cpu = server_cpu(server)
     r["create_raw_empty"] = rate(n, create_raw)
+    r["create_raw_empty_cpu_ms"] = (server_cpu(server) - cpu) * 1000 / n
     stored = 2 * n + 20
     r["list_sdk_small"] = median_ms(15, lambda: client.v1.customers.list({"limit": 100}))
     r["list_raw_small"] = median_ms(15, lambda: http.get("/v1/customers", params={"limit": 100}).raise_for_status())
@@ -121,7 +134,9 @@ def measure(server: Server, *, size: int, n: int, fill_seconds: float | None) ->
         create_raw(stored)
         stored += 1
     r["create_sdk_full"] = rate(n, create_sdk)
+    cpu = server_cpu(server)
     r["create_raw_full"] = rate(n, create_raw)
+    r["create_raw_full_cpu_ms"] = (server_cpu(server) - cpu) * 1000 / n
     stored += 2 * n
     r["full_size"] = stored
     r["list_sdk_full"] = median_ms(15, lambda: client.v1.customers.list({"limit": 100}))
@@ -141,9 +156,10 @@ def clock_advance(server: Server, *, subs: int) -> None:
                                           "invoice_settings": {"default_payment_method": "pm_card_visa"}})
         client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": price.id}]})
     server.results["setup_subs_seconds"] = time.perf_counter() - t
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), server_cpu(server)
     done = client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": t0 + 31 * 86400 + 7200})
     server.results["advance_seconds"] = time.perf_counter() - t
+    server.results["advance_cpu_seconds"] = server_cpu(server) - cpu
     assert done.status == "ready"
     paid = sum(1 for _ in client.v1.invoices.list({"status": "paid", "limit": 100}).auto_paging_iter())
     assert paid == 2 * subs, f"expected {2 * subs} paid invoices, found {paid}"
@@ -157,6 +173,7 @@ def main() -> None:
     ap.add_argument("--subs", type=int, default=1000)
     ap.add_argument("--localstripe-fill-seconds", type=float, default=120)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-localstripe", action="store_true", help="measure the sandbox only")
     args = ap.parse_args()
 
     servers = [
@@ -164,6 +181,8 @@ def main() -> None:
         ("sandbox (--memory)", [str(BIN / "unifiedmcp"), "sandbox", "serve", "--port", "{port}", "--memory"], "/_sandbox/health", None),
         ("localstripe 1.15.10", [str(BIN / "localstripe"), "--port", "{port}", "--from-scratch"], "/js.stripe.com/v3/", args.localstripe_fill_seconds),
     ]
+    if args.no_localstripe:
+        servers = [s for s in servers if not s[0].startswith("localstripe")]
     report = []
     for name, cmd, ready, fill in servers:
         server = start(name, cmd, ready)
@@ -180,19 +199,22 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"nproc={os.cpu_count()}  load average={os.getloadavg()[0]:.1f}  python={sys.version.split()[0]}  stripe={stripe.VERSION}")
-    head = f"{'server':22} {'create/s SDK':>13} {'create/s raw':>13} {'list ms SDK':>12} {'list ms raw':>12}  stored"
+    head = (f"{'server':22} {'create/s SDK':>13} {'create/s raw':>13} {'server CPU ms/create':>21} "
+            f"{'list ms SDK':>12} {'list ms raw':>12}  stored")
     print(head)
     for row in report:
         for phase, size_key in (("empty", "small_size"), ("full", "full_size")):
             lst = "small" if phase == "empty" else "full"
             label = f"{row['server'][:22]:22}" if phase == "empty" else " " * 22
             print(f"{label} {row[f'create_sdk_{phase}']:13.0f} {row[f'create_raw_{phase}']:13.0f} "
+                  f"{row[f'create_raw_{phase}_cpu_ms']:21.2f} "
                   f"{row[f'list_sdk_{lst}']:12.1f} {row[f'list_raw_{lst}']:12.1f}  {'0' if phase == 'empty' else row[size_key]:>6} "
                   f"(list at {row[size_key]})")
     for row in report:
         if "advance_seconds" in row:
             print(f"{row['server']}: test clock with {row['advance_subs']} subscriptions advanced one month in "
-                  f"{row['advance_seconds']:.2f} s (setup {row['setup_subs_seconds']:.1f} s)")
+                  f"{row['advance_seconds']:.2f} s, server CPU {row['advance_cpu_seconds']:.2f} s "
+                  f"(setup {row['setup_subs_seconds']:.1f} s)")
     print("localstripe: no test clocks (advance not measurable)")
 
 

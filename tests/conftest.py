@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,29 @@ def cli(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> Callable[...,
         return code, out.out, out.err
 
     return _run
+
+
+@pytest.fixture
+def key_echoing_api() -> Iterator[str]:
+    """A stand-in for a hostile or broken Stripe API base on 127.0.0.1 (the one edge the sandbox
+    cannot play): every request gets Stripe's 400 error shape with the caller's key echoed in the
+    message, the code, the param and the ``Request-Id`` header. Yields the base URL."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from unifiedmcp._loopback import serve_app
+
+    async def echo(request: Request) -> JSONResponse:
+        key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        error = {"type": "invalid_request_error", "message": f"No such thing for key {key}", "code": key,
+                 "param": key}
+        return JSONResponse({"error": error}, status_code=400, headers={"Request-Id": key})
+
+    app = Starlette(routes=[Route("/{path:path}", echo, methods=["GET", "POST", "DELETE"])])
+    with serve_app(app) as url:
+        yield url
 
 
 # The local Stripe sandbox fixtures (sandbox, fresh_sandbox, webhook_receiver) and a throwaway

@@ -34,3 +34,15 @@ def test_coerce_takes_a_month_or_its_text() -> None:
     assert Month.coerce("2026-09") == m
     with pytest.raises(InvalidInput):
         Month.coerce("2026-13")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("9999-01", "invalid month 9999-01: the year must be from 1970 to 9998"),
+    ("1969-12", "invalid month 1969-12: the year must be from 1970 to 9998"),
+    ("2026-13", "invalid month 2026-13: expected YYYY-MM with MM from 01 to 12"),
+])
+def test_an_out_of_range_year_or_month_is_named(text: str, message: str) -> None:
+    """A year past the supported range says so, rather than blaming the month."""
+    with pytest.raises(InvalidInput) as caught:
+        Month.parse(text)
+    assert str(caught.value) == message

@@ -17,15 +17,18 @@
 # %% [markdown]
 # # Subscription lifecycle, end to end
 #
-# subscribe → webhook → tier pro → metered MCP calls → a failing renewal on the test clock →
-# retries → canceled → tier free → the cancellation in the month's churn metrics. Every step
-# asserts what it expects, so running this notebook (papermill, `pytest --nbval-lax`) is a test.
+# subscribe → webhook → tier pro → the customer connects its own Stripe account (Connect OAuth) →
+# metered MCP calls on that account → a failing renewal on the test clock → retries → canceled →
+# tier free → the cancellation in the month's churn metrics. Every step asserts what it expects,
+# so running this notebook (papermill, `pytest --nbval-lax`) is a test.
 #
 # Runs against a private local sandbox by default. When the environment variable named by
 # `key_variable` holds a Stripe **test** key (`sk_test_…`) and `STRIPE_API_BASE` is not set, it
 # runs in Stripe test mode instead
 # (events are forwarded to the local receiver as `stripe listen` would; the failed-payment
-# retries are then the account's own settings). The key is read from the environment only.
+# retries are then the account's own settings; the customer's own account is then the one of the
+# test key in the variable named by `customer_key_variable`, since Connect OAuth needs a browser).
+# Keys are read from the environment only.
 
 # %% tags=["parameters"]
 start = "2026-03-01"  # the test clock's first instant (UTC): the subscription starts here
@@ -34,6 +37,7 @@ tool = "retrieve_balance"  # the MCP tool called while the customer is pro
 mcp_calls = 12
 retry_days = [3, 5, 7]  # sandbox dunning: retries after 3, 5 and 7 days, then cancel
 key_variable = "STRIPE_API_KEY"  # name of the variable holding a test key (never the key)
+customer_key_variable = "STRIPE_CUSTOMER_KEY"  # test mode only: the customer's own account's key (name)
 
 # %%
 import uuid
@@ -44,7 +48,7 @@ from unifiedmcp.months import Month
 
 HOUR, DAY = 3600, 86400
 t0 = int(datetime.fromisoformat(start).replace(tzinfo=UTC).timestamp())
-stack = reports.start_lifecycle_stack(key_variable=key_variable)
+stack = reports.start_lifecycle_stack(key_variable=key_variable, customer_key_variable=customer_key_variable)
 steps = []  # (step, observed), shown at the end
 
 
@@ -72,12 +76,20 @@ step("ledger tier after the webhook", stack.ledger.customer(cid).tier, tier)
 step("mirrored subscription", mirror(sub.subscription_id).status, "active")
 
 # %% [markdown]
-# ## 2. Metered MCP calls as that customer
+# ## 2. The customer connects its own Stripe account, then makes metered MCP calls on it
+#
+# A customer's tools never act on the operator's account (the one that bills it): first the
+# customer connects its own account through Stripe Connect OAuth.
 
 # %%
+account = stack.connect_account(cid)
+step("connection kind", stack.ledger.connections(cid)[0].kind, "oauth" if stack.mode == "sandbox" else "api_key")
+step("the connected account is not the operator's", account != stack.accounts.operator_account, True)
 results = await stack.call_tools(cid, tool, n=mcp_calls)  # noqa: F704 (top-level await in the kernel)
 step("MCP calls without error", sum(not r.is_error for r in results), mcp_calls)
 step("calls metered in the ledger", stack.ledger.usage(cid).calls, mcp_calls)
+info = await stack.call_tools(cid, "get_stripe_account_info")  # noqa: F704
+step("tools act on the customer's own account", info[0].structured_content["id"] == account, True)
 
 # %% [markdown]
 # ## 3. The renewal fails on the test clock

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["is_database_url", "mask_url", "scrub"]
+__all__ = ["is_database_url", "mask_url", "scrub", "url_passwords"]
 
 _SCHEMES = ("postgresql://", "postgres://")
 _MASK = "***"
@@ -32,11 +32,15 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def url_passwords(url: str) -> list[str]:
+    """The passwords ``url`` carries (in its user part, in ``password=`` parameters)."""
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    return found + [v for k, v in parse_qsl(parts.query) if k == "password" and v]
+
+
 def scrub(text: str, url: str) -> str:
     """``text`` (a driver's error message) without any password that ``url`` carries."""
-    parts = urlsplit(url)
-    secrets = [parts.password] if parts.password else []
-    secrets += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
-    for secret in secrets:
+    for secret in url_passwords(url):
         text = text.replace(secret, _MASK)
     return text.replace(url, mask_url(url))

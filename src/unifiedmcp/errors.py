@@ -12,6 +12,7 @@ The CLI prints that line and exits non-zero.
     │   └── AccountChoice        no or several of the customer's accounts match a call
     ├── LedgerError              the ledger cannot be opened or written
     ├── WarehouseError           the warehouse or an input file cannot be opened or read
+    ├── OutputError              an output file or folder (--out) cannot be written
     ├── UnknownCustomer
     ├── AuthError                API keys: malformed, unknown or revoked
     ├── QuotaExceeded            a free-tier call past its monthly limit
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidInput",
     "LedgerError",
     "LiveKeyRefused",
+    "OutputError",
     "QuotaExceeded",
     "UnifiedMCPError",
     "UnknownCustomer",
@@ -104,6 +106,15 @@ class WarehouseError(UnifiedMCPError):
     def __init__(self, message: str, *, path: object | None = None) -> None:
         self.path = path
         super().__init__(message)
+
+
+class OutputError(UnifiedMCPError):
+    """An output file or folder cannot be written; ``reason`` says why in plain words."""
+
+    def __init__(self, path: object, *, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write {path}: {reason}")
 
 
 class UnknownCustomer(UnifiedMCPError):

@@ -11,6 +11,8 @@ from .errors import InvalidInput
 __all__ = ["Month"]
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+FIRST_YEAR = 1970  # Unix time
+LAST_YEAR = 9998  # the end of 9999-12 would be in year 10000, past what datetime holds
 
 
 @dataclass(frozen=True, order=True)
@@ -21,8 +23,10 @@ class Month:
     month: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.month <= 12 or not 1970 <= self.year <= 9998:
-            raise InvalidInput(f"invalid month {self.year:04d}-{self.month:02d}: expected YYYY-MM with MM from 01 to 12")
+        if not 1 <= self.month <= 12:
+            raise InvalidInput(f"invalid month {self}: expected YYYY-MM with MM from 01 to 12")
+        if not FIRST_YEAR <= self.year <= LAST_YEAR:
+            raise InvalidInput(f"invalid month {self}: the year must be from {FIRST_YEAR} to {LAST_YEAR}")
 
     @classmethod
     def parse(cls, text: str) -> Month:

@@ -47,6 +47,8 @@ def _cases() -> list[tuple[str, int, str, bytes, dict[str, str]]]:
     altered[i] = ord("A")
     not_json = b"this is not json"
     big = b'{"pad": "' + b"x" * (1024 * 1024) + b'"}'
+    deep = b"[" * 200_000 + b"]" * 200_000  # 400 kB, nested past any JSON parser's recursion
+    far = body(event("customer.subscription.created", subscription("sub_far", "cus_far", "active"), 2**70))
     return [
         ("bad signature", 400, "bad_signature", raw, {"Stripe-Signature": f"t={now},v1={'0' * 64}"}),
         ("stale timestamp", 400, "stale_timestamp", raw, {"Stripe-Signature": sign_payload(raw, SECRET, timestamp=now - 301)}),
@@ -57,6 +59,8 @@ def _cases() -> list[tuple[str, int, str, bytes, dict[str, str]]]:
         ("non-JSON body", 400, "invalid_body", not_json, {"Stripe-Signature": sign_payload(not_json, SECRET)}),
         ("not an event", 400, "invalid_event", b'{"id": 1}', {"Stripe-Signature": sign_payload(b'{"id": 1}', SECRET)}),
         ("over 1 MB", 413, "too_large", big, {"Stripe-Signature": sign_payload(big, SECRET)}),
+        ("nested 200k deep", 400, "too_deep", deep, {"Stripe-Signature": sign_payload(deep, SECRET)}),
+        ("created 2**70", 400, "invalid_event", far, {"Stripe-Signature": sign_payload(far, SECRET)}),
     ]
 
 

@@ -125,8 +125,11 @@ def test_unwritable_ledger_path_is_one_line(run, isolated_env: Path, monkeypatch
 
 
 def test_debug_shows_the_traceback(run) -> None:
-    with pytest.raises(Exception, match="invalid month"):
-        run("--debug", "usage", "show", "--month", "2026-13")
+    """--debug prints the whole traceback (masked, like every line) instead of the one error line."""
+    r = run("--debug", "usage", "show", "--month", "2026-13")
+    assert r.code == 1 and r.err.startswith("Traceback (most recent call last)")
+    assert r.err.rstrip().endswith("unifiedmcp.errors.InvalidInput: invalid month 2026-13: expected YYYY-MM with MM "
+                                   "from 01 to 12")
 
 
 def test_installed_entry_point_exits_non_zero_on_error(isolated_env: Path) -> None:
@@ -142,3 +145,39 @@ def test_export_usage_writes_the_requested_format(run, isolated_env: Path) -> No
     out = isolated_env / "oct.parquet"
     r = run("ledger", "export-usage", "--month", "2026-10", "--format", "parquet", "--out", str(out))
     assert r.code == 0 and out.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_unwritable_out_path_is_named_with_the_reason(run, isolated_env: Path, fmt: str) -> None:
+    """export-usage --out into a missing folder, onto a directory, or under a file, and report --out
+    under a file: one line naming the path and why it cannot be written, not a bare OSError."""
+    run("customers", "add", "cus_1")
+    (isolated_env / "plain").write_text("a file")
+    (isolated_env / "folder").mkdir()
+    cases = {
+        isolated_env / "missing" / f"u.{fmt}": f"its folder {isolated_env / 'missing'} does not exist",
+        isolated_env / "folder": "it is a directory",
+        isolated_env / "plain" / f"u.{fmt}": "a part of the path is not a directory",
+    }
+    for out, why in cases.items():
+        r = run("ledger", "export-usage", "--month", "2026-10", "--format", fmt, "--out", str(out))
+        assert r.code == 1 and r.err == f"error: cannot write {out}: {why}\n", r.err
+    r = run("report", "--month", "2026-09", "--out", str(isolated_env / "plain" / "reports"))
+    assert r.code == 1
+    assert r.err == f"error: cannot write {isolated_env / 'plain' / 'reports'}: a part of the path is not a directory\n"
+
+
+def test_control_characters_and_markup_from_the_data_reach_the_terminal_inert(run, isolated_env: Path) -> None:
+    """An e-mail holding ANSI escapes and rich markup (as a customer may set through Stripe, and the
+    webhook copies into the ledger) is shown as text in tables, lines and error lines: escapes made
+    visible (\\x1b), markup printed as typed, nothing the terminal would act on."""
+    email = "a\x1b[31mred\x1b]0;title\x07\u202e[link=https://evil.example]b[/link]@x.io"
+    assert run("customers", "add", "cus_esc", "--email", email).code == 0
+    r = run("customers", "list")
+    visible = "a\\x1b[31mred\\x1b]0;title\\x07\\u202e[link=https://evil.example]b[/link]@x.io"
+    assert r.code == 0 and visible in r.out
+    assert not any(c in r.out for c in "\x1b\x07\u202e"), repr(r.out)
+    r = run("warehouse", "load-usage", str(isolated_env / "x\x1b[2Jy.csv"))
+    assert r.code == 1 and r.err == f"error: no such file: {isolated_env}/x\\x1b[2Jy.csv\n"
+    r = run("--debug", "warehouse", "load-usage", str(isolated_env / "x\x1b[2Jy.csv"))
+    assert r.code == 1 and "Traceback" in r.err and "\x1b" not in r.err and "x\\x1b[2Jy.csv" in r.err

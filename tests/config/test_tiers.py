@@ -52,6 +52,15 @@ def test_toml_file_overrides_the_table(tmp_path: Path) -> None:
         ('[tiers.free]\nmonthly_api_calls = -1\n', "monthly_api_calls"),
         ('[tiers.free]\nmonthly_api_calls = 1\nlimit = "maybe"\n', "limit"),
         ('[tiers.free]\nmonthly_api_calls = 1\ncolour = "red"\n', "unknown key"),
+        ('[tiers.pro]\nmonthly_api_calls = 1\noverage_per_call = nan\n', "'pro': overage_per_call must be a finite"),
+        ('[tiers.pro]\nmonthly_api_calls = 1\noverage_per_call = inf\n', "'pro': overage_per_call must be a finite"),
+        ('[tiers.pro]\nmonthly_api_calls = 1\noverage_per_call = -0.2\n', "'pro': overage_per_call must be"),
+        ('[tiers.pro]\nmonthly_api_calls = 1\noverage_per_call = 1e9\n', "overage_per_call must be a finite number from 0 to 1,000,000 .*not 1000000000.0"),
+        ('[tiers.pro]\nmonthly_api_calls = 10_000_000_000_000\n', "monthly_api_calls must be an integer from 0 to 1,000,000,000,000"),
+        ('[tiers.pro]\nmonthly_api_calls = 1\noauth_connections = 99_999_999\n', "oauth_connections must be an integer from 0 to 1,000,000"),
+        ('[tiers.pro]\nmonthly_api_calls = 1\nprices = ["p_shared", "p_pro"]\n'
+         '[tiers.team]\nmonthly_api_calls = 2\nprices = ["p_shared"]\n',
+         "price 'p_shared' is listed under tiers 'pro' and 'team'"),
     ],
 )
 def test_malformed_tier_files_give_a_clear_error(tmp_path: Path, content: str, fragment: str) -> None:

@@ -42,6 +42,20 @@ def test_a_file_that_is_not_sqlite_is_a_ledger_error(tmp_path: Path) -> None:
     assert f.read_bytes() == b"this is not a database" * 100
 
 
+def test_a_full_disk_surfaces_disk_full_not_a_failed_second_rollback(tmp_path: Path) -> None:
+    """On a full database SQLite ends the transaction itself; the error raised is "database or disk
+    is full" (not "cannot rollback - no transaction is active"), and the ledger stays usable."""
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        with ledger.transaction() as conn:  # the file may not grow: a full disk, as SQLite sees it
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+            ledger.upsert_customer("cus_big", email="x" * 200_000)
+        assert ledger.customers() == []
+        ledger.upsert_customer("cus_small")  # the next transaction begins and commits normally
+        assert [c.customer_id for c in ledger.customers()] == ["cus_small"]
+
+
 @pytest.fixture
 def october(ledger: Ledger) -> Ledger:
     at = datetime(2026, 10, 2, 3, 4, 5, tzinfo=UTC)

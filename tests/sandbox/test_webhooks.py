@@ -10,6 +10,9 @@ import stripe
 
 from unifiedmcp.sandbox import SandboxServer, WebhookReceiver, serve_in_thread, sign
 
+from .helpers import connect
+from .test_shapes import FIXTURES
+
 
 def test_signature_matches_stripes_scheme(sandbox: SandboxServer, webhook_receiver: WebhookReceiver) -> None:
     """Stripe-Signature is t=<unix>,v1=HMAC-SHA256(secret, f"{t}.{body}"): construct_event accepts
@@ -150,3 +153,55 @@ def test_settings_endpoint_validates(sandbox: SandboxServer) -> None:
     r = httpx.post(f"{sandbox.url}/_sandbox/settings", json={"dunning_final_action": "explode"}, headers={"Authorization": f"Bearer {sandbox.api_key}"})
     assert r.status_code == 400
     assert httpx.get(f"{sandbox.url}/_sandbox/settings").status_code == 401
+
+
+def test_connect_endpoints_receive_connected_accounts_events_with_account(sandbox: SandboxServer) -> None:
+    """A platform's connect=true endpoint gets its connected accounts' events with "account" (and
+    not the platform's own); its ordinary endpoint gets only its own, without "account"; the
+    connected account's own endpoint gets its events, without "account"."""
+    platform_key = sandbox.create_account()[1]
+    platform = sandbox.client(api_key=platform_key)
+    token = connect(sandbox, platform_key=platform_key)
+    acct = token["stripe_user_id"]
+    with WebhookReceiver() as hub, WebhookReceiver() as own, WebhookReceiver() as theirs:
+        we = platform.v1.webhook_endpoints.create({"url": hub.url, "enabled_events": ["customer.created"], "connect": True})
+        assert we.application == sandbox.connect_client_id(platform_key)
+        platform.v1.webhook_endpoints.create({"url": own.url, "enabled_events": ["customer.created"]})
+        sandbox.client(api_key=token["access_token"]).v1.webhook_endpoints.create({"url": theirs.url, "enabled_events": ["customer.created"]})
+        mine = platform.v1.customers.create({"name": "platform's"})
+        connected = platform.v1.customers.create({"name": "connected's"}, {"stripe_account": acct})
+        sandbox.wait_for_webhooks()
+        assert [(e["data"]["object"]["id"], e["account"]) for e in hub.events()] == [(connected.id, acct)]
+        assert set(hub.events()[0]) == set(FIXTURES["event"]) | {"account"}  # Stripe's Connect event keys
+        assert set(we.to_dict()) - {"secret"} == set(FIXTURES["webhook_endpoint"])
+        stripe.Webhook.construct_event(hub.received[0].body.decode(), hub.received[0].signature, we.secret)
+        assert [e["data"]["object"]["id"] for e in own.events()] == [mine.id] and "account" not in own.events()[0]
+        assert [e["data"]["object"]["id"] for e in theirs.events()] == [connected.id] and "account" not in theirs.events()[0]
+        assert platform.v1.events.retrieve(hub.events()[0]["id"], {}, {"stripe_account": acct}).pending_webhooks == 2
+
+
+def test_deauthorization_event_reaches_the_platform(sandbox: SandboxServer, webhook_receiver: WebhookReceiver) -> None:
+    """account.application.deauthorized, with account and an application object, is delivered to
+    the platform's Connect endpoint although the connection is gone once it is sent."""
+    platform_key = sandbox.create_account()[1]
+    client_id = sandbox.connect_client_id(platform_key)
+    sandbox.client(api_key=platform_key).v1.webhook_endpoints.create(
+        {"url": webhook_receiver.url, "enabled_events": ["account.application.authorized", "account.application.deauthorized"], "connect": True})
+    acct = connect(sandbox, platform_key=platform_key)["stripe_user_id"]
+    sandbox.client(api_key=platform_key).oauth.deauthorize({"client_id": client_id, "stripe_user_id": acct})
+    sandbox.wait_for_webhooks()
+    events = webhook_receiver.events()
+    assert [e["type"] for e in events] == ["account.application.authorized", "account.application.deauthorized"]
+    assert all(e["account"] == acct for e in events)
+    assert events[1]["data"]["object"] == {"id": client_id, "object": "application", "name": None}
+
+
+def test_forward_to_receives_connected_accounts_events_with_account() -> None:
+    """forward_to belongs to the primary account: accounts connected to it arrive with "account"."""
+    with WebhookReceiver() as receiver, serve_in_thread(forward_to=[receiver.url]) as server:
+        acct = connect(server)["stripe_user_id"]
+        receiver.received.clear()
+        cus = server.client(stripe_account=acct).v1.customers.create({})
+        server.wait_for_webhooks()
+        events = [r.event for r in receiver.received if r.event["type"] == "customer.created"]
+        assert [(e["data"]["object"]["id"], e["account"]) for e in events] == [(cus.id, acct)]

@@ -48,7 +48,7 @@ def accounts_for(sandbox: Any, ledger: Ledger, *, operator_key: str | None = Non
     )
     return Accounts(
         ledger=ledger, settings=settings, operator_client=sandbox.client(), cipher=CredentialCipher(SECRET_KEY),
-        max_network_retries=0,
+        operator_account=sandbox.account_id, max_network_retries=0,
     )
 
 
@@ -66,7 +66,8 @@ def connect_key(sandbox: Any, ledger: Ledger, customer: str, key: str) -> str:
     """Connect ``customer`` to the account of ``key`` (a key the customer supplied); its acct_ id."""
     accounts = accounts_for(sandbox, ledger)
     conn = connect_api_key(
-        ledger, customer=customer, key=key, settings=accounts.settings, cipher=accounts.cipher, operator_account=None
+        ledger, customer=customer, key=key, settings=accounts.settings, cipher=accounts.cipher,
+        operator_account=accounts.operator_account,
     )
     return conn.account
 
@@ -81,14 +82,15 @@ def customer_runtime(sandbox: Any, ledger: Ledger, **options: Any) -> Runtime:
 
 @pytest.fixture
 def account_key(sandbox: Any) -> str:
-    """The secret key of the Stripe account the test customer connected (its own account)."""
-    return sandbox.api_key
+    """The secret key of a new sandbox account: the Stripe account the test customer connects
+    (its own, never the operator's, which is the sandbox's primary account)."""
+    return sandbox.create_account()[1]
 
 
 @pytest.fixture
 def customer_stripe(sandbox: Any, account_key: str) -> stripe.StripeClient:
     """A Stripe client on the customer's connected account, to check what its tools did."""
-    return stripe.StripeClient(account_key, base_addresses={"api": sandbox.url}, max_network_retries=0)
+    return sandbox.client(api_key=account_key)
 
 
 @pytest.fixture

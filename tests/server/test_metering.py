@@ -54,7 +54,7 @@ async def test_unknown_or_missing_customer_is_refused_before_stripe(sandbox: Any
     assert found.data == []
 
 
-async def test_over_quota_caller_is_not_asked_to_confirm(sandbox: Any, ledger: Any) -> None:
+async def test_over_quota_caller_is_not_asked_to_confirm(sandbox: Any, ledger: Any, account_key: str) -> None:
     cus = "cus_free" + uuid.uuid4().hex[:8]
     ledger.upsert_customer(cus, tier="free")
     for i in range(100):
@@ -65,7 +65,7 @@ async def test_over_quota_caller_is_not_asked_to_confirm(sandbox: Any, ledger: A
         asked.append(params.message)
         return ElicitResult(action="accept", content={"confirm": True})
 
-    connect_key(sandbox, ledger, cus, sandbox.api_key)
+    connect_key(sandbox, ledger, cus, account_key)
     runtime = customer_runtime(sandbox, ledger, customer=cus, upgrade_url="https://example.com/upgrade")
     async with mcp.Client(build_server(runtime), raise_exceptions=True, elicitation_callback=elicit) as client:
         result = await call(client, "cancel_subscription", {"subscription": "sub_whatever"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from unifiedmcp.warehouse import shapes
 
 
@@ -37,3 +39,35 @@ def test_missing_inputs_are_one_line_errors(cli, tmp_path: Path) -> None:
                  ("pull-usage", "--ledger", str(tmp_path / "none.sqlite3"))):
         code, _, err = cli("warehouse", *args)
         assert code == 1 and len(err.strip().splitlines()) == 1 and err.startswith("error:"), args
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_an_input_that_is_a_directory_or_a_device_is_named_as_such(cli, tmp_path: Path) -> None:
+    """A directory or /dev/zero given as the usage file (or a Stripe export file) is called what
+    it is, not "no such file"."""
+    folder = tmp_path / "usage.csv"
+    folder.mkdir()
+    code, _, err = cli("warehouse", "load-usage", str(folder))
+    assert code == 1 and _one_error_line(err) == f"error: {folder} is a directory, not a file"
+    code, _, err = cli("warehouse", "load-usage", "/dev/zero", "--format", "csv")
+    assert code == 1 and _one_error_line(err) == "error: /dev/zero is not a regular file (a character device)"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_carriage_return_inside_a_line_is_named_with_its_line(cli, tmp_path: Path, fmt: str) -> None:
+    """Garbage with a lone carriage return (after the good lines and a blank one), which DuckDB's
+    reader cannot split into lines, is reported as that, with its line, not as DuckDB's "CSV Parser" text."""
+    path = tmp_path / f"usage.{fmt}"
+    good = ('{"event_id": "e1", "customer_id": "c", "tool_name": "t", "timestamp": "2026-10-01"}\n' if fmt == "jsonl"
+            else "event_id,customer_id,tool_name,timestamp\ne1,c,t,2026-10-01\n")
+    path.write_bytes(good.encode() + b"\n" + b"\x8f\x00garbage\rmore\x07\n")
+    code, _, err = cli("warehouse", "load-usage", str(path))
+    line = _one_error_line(err)
+    assert code == 1 and "CSV Parser" not in line
+    assert line == (f"error: cannot read {path} as lines: line {good.count(chr(10)) + 2} holds a carriage return (\\r) "
+                    "that is not part of a line break (\\n or \\r\\n)")

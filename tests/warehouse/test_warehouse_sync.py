@@ -107,3 +107,25 @@ def test_caller_gives_up_after_max_retries() -> None:
     with pytest.raises(WarehouseError, match="gave up after 9 attempts"):
         call(always_429)
     assert pauses == [0.5, 1, 2, 4, 8, 16, 30, 30] and result.retries == 8
+
+
+ECHOED_KEY = "sk_test_51EchoedBackByTheApi0123456789"
+
+
+@pytest.mark.parametrize("how", ["plain", "--debug", "stripe-log"])
+def test_a_key_the_api_echoes_never_reaches_the_terminal(
+    cli, key_echoing_api: str, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """An API base that echoes the key in its error message and Request-Id: `warehouse sync` fails
+    with the key masked on every line it prints: the error line, the --debug traceback, and
+    stripe-python's own request log (STRIPE_LOG=debug prints response bodies to stderr)."""
+    monkeypatch.setenv("STRIPE_API_KEY", ECHOED_KEY)
+    monkeypatch.setenv("STRIPE_API_BASE", key_echoing_api)
+    if how == "stripe-log":
+        monkeypatch.setattr(stripe, "log", "debug")  # what STRIPE_LOG=debug sets when stripe is imported
+    code, out, err = cli(*(["--debug"] if how == "--debug" else []), "warehouse", "sync", "--no-progress")
+    assert code == 1
+    assert ECHOED_KEY not in out + err and ECHOED_KEY[8:] not in out + err
+    assert "No such thing for key sk_test_***" in err
+    assert ("Traceback" in err) is (how == "--debug")
+    assert ("message='API response body'" in err) is (how == "stripe-log")

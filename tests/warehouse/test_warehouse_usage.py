@@ -181,6 +181,36 @@ def test_csv_line_longer_than_duckdbs_default_limit_loads(tmp_path: Path) -> Non
     assert len(_events(db)[0][5]) == 3_000_000
 
 
+# Past DuckDB's 32 MiB read buffer: its default (parallel) read drops such a line without an error
+# when it is the last one of the file.
+_LONG = 33 * 1024 * 1024
+
+
+@pytest.mark.parametrize("case", ["valid", "after-blank-lines", "gzip", "malformed"])
+def test_a_last_line_past_the_readers_buffer_is_loaded_or_malformed_never_dropped(tmp_path: Path, case: str) -> None:
+    """A last line of 33 MiB (a 33 MB tool name) loads like any other line, also when blank lines
+    follow it or the file is gzip-compressed; a malformed one is reported with its line number."""
+    import gzip
+
+    ts = "not-a-time" if case == "malformed" else "2026-10-01T00:00:00Z"
+    text = ("event_id,customer_id,tool_name,timestamp\n"
+            "s1,cus_a,t,2026-10-01T00:00:00Z\n"
+            f"s2,cus_a,{'x' * _LONG},{ts}\n" + ("\n\n" if case == "after-blank-lines" else ""))
+    path = tmp_path / ("u.csv.gz" if case == "gzip" else "u.csv")
+    if case == "gzip":
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    db = tmp_path / "w.duckdb"
+    r = warehouse.load_usage(db, path)
+    if case == "malformed":
+        assert (r.rows, r.loaded, r.malformed_rows) == (2, 1, ((3, "invalid timestamp"),))
+        return
+    assert (r.rows, r.loaded, r.malformed) == (2, 2, 0)
+    assert [len(e[2]) for e in _events(db)] == [1, _LONG]
+
+
 def test_a_failed_load_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An error after the rows went in rolls the whole load back, also when the file had to be
     read a second time (a line the reader refuses)."""

@@ -154,6 +154,10 @@ def _deauthorize(operator_client: stripe.StripeClient, account: str) -> None:
         operator_client.oauth.deauthorize({"stripe_user_id": account})
     except stripe.oauth_error.OAuthError as exc:  # already gone: nothing to take back
         log.info("deauthorize %s: %s", account, exc.code)
+    except stripe.AuthenticationError:  # stripe-python's own check: the client has no client_id
+        raise ConfigError(
+            "STRIPE_CONNECT_CLIENT_ID is not set: it is needed to deauthorize a Connect grant"
+        ) from None
 
 
 def connect_api_key(

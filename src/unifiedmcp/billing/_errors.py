@@ -5,8 +5,7 @@ Messages never contain an API key or a webhook secret: anything that looks like 
 
 from __future__ import annotations
 
-import re
-
+from .._secrets import mask_secrets
 from ..errors import ConfigError, UnifiedMCPError
 
 __all__ = [
@@ -17,15 +16,7 @@ __all__ = [
     "NoSubscription",
     "PaymentFailed",
     "WebhookRejected",
-    "mask_secrets",
 ]
-
-_SECRET = re.compile(r"\b(sk|rk|whsec|pk)_(test|live)?_?[A-Za-z0-9]{4,}")
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with every Stripe key or webhook secret replaced by its prefix and ``***``."""
-    return _SECRET.sub(lambda m: m.group(0).split("_", 1)[0] + "_***", text)
 
 
 class BillingError(UnifiedMCPError):
@@ -46,9 +37,9 @@ class StripeRequestFailed(BillingError):
     def __init__(self, operation: str, *, status: int | None, code: str | None, message: str) -> None:
         self.operation = operation
         self.status = status
-        self.code = code
+        self.code = mask_secrets(code) if code else code
         self.message = mask_secrets(message)
-        where = f" (HTTP {status}{', ' + code if code else ''})" if status else ""
+        where = f" (HTTP {status}{', ' + self.code if self.code else ''})" if status else ""
         super().__init__(f"{operation} failed{where}: {self.message}")
 
 

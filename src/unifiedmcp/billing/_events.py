@@ -34,10 +34,11 @@ from typing import Any, Literal
 
 import stripe
 
+from .._secrets import mask_secrets
 from .._times import utc_text
 from ..config import TierTable
 from ..ledger import Ledger, LedgerConnection
-from ._errors import BillingError, mask_secrets
+from ._errors import BillingError
 from ._shapes import as_dict, invoice_subscription_id, object_id, subscription_period, subscription_prices
 
 __all__ = [

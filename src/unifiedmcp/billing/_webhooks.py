@@ -46,6 +46,8 @@ log = logging.getLogger("unifiedmcp.billing.webhooks")
 WEBHOOK_PATH = "/webhooks/stripe"
 DEFAULT_TOLERANCE = 300
 MAX_BODY_BYTES = 1024 * 1024
+# The last second a datetime can hold (9999-12-31T23:59:59Z); also keeps `created` an SQLite INTEGER.
+LAST_CREATED = 253_402_300_799
 
 _COUNT_REJECTION = """
 INSERT INTO webhook_rejections (reason, count, last_at) VALUES (?, 1, ?)
@@ -63,7 +65,10 @@ def verify_delivery(
     """The event in ``body`` if ``signature`` is valid for one of ``secrets``; else WebhookRejected.
 
     Reasons: ``missing_signature``, ``malformed_signature``, ``bad_signature``, ``stale_timestamp``,
-    ``invalid_body`` (not UTF-8 / not JSON), ``invalid_event`` (JSON but not an event).
+    ``invalid_body`` (not UTF-8 / not JSON), ``too_deep`` (JSON nested past the parser's recursion
+    limit), ``invalid_event`` (JSON but not an event, or ``created`` not a time from 1970 to 9999).
+    A signed body can still be hostile (a leaked secret, a compromised sender): these are refused
+    here rather than failing later, unrecorded.
     """
     if not signature:
         raise WebhookRejected("missing_signature")
@@ -91,12 +96,15 @@ def verify_delivery(
         event = json.loads(text)
     except ValueError:
         raise WebhookRejected("invalid_body") from None
+    except RecursionError:
+        raise WebhookRejected("too_deep") from None
     if not (
         isinstance(event, dict)
         and isinstance(event.get("id"), str)
         and event["id"]
         and isinstance(event.get("type"), str)
         and isinstance(event.get("created"), int)
+        and 0 <= event["created"] <= LAST_CREATED
         and isinstance((event.get("data") or {}).get("object"), dict)
     ):
         raise WebhookRejected("invalid_event")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
 from .. import __version__
 from . import _common
+from .._secrets import mask_log_records, masked_stderr
 from ..errors import UnifiedMCPError
 
 app = typer.Typer(
@@ -54,12 +56,20 @@ _register()
 
 def _error_line(message: str) -> None:
     # Plain print, not rich: the line must never be wrapped or styled.
-    print("error: " + " ".join(message.split()), file=sys.stderr)
+    print("error: " + _common.plain(" ".join(message.split())), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: one clear line and a non-zero exit on error; ``--debug`` for the traceback."""
-    args = sys.argv[1:] if argv is None else argv
+    """Entry point: one clear line and a non-zero exit on error; ``--debug`` for the traceback.
+
+    Nothing it prints to stderr, and no log record, holds a secret (``unifiedmcp._secrets``).
+    """
+    mask_log_records()
+    with masked_stderr():
+        return _main(sys.argv[1:] if argv is None else argv)
+
+
+def _main(args: list[str]) -> int:
     # Settings are read once per invocation: a second main() in the same process (tests, notebooks)
     # must see the environment as it is now, not as it was at the first call.
     _common.settings.cache_clear()
@@ -71,15 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         command.main(args=args, prog_name="unifiedmcp", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except UnifiedMCPError as exc:
-        if _state["debug"]:
-            raise
-        _error_line(str(exc))
-        return 1
-    except Exception as exc:  # an unexpected failure still gets one line, and a hint
-        if _state["debug"]:
-            raise
-        _error_line(f"{exc.__class__.__name__}: {exc} (run with --debug for the traceback)")
+    except Exception as exc:
+        if _state["debug"]:  # printed here, on the masked stderr, rather than by Python after main()
+            for line in "".join(traceback.format_exception(exc)).splitlines():
+                print(_common.plain(line), file=sys.stderr)
+        elif isinstance(exc, UnifiedMCPError):
+            _error_line(str(exc))
+        else:  # an unexpected failure still gets one line, and a hint
+            _error_line(f"{exc.__class__.__name__}: {exc} (run with --debug for the traceback)")
         return 1
     return 0
 

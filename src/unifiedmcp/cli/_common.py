@@ -1,7 +1,15 @@
-"""What every CLI command shares: settings, the tier table, the ledger, output."""
+"""What every CLI command shares: settings, the tier table, the ledger, output.
+
+Output: much of what the CLI shows was typed by others (names and e-mails set through Stripe,
+error messages from an API), so none of it may act on the operator's terminal. ``console`` and
+``err_console`` pass every string they print through :func:`plain` (tables, titles, lines) and
+read no rich markup or emoji codes in it (style with ``style=``, not ``[bold]``); anything
+printed otherwise goes through :func:`plain` by hand.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +17,9 @@ from functools import cache
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
+from .._secrets import mask_secrets
 from ..config import Settings, TierTable, load_settings, load_tiers
 from ..ledger import Ledger
 from ..months import Month
@@ -22,13 +32,37 @@ __all__ = [
     "open_ledger",
     "operator_client",
     "parse_month",
+    "plain",
     "settings",
     "tiers",
 ]
 
-# Off a terminal (pipes, CI logs, papermill) rich would wrap tables at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# C0 and C1 controls and DEL (escape sequences, bells, carriage returns, line breaks), and the
+# Unicode line separators and bidirectional overrides that reorder what the operator reads.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: str) -> str:
+    """``text`` with every control character made visible as an escape (``\\x1b``, ``\\u202e``),
+    so that it prints as one line of inert text."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)  # Python's escape: none of them is printable
+
+
+class _PlainConsole(Console):
+    """A rich console that shows every string it renders through :func:`plain`, secrets masked."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(plain(mask_secrets(text)), **options)
+
+
+def _console(*, stderr: bool) -> Console:
+    # Off a terminal (pipes, CI logs, papermill) rich would wrap tables at 80 columns.
+    stream = sys.stderr if stderr else sys.stdout
+    return _PlainConsole(stderr=stderr, width=None if stream.isatty() else 160, markup=False, emoji=False)
+
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
 
 MONTH_HELP = "Month as YYYY-MM (UTC); default: the current month."
 

@@ -28,7 +28,7 @@ def build(
         seed=seed, first_month=Month.parse(first_month) if first_month else None, replace=replace, progress=True,
         # A fresh installation's ledger gets the demo's webhooks; an existing one is never touched.
         ledger=s.ledger_file if s.ledger_file and not s.ledger_file.exists() else None,
-        on_stage=lambda stage: console.print(f"[dim]{stage}…[/dim]"),
+        on_stage=lambda stage: console.print(f"{stage}…", style="dim"),
     )
     console.print(
         f"demo warehouse {result.warehouse}: {result.customers} customers, months {result.months[0]} to "

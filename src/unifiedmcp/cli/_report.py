@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from .._files import writing
 from ..errors import WarehouseError
 from ._common import console, err_console, parse_month, settings, tiers
 
@@ -20,10 +21,10 @@ def _build_demo() -> None:
     from ..demo import build_demo
 
     s = settings()
-    err_console.print(f"[bold]report:[/] no warehouse at {s.warehouse}; building the demo data first")
+    err_console.print(f"report: no warehouse at {s.warehouse}; building the demo data first", style="bold")
     result = build_demo(warehouse=s.warehouse, usage_file=s.data_dir / "demo" / "usage.csv", progress=True,
                         ledger=s.ledger_file if s.ledger_file and not s.ledger_file.exists() else None,
-                        on_stage=lambda stage: err_console.print(f"[dim]{stage}…[/dim]"))
+                        on_stage=lambda stage: err_console.print(f"{stage}…", style="dim"))
     err_console.print(f"demo warehouse ready: {result.customers} customers, {result.months[0]} to "
                       f"{result.months[-1]} ({result.seconds:.1f} s)", highlight=False)
 
@@ -70,6 +71,8 @@ def report(
     m = parse_month(month)
     if m is None and not latest:
         raise typer.BadParameter("give --month YYYY-MM or --latest", param_hint="--month")
+    with writing(out):  # an unwritable --out fails here, in plain words, before any notebook runs
+        out.mkdir(parents=True, exist_ok=True)
     source = _data_source(warehouse, latest=latest)
     if m is None:
         m = reports.latest_complete_month(source)

@@ -252,27 +252,38 @@ def _command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "unifiedmcp"]
 
 
+# Secrets a stdio server needs, passed from the environment (never written into a snippet): the
+# operator's key (also the Connect platform key) and the key that decrypts stored credentials.
+_SECRET_VARIABLES = ("STRIPE_API_KEY", "UNIFIEDMCP_SECRET_KEY")
+
+
 def snippet(
-    client: str, *, customer: str, url: str, data_dir: str | None = None, api_base: str | None = None
+    client: str, *, customer: str | None, url: str, data_dir: str | None = None, api_base: str | None = None
 ) -> str:
     """The configuration text for ``client`` (never a secret: keys are placeholders or inputs).
 
-    ``data_dir`` (absolute) pins the ledger the stdio server meters into, wherever the client
-    starts it; ``api_base`` points it at the sandbox when one is configured.
+    A stdio server runs on the installation that holds the ledger and the connections' credentials
+    (the operator's, or a single-tenant install), as ``customer`` or, with ``customer=None``, as
+    the operator. ``data_dir`` (absolute) pins that ledger wherever the client starts it;
+    ``api_base`` points it at the sandbox when one is configured. Customers of a shared server
+    use ``http``.
     """
     cmd = _command()
-    env = {"UNIFIEDMCP_CUSTOMER": customer}
+    args = ["mcp"] if customer else ["mcp", "--operator"]
+    env = {"UNIFIEDMCP_CUSTOMER": customer} if customer else {}
     if data_dir:
         env["UNIFIEDMCP_DATA_DIR"] = data_dir
     if api_base:
         env["STRIPE_API_BASE"] = api_base
-    env["STRIPE_API_KEY"] = "${env:STRIPE_API_KEY}"
-    exported = " ".join(f"-e {k}={v}" for k, v in env.items() if k != "STRIPE_API_KEY")
-    stdio = {"command": cmd[0], "args": [*cmd[1:], "mcp"], "env": env}
+    secrets_env = {name: "${env:" + name + "}" for name in _SECRET_VARIABLES}
+    env |= secrets_env
+    exported = " ".join(f"-e {k}={v}" for k, v in env.items() if k not in secrets_env)
+    passed = " ".join(f'-e {name}="${name}"' for name in _SECRET_VARIABLES)
+    stdio = {"command": cmd[0], "args": [*cmd[1:], *args], "env": env}
     if client == "claude-code":
         return (
             f"claude mcp add unifiedmcp --scope user {exported} "
-            f'-e STRIPE_API_KEY="$STRIPE_API_KEY" -- {" ".join(cmd)} mcp\n'
+            f'{passed} -- {" ".join([*cmd, *args])}\n'
             f"# or over HTTP (unifiedmcp serve):\n"
             f"claude mcp add --transport http unifiedmcp {url} "
             f'--header "Authorization: Bearer $UNIFIEDMCP_API_KEY"'
@@ -280,16 +291,22 @@ def snippet(
     if client == "cursor":  # ~/.cursor/mcp.json or .cursor/mcp.json
         return json.dumps({"mcpServers": {"unifiedmcp": stdio}}, indent=2)
     if client == "vscode":  # .vscode/mcp.json
-        vs_env = env | {"STRIPE_API_KEY": "${input:stripe-api-key}"}
+        vs_env = env | {name: "${input:" + name.lower().replace("_", "-") + "}" for name in _SECRET_VARIABLES}
         return json.dumps(
             {
                 "inputs": [
                     {
                         "type": "promptString",
                         "id": "stripe-api-key",
-                        "description": "Stripe restricted key (rk_test_...)",
+                        "description": "The operator's Stripe key (sk_test_..., also the Connect platform key)",
                         "password": True,
-                    }
+                    },
+                    {
+                        "type": "promptString",
+                        "id": "unifiedmcp-secret-key",
+                        "description": "UNIFIEDMCP_SECRET_KEY (decrypts stored connection credentials)",
+                        "password": True,
+                    },
                 ],
                 "servers": {"unifiedmcp": {"type": "stdio", **stdio, "env": vs_env}},
             },
@@ -318,13 +335,15 @@ def mcp_config(
     customer: str = typer.Option(
         None, "--customer", envvar="UNIFIEDMCP_CUSTOMER", help="Ledger customer to meter (stdio clients)."
     ),
+    operator: bool = typer.Option(False, "--operator", help="A stdio snippet for the operator (mcp --operator)."),
     url: str = typer.Option("http://127.0.0.1:8788/mcp", "--url", help="MCP URL of `unifiedmcp serve`."),
 ) -> None:
     """Print a configuration snippet for an MCP client (secrets stay placeholders)."""
+    _role(customer, operator)
     cfg = settings()
     text = snippet(
         client,
-        customer=customer or "cus_YOUR_CUSTOMER",
+        customer=None if operator else (customer or "cus_YOUR_CUSTOMER"),
         url=url,
         data_dir=str(cfg.data_dir.resolve()),
         api_base=cfg.stripe_api_base,
@@ -333,8 +352,8 @@ def mcp_config(
     print(text)
     if client in ("claude-code", "cursor", "windsurf", "http") and os.environ.get("STRIPE_API_KEY") is None:
         err_console.print(
-            "note: export STRIPE_API_KEY (a restricted rk_test_ key) and, for HTTP, UNIFIEDMCP_API_KEY "
-            "(from `unifiedmcp keys create`) before starting the client",
+            "note: stdio servers need STRIPE_API_KEY (the operator's key) and UNIFIEDMCP_SECRET_KEY in the "
+            "environment; HTTP clients need UNIFIEDMCP_API_KEY (from `unifiedmcp keys create`)",
             markup=False,
             highlight=False,
         )

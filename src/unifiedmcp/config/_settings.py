@@ -1,7 +1,9 @@
 """Settings from environment variables and an optional ``.env`` file.
 
 Secrets are read here and only here. They are held as :class:`pydantic.SecretStr`, so a repr,
-a log line or an error message shows ``**********`` instead of the value.
+a log line or an error message shows ``**********`` instead of the value, and each value read is
+handed to :func:`unifiedmcp._secrets.remember_secrets`, so that wherever it comes back (an API
+echoing it in an error) it is masked before it leaves the process.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .._dsn import is_database_url
+from .._dsn import is_database_url, url_passwords
+from .._secrets import remember_secrets
 from ..errors import ConfigError, LiveKeyRefused
 
 __all__ = ["Settings", "load_settings", "LIVE_KEY_PREFIXES"]
@@ -91,6 +94,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return SecretStr(value) if is_database_url(value) else Path(value)
         return value
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Settings:
+        values = [s.get_secret_value() for s in (self.stripe_api_key, self.stripe_webhook_secret) if s]
+        if isinstance(self.ledger_path, SecretStr):
+            values += url_passwords(self.ledger_path.get_secret_value())
+        remember_secrets(*values, *(v.strip() for v in values), *self.webhook_secrets)
+        return self
 
     @model_validator(mode="after")
     def _refuse_live_keys(self) -> Settings:

@@ -11,10 +11,16 @@ The defaults are the product's plans. A TOML file (``UNIFIEDMCP_TIERS_FILE``) ma
 
 Tiers are ranked in file order (the default order is free < pro < enterprise); the first tier is
 the one a customer without a paid subscription has.
+
+Bounds, so that every sum the ledger and the metrics make stays a 64-bit integer: at most
+MAX_MONTHLY_CALLS calls a month (10^12), MAX_CONNECTIONS connections (10^6), and an overage of
+at most MAX_OVERAGE minor units per call (10^6), a finite number. A price id or lookup key
+belongs to one tier only.
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +32,10 @@ from ..errors import ConfigError
 __all__ = ["Tier", "TierTable", "DEFAULT_TIERS", "load_tiers"]
 
 LimitKind = Literal["hard", "soft"]
+
+MAX_MONTHLY_CALLS = 10**12  # about 385,000 calls/s all month
+MAX_CONNECTIONS = 10**6
+MAX_OVERAGE = 10**6  # minor units per call (10,000.00 in the major unit)
 
 
 @dataclass(frozen=True)
@@ -150,23 +160,52 @@ def _parse_tier(name: str, raw: Any, rank: int, path: Path) -> Tier:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     calls = raw.get("monthly_api_calls")
-    if not isinstance(calls, int) or isinstance(calls, bool) or calls < 0:
-        raise ConfigError(f"{where}: monthly_api_calls must be a non-negative integer")
+    if not _whole(calls, MAX_MONTHLY_CALLS):
+        raise ConfigError(
+            f"{where}: monthly_api_calls must be an integer from 0 to {MAX_MONTHLY_CALLS:,}, not {calls!r}"
+        )
     conns = raw.get("oauth_connections", "unlimited")
     if conns == "unlimited":
         conns = None
-    elif not isinstance(conns, int) or isinstance(conns, bool) or conns < 0:
-        raise ConfigError(f"{where}: oauth_connections must be a non-negative integer or \"unlimited\"")
+    elif not _whole(conns, MAX_CONNECTIONS):
+        raise ConfigError(
+            f"{where}: oauth_connections must be an integer from 0 to {MAX_CONNECTIONS:,} or \"unlimited\", "
+            f"not {conns!r}"
+        )
     limit = raw.get("limit", "soft")
     if limit not in ("hard", "soft"):
         raise ConfigError(f"{where}: limit must be \"hard\" or \"soft\"")
     overage = raw.get("overage_per_call", 0)
-    if not isinstance(overage, int | float) or isinstance(overage, bool) or overage < 0:
-        raise ConfigError(f"{where}: overage_per_call must be a non-negative number")
+    if not (
+        isinstance(overage, int | float) and not isinstance(overage, bool)
+        and math.isfinite(overage) and 0 <= overage <= MAX_OVERAGE
+    ):
+        raise ConfigError(
+            f"{where}: overage_per_call must be a finite number from 0 to {MAX_OVERAGE:,} (minor units), "
+            f"not {overage!r}"
+        )
     prices = raw.get("prices", [])
     if not isinstance(prices, list) or not all(isinstance(p, str) for p in prices):
         raise ConfigError(f"{where}: prices must be a list of strings")
     return Tier(name, calls, conns, limit, float(overage) if limit == "soft" else 0.0, rank, tuple(prices))
+
+
+def _whole(value: Any, most: int) -> bool:
+    """Whether ``value`` is an integer (not a bool) from 0 to ``most``."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= most
+
+
+def _refuse_shared_prices(tiers: Iterable[Tier], path: Path) -> None:
+    """A price listed under two tiers would give a subscriber whichever tier comes first."""
+    owner: dict[str, str] = {}
+    for tier in tiers:
+        for price in tier.prices:
+            first = owner.setdefault(price, tier.name)
+            if first != tier.name:
+                raise ConfigError(
+                    f"{path}: price {price!r} is listed under tiers {first!r} and {tier.name!r}; "
+                    "a price belongs to one tier"
+                )
 
 
 def load_tiers(path: Path | None = None) -> TierTable:
@@ -184,4 +223,6 @@ def load_tiers(path: Path | None = None) -> TierTable:
     tiers = data.get("tiers")
     if not isinstance(tiers, dict) or not tiers:
         raise ConfigError(f"malformed tier file {path}: expected [tiers.<name>] tables")
-    return TierTable(tuple(_parse_tier(n, raw, i, Path(path)) for i, (n, raw) in enumerate(tiers.items())))
+    parsed = tuple(_parse_tier(n, raw, i, Path(path)) for i, (n, raw) in enumerate(tiers.items()))
+    _refuse_shared_prices(parsed, Path(path))
+    return TierTable(parsed)

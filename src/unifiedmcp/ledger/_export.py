@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from .._files import writing
 from ..errors import InvalidInput
 from ..months import Month
 from ._ledger import Ledger
@@ -34,18 +35,20 @@ def export_usage(ledger: Ledger, *, month: Month, format: str, out: Path | None 
             [(c, pa.float64() if c == "latency_ms" else pa.string()) for c in USAGE_COLUMNS]
         )
         table = pa.table({c: pa.array(v, type=schema.field(c).type) for c, v in zip(USAGE_COLUMNS, columns)})
-        pq.write_table(table, out)
+        with writing(out):
+            pq.write_table(table, out)
         return len(rows)
-    handle = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
-    try:
-        if format == "csv":
-            writer = csv.writer(handle)
-            writer.writerow(USAGE_COLUMNS)
-            writer.writerows(rows)
-        else:
-            for row in rows:
-                handle.write(json.dumps(dict(zip(USAGE_COLUMNS, row)), separators=(",", ":")) + "\n")
-    finally:
-        if out:
-            handle.close()
+    with writing(out):
+        handle = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
+        try:
+            if format == "csv":
+                writer = csv.writer(handle)
+                writer.writerow(USAGE_COLUMNS)
+                writer.writerows(rows)
+            else:
+                for row in rows:
+                    handle.write(json.dumps(dict(zip(USAGE_COLUMNS, row)), separators=(",", ":")) + "\n")
+        finally:
+            if out:
+                handle.close()
     return len(rows)

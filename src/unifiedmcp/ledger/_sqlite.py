@@ -105,6 +105,15 @@ class SqliteDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        def rollback(first: BaseException) -> None:
+            # After some errors (a full disk, an I/O error) SQLite has already rolled back: a second
+            # ROLLBACK would fail ("no transaction is active") and hide ``first``, the real error.
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error as exc:
+                    first.add_note(f"the rollback failed too: {exc}")
+
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -112,14 +121,15 @@ class SqliteDatabase:
                 raise self.error(exc) from None
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                rollback(exc)
                 raise
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise self.error(exc) from None
+                error = self.error(exc)
+                rollback(error)
+                raise error from None
 
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:

@@ -28,11 +28,24 @@ In a notebook, a script or the demo builder::
         ...
     # serve_in_thread(port=12111, db_path="data/sandbox.sqlite3", api_key="sk_test_...",
     #                 forward_to=["http://127.0.0.1:8788/webhooks/stripe"], settings={...})
-    # api_key: the only key accepted (default: a random sk_test_ key, in sb.api_key);
-    # forward_to deliveries are signed with sb.forward_secrets[i]; without `with`, call sb.stop().
+    # api_key: the primary account's key (default: the stored one, else a random sk_test_ key, in
+    # sb.api_key; sb.account_id); forward_to deliveries are signed with sb.forward_secrets[i];
+    # without `with`, call sb.stop().
+
+Several accounts, Connect and restricted keys (the tenancy model: each customer's own account)::
+
+    acct, key = sb.create_account(email="owner@example.com", business_name="Acme")  # independent
+    sb.client(api_key=key)                                  # acts on acct
+    rk = sb.create_restricted_key(["rak_customer_read"])    # rk_test_ key of the primary account
+    client_id = sb.connect_client_id()                      # ca_... of the primary (the platform)
+    # GET /oauth/authorize?response_type=code&client_id=ca_...&scope=read_write&state=...&redirect_uri=...
+    #   -> 302 redirect_uri?code=ac_...; sb.client().oauth.token({"grant_type": "authorization_code", "code": ...})
+    sb.client(stripe_account="acct_...")                    # the platform acting on a connected account
 
 From a shell: ``unifiedmcp sandbox serve [--port 12111] [--host 127.0.0.1] [--memory] [--db PATH]
-[--forward-to URL]``, then ``STRIPE_API_BASE=http://127.0.0.1:12111`` and any ``sk_test_`` key.
+[--forward-to URL]``, then ``STRIPE_API_BASE=http://127.0.0.1:12111`` and any ``sk_test_`` key
+(each new key is an account of its own; the first one is the primary account, the one
+``--forward-to`` belongs to).
 
 What it does
 ------------
@@ -46,8 +59,17 @@ mark_uncollectible; ``payments`` and ``confirmation_secret`` when expanded), inv
 payment links, billing portal sessions (a local HTML page), account, events
 (``previous_attributes`` on updates), webhook endpoints and test clocks. Lists, ``expand``,
 search, idempotency keys, unknown-parameter errors (from stripe-python's own parameter
-TypedDicts), 401/402/404/429 errors all follow Stripe. Every object has exactly the top-level
+TypedDicts), 401/402/403/404/429 errors all follow Stripe. Every object has exactly the top-level
 keys of Stripe's published fixture for its resource.
+
+Accounts: each secret key belongs to one account, and no object, event, idempotency key or test
+clock of one account is visible from another (each account has its own store, chosen per request).
+Connect (Standard accounts): the OAuth flow (``/oauth/authorize`` answers like test mode's "skip
+this form", ``/oauth/token``, ``/oauth/deauthorize``), ``Stripe-Account`` for connected accounts
+only, Connect webhook endpoints (``connect=true``) receiving connected accounts' events with
+``account``, ``account.application.authorized`` / ``.deauthorized``. Restricted keys: Stripe's
+403 naming the missing ``rak_`` permission for every route. Network stance: on a loopback bind,
+foreign ``Host`` (421) and ``Origin`` (403) headers are refused; bodies are limited to 1 MiB (413).
 
 Behaviour worth knowing (and where it differs from Stripe; also ``docs/sandbox.md``)
 ------------------------------------------------------------------------------------
@@ -63,12 +85,21 @@ Behaviour worth knowing (and where it differs from Stripe; also ``docs/sandbox.m
 - ``payment_behavior=pending_if_incomplete`` on an update is refused like ``error_if_incomplete``
   when its payment would fail (there is no ``pending_update``).
 - Prorations are exact to the second, without Stripe's rounding to the day; changing the billing
-  interval does not reset the cycle; taxes, currencies conversion, Connect, Checkout, quotes and
-  subscription schedules are out of scope.
+  interval does not reset the cycle; taxes, currencies conversion, Connect payments (transfers,
+  application fees), Checkout, quotes and subscription schedules are out of scope.
 - Every response uses the ``2026-10-28.endive`` shapes, whatever ``Stripe-Version`` a client sends
   (the response header says so); older clients expecting e.g. ``invoice.payment_intent`` get
   Stripe's "cannot be expanded" error, as on a real account pinned to this version.
-- Idempotency keys are kept in memory (the last 10,000), not across restarts.
+- Idempotency keys are kept in memory (the last 10,000), not across restarts; they are scoped to
+  the account acted on and the key used.
+- Connect covers Standard accounts through OAuth only: no ``/v1/accounts`` API, Express or Custom
+  accounts, transfers or application fees. Any ``http(s)`` ``redirect_uri`` is accepted (there
+  are no registered ones); ``stripe_account=`` and ``deny=1`` on the authorize page are
+  sandbox-only. Deauthorizing revokes the access and refresh tokens issued for the connection.
+  ``account`` is added to events delivered through Connect (Connect endpoints, ``forward_to``),
+  not to events read through the API.
+- A restricted key's permissions are checked against the route only, not against the objects
+  it expands. Settings are server-wide (any key reads them; a secret key changes them).
 - Search is immediately consistent (Stripe's can lag by about a minute).
 - Card outcomes are decided by the test card alone (amounts never trigger declines).
 

@@ -181,7 +181,7 @@ def create_invoice(
         "invoice",
         id=iid,
         account_country="US",
-        account_name="UnifiedMCP Sandbox",
+        account_name=sb.profile.get("business_name"),
         amount_due=max(total, 0),
         amount_paid=0,
         amount_remaining=max(total, 0),

@@ -9,7 +9,7 @@ from typing import Any
 from ._errors import invalid
 from ._shapes import SHAPES
 
-__all__ = ["blank", "new_id", "public", "to_int", "to_bool", "metadata_update", "PREFIXES"]
+__all__ = ["blank", "new_id", "new_account_id", "public", "to_int", "to_bool", "metadata_update", "PREFIXES"]
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -50,6 +50,11 @@ def new_id(prefix: str, n: int = 24) -> str:
         value, r = divmod(value, 62)
         chars.append(_ALPHABET[r])
     return f"{prefix}_" + "".join(chars)
+
+
+def new_account_id() -> str:
+    """``acct_`` + 16 base62 characters, the length of Stripe's account ids."""
+    return "acct_" + new_id("x", 16)[2:]
 
 
 def blank(kind: str, **values: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["route", "resolve", "Handler"]
+__all__ = ["route", "resolve", "routes", "Handler"]
 
 Handler = Callable[..., Any]
 _ROUTES: list[tuple[str, re.Pattern[str], Handler, int, str]] = []
@@ -36,13 +36,18 @@ def route(method: str, path: str) -> Callable[[Handler], Handler]:
     return deco
 
 
-def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]] | None | bool:
-    """``(handler, path_args)``; ``False`` if the path exists for another method; else ``None``."""
+def resolve(method: str, path: str) -> tuple[Handler, dict[str, str], str] | None | bool:
+    """``(handler, path_args, template)``; ``False`` if the path exists for another method; else ``None``."""
     other = False
-    for m, pattern, fn, _, _ in _BY_SEGMENT.get(_segment(path), ()):
+    for m, pattern, fn, _, template in _BY_SEGMENT.get(_segment(path), ()):
         match = pattern.match(path)
         if match:
             if m == method:
-                return fn, match.groupdict()
+                return fn, match.groupdict(), template
             other = True
     return False if other else None
+
+
+def routes() -> list[tuple[str, str]]:
+    """``(method, template)`` of every registered route."""
+    return [(m, template) for m, _, _, _, template in _ROUTES]

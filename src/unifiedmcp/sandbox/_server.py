@@ -13,8 +13,9 @@ import httpx
 import uvicorn
 
 from .._loopback import bind, start_in_thread
+from ._accounts import Accounts
 from ._app import create_app
-from ._state import Sandbox
+from .._loopback import is_loopback
 from ._webhooks import ForwardTarget
 
 if TYPE_CHECKING:
@@ -24,13 +25,15 @@ __all__ = ["SandboxServer", "serve_in_thread", "serve_forever"]
 
 
 class SandboxServer:
-    """A running sandbox: ``url`` and ``api_key`` for any Stripe client, plus control helpers.
+    """A running sandbox: ``url`` and ``api_key`` (the primary account's) for any Stripe client,
+    plus control helpers.
 
     Made by :func:`serve_in_thread`; usable as a context manager (stops on exit).
     """
 
-    def __init__(self, sandbox: Sandbox, server: uvicorn.Server, thread: threading.Thread, *, url: str, api_key: str) -> None:
-        self.sandbox = sandbox
+    def __init__(self, accounts: Accounts, server: uvicorn.Server, thread: threading.Thread, *, url: str, api_key: str) -> None:
+        self.accounts = accounts
+        self.account_id = accounts.primary
         self.url = url
         self.api_key = api_key
         self._server = server
@@ -39,15 +42,18 @@ class SandboxServer:
         self._http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
 
     def __repr__(self) -> str:  # never shows the key
-        return f"SandboxServer(url={self.url!r})"
+        return f"SandboxServer(url={self.url!r}, account_id={self.account_id!r})"
 
     # -- clients --------------------------------------------------------------------------------
-    def client(self, **options: Any) -> stripe.StripeClient:
-        """A ``stripe.StripeClient`` pointed at this sandbox (no network retries by default)."""
+    def client(self, api_key: str | None = None, stripe_account: str | None = None, **options: Any) -> stripe.StripeClient:
+        """A ``stripe.StripeClient`` pointed at this sandbox (API and Connect OAuth; no network
+        retries by default): with the primary account's key unless ``api_key``, acting on
+        ``stripe_account`` (a connected account) when given."""
         import stripe
 
         options.setdefault("max_network_retries", 0)
-        return stripe.StripeClient(self.api_key, base_addresses={"api": self.url}, **options)
+        return stripe.StripeClient(api_key or self.api_key, base_addresses={"api": self.url, "connect": self.url},
+                                   stripe_account=stripe_account, **options)
 
     def env(self) -> dict[str, str]:
         """Environment variables that point the toolkit's settings at this sandbox."""
@@ -95,8 +101,33 @@ class SandboxServer:
         we = self.client().v1.webhook_endpoints.create({"url": url, "enabled_events": list(events)})
         return we.id, we.secret  # type: ignore[return-value]
 
+    def create_account(self, *, email: str | None = None, business_name: str | None = None) -> tuple[str, str]:
+        """A new independent account: ``(account id, its sk_test_ secret key)``."""
+        resp = self._http.post("/_sandbox/accounts", json={"email": email, "business_name": business_name})
+        resp.raise_for_status()
+        body = resp.json()
+        return body["id"], body["secret_key"]
+
+    def create_restricted_key(self, permissions: list[str] | tuple[str, ...], *, api_key: str | None = None) -> str:
+        """A restricted ``rk_test_`` key of the account of ``api_key`` (default: the primary
+        account) with these permissions (``rak_customer_read``, ..., or ``read_only``)."""
+        resp = self._http.post("/_sandbox/restricted_keys", json={"permissions": list(permissions)}, headers=self._auth(api_key))
+        resp.raise_for_status()
+        return resp.json()["secret"]
+
+    def connect_client_id(self, api_key: str | None = None) -> str:
+        """The Connect client id (``ca_...``) of the account of ``api_key`` (default: the primary)."""
+        resp = self._http.get("/_sandbox/connect", headers=self._auth(api_key))
+        resp.raise_for_status()
+        return resp.json()["client_id"]
+
+    @staticmethod
+    def _auth(api_key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
     def deliveries(self) -> list[dict[str, Any]]:
-        """Every webhook delivery attempt so far (newest last): event, url, attempt, status."""
+        """Every delivery attempt to the primary account's endpoints and ``forward_to`` targets so
+        far (newest last): event, url, attempt, status."""
         resp = self._http.get("/_sandbox/deliveries")
         resp.raise_for_status()
         return resp.json()["deliveries"]
@@ -115,7 +146,7 @@ class SandboxServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._http.close()
-        self.sandbox.store.close()
+        self.accounts.db.close()
 
     def __enter__(self) -> SandboxServer:
         return self
@@ -137,22 +168,26 @@ def serve_in_thread(
     """Start a sandbox in a daemon thread and return once it answers.
 
     ``port=0`` picks a free port. State is in memory unless ``db_path`` names a SQLite file.
-    ``api_key``: the only key accepted (default: a fresh random ``sk_test_`` key; any other
-    ``sk_test_`` key is refused). ``forward_to``: URLs receiving every event, signed with a
-    secret found in ``server.forward_secrets``.
+    ``api_key``: the primary account's key and the only outside key accepted (default: the
+    stored primary key of ``db_path``, else a fresh random ``sk_test_`` key); keys the sandbox
+    mints (``create_account``, restricted keys, OAuth access tokens) are accepted too, any other
+    is refused. ``forward_to``: URLs receiving the primary account's events (and, with
+    ``account``, those of the accounts connected to it), signed with a secret found in
+    ``server.forward_secrets``.
     """
-    key = api_key or "sk_test_sandbox_" + secrets.token_hex(12)
-    sb = Sandbox(db_path=db_path)
+    accounts = Accounts(db_path=db_path)
+    key = accounts.primary_key(api_key)
+    accounts.db.commit()
     if settings:
-        sb.settings.update(settings)
+        accounts.settings.update(settings)
     forward = [ForwardTarget(u, "whsec_" + secrets.token_urlsafe(24)) for u in forward_to]
-    app = create_app(sb, api_keys={key}, forward=forward, tick_seconds=tick_seconds)
+    app = create_app(accounts, api_keys={key}, forward=forward, tick_seconds=tick_seconds, check_host=is_loopback(host))
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     url = f"http://{host}:{actual}"
-    sb.base_url = url
+    accounts.shared.base_url = url
     server, thread = start_in_thread(app, sock, name=f"sandbox-{actual}", timeout=20, timeout_graceful_shutdown=2)
-    running = SandboxServer(sb, server, thread, url=url, api_key=key)
+    running = SandboxServer(accounts, server, thread, url=url, api_key=key)
     running.forward_secrets = [f.secret for f in forward]
     return running
 
@@ -164,11 +199,15 @@ def serve_forever(
     db_path: Path | str | None,
     forward: list[ForwardTarget],
 ) -> None:
-    """Run in the foreground until interrupted (the ``unifiedmcp sandbox serve`` command)."""
-    sb = Sandbox(db_path=db_path)
-    sb.base_url = f"http://{host}:{port}"
-    app = create_app(sb, forward=forward)
+    """Run in the foreground until interrupted (the ``unifiedmcp sandbox serve`` command).
+
+    Any ``sk_test_`` key is accepted; the first one that authenticates (on a new state) owns the
+    primary account, which ``forward`` targets belong to.
+    """
+    accounts = Accounts(db_path=db_path)
+    accounts.shared.base_url = f"http://{host}:{port}"
+    app = create_app(accounts, forward=forward, check_host=is_loopback(host))
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
     finally:
-        sb.store.close()
+        accounts.db.close()

@@ -34,6 +34,7 @@ class SandboxSettings:
     chaos_reorder_window_seconds: float = 0.25
     chaos_seed: int | None = None
     rate_limit_per_second: float | None = None
+    oauth_code_lifetime_seconds: float = 300.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

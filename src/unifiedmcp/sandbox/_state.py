@@ -1,10 +1,15 @@
-"""The sandbox: store, settings, time, events, rendering with ``expand``, and Stripe-style lists."""
+"""One account's view of the sandbox: its store, time, events, rendering with ``expand``, lists.
+
+Every handler receives the :class:`Sandbox` of the account its request acts on (chosen from the API
+key and ``Stripe-Account`` by :mod:`._auth`). A ``Sandbox`` holds that account's store only, so
+lookups, lists, search, expansions and events cannot see another account's objects. What accounts
+share (settings, the webhook dispatcher, the server's URL) lives in :class:`Shared`.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import invalid, missing
@@ -15,7 +20,7 @@ from ._store import Store
 if TYPE_CHECKING:
     from ._webhooks import Dispatcher
 
-__all__ = ["Sandbox", "API_VERSION"]
+__all__ = ["Sandbox", "Shared", "API_VERSION", "INCLUDABLES"]
 
 API_VERSION = "2026-10-28.endive"
 Obj = dict[str, Any]
@@ -23,23 +28,42 @@ Obj = dict[str, Any]
 # Fields whose value is an id without a recognisable prefix (coupons have free-form ids).
 _FIELD_KINDS = {"coupon": "coupon", "promotion_code": "promotion_code"}
 
+# Per-object computed fields requested through expand (Stripe's "includable" fields), registered
+# by the resource modules: INCLUDABLES["invoice"]["payments"] = lambda sb, invoice: ...
+INCLUDABLES: dict[str, dict[str, Callable[[Sandbox, Obj], Any]]] = {}
+
+
+class Shared:
+    """What every account of one server shares: settings, the webhook dispatcher, the base URL."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.dispatcher: Dispatcher | None = None
+        self.base_url = "http://127.0.0.1:12111"  # set by the server once it knows its port
+
 
 class Sandbox:
-    """All state of one sandbox server. Every method runs under ``store.lock``."""
+    """One account's state. Every method runs under ``store.lock``."""
 
-    def __init__(self, *, db_path: Path | str | None = None) -> None:
-        self.store = Store(path=db_path)
-        self.settings = SandboxSettings()
-        self.settings.update(self.store.kv.get("settings", {}))
-        self.dispatcher: Dispatcher | None = None
+    def __init__(self, *, store: Store, profile: Obj, shared: Shared) -> None:
+        self.store = store
+        self.account_id = store.account
+        self.profile = profile  # the account's record (email, business name, creation time)
+        self.settings = shared.settings  # one object, updated in place
+        self._shared = shared
         self.request_id: str | None = None
-        self.base_url = "http://127.0.0.1:12111"  # set by the server once it knows its port
         self.idempotency_key: str | None = None
-        if "account_id" not in self.store.kv:
-            self.store.set_kv("account_id", "acct_" + new_id("x", 16)[2:])
-        self.account_id: str = self.store.kv["account_id"]
-        # Per-object computed fields requested through expand (Stripe's "includable" fields).
-        self.includables: dict[str, dict[str, Callable[[Obj], Any]]] = {}
+
+    def __repr__(self) -> str:
+        return f"Sandbox(account={self.account_id!r})"
+
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        return self._shared.dispatcher
+
+    @property
+    def base_url(self) -> str:
+        return self._shared.base_url
 
     # -- time --------------------------------------------------------------------------------
     def now(self, clock: str | None = None) -> int:
@@ -94,11 +118,12 @@ class Sandbox:
             request={"id": self.request_id, "idempotency_key": self.idempotency_key},
             pending_webhooks=0,
         )
-        if self.dispatcher is not None:
-            event["pending_webhooks"] = self.dispatcher.pending_for(type)
+        dispatcher = self._shared.dispatcher
+        targets = dispatcher.targets(type, self.account_id) if dispatcher is not None else []
+        event["pending_webhooks"] = len(targets)
         self.store.put(event)
-        if self.dispatcher is not None:
-            self.dispatcher.enqueue(event)
+        if targets:
+            dispatcher.enqueue(event, self.account_id, targets)  # type: ignore[union-attr]
         return event
 
     @staticmethod
@@ -112,9 +137,6 @@ class Sandbox:
         if not previous:
             return None
         return self.emit(type, obj, previous=previous, clock=clock)
-
-    def save_settings(self) -> None:
-        self.store.set_kv("settings", self.settings.to_dict())
 
     # -- rendering ---------------------------------------------------------------------------
     def render(self, payload: Obj, expand: Iterable[str] = ()) -> Obj:
@@ -140,10 +162,10 @@ class Sandbox:
             return
         seg, rest = segs[0], segs[1:]
         if seg not in node:
-            compute = self.includables.get(node.get("object", ""), {}).get(seg)
+            compute = INCLUDABLES.get(node.get("object", ""), {}).get(seg)
             if compute is None:
                 raise invalid(f"This property cannot be expanded ({seg}).", param="expand")
-            node[seg] = compute(node)
+            node[seg] = compute(self, node)
         value = node[seg]
         if isinstance(value, str):
             kind = self.kind_for(value, seg)

@@ -1,12 +1,17 @@
-"""The sandbox's state: every object in memory, written through to SQLite unless ``memory``.
+"""The sandbox's state: one in-memory object index per account, written through to one SQLite file.
 
-Objects are plain JSON-able dicts keyed by id. Each ``object`` type keeps its ids in creation
-order, so "newest first" lists are a reverse walk from the end (or from a cursor's position):
-``list(limit=100)`` costs the same at 10 or 100,000 stored objects. Keys starting with ``_`` are
-private (a webhook secret, a test card's behaviour) and never rendered.
+Objects are plain JSON-able dicts keyed by id within their account. Each account has its own
+:class:`Store`, so an id of one account is simply absent from another's index (isolation holds by
+construction, not by filtering). Each ``object`` type keeps its ids in creation order, so "newest
+first" lists are a reverse walk from the end (or from a cursor's position): ``list(limit=100)``
+costs the same at 10 or 100,000 stored objects. Keys starting with ``_`` are private (a webhook
+secret, a test card's behaviour) and never rendered.
 
-Writes are buffered and committed once per API request (``commit``), which keeps creates fast
-while a crash loses at most the request in flight.
+Every store of a server shares one :class:`Database`: one lock, one SQLite file (unless in
+memory), one sequence. Writes are buffered and committed once per API request (``commit``), which
+keeps creates fast while a crash loses at most the request in flight. Files written before the
+sandbox had accounts (table ``objects`` without an account column) are adopted on open: their
+objects become the primary account's.
 """
 
 from __future__ import annotations
@@ -18,78 +23,105 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store"]
+from ._objects import new_account_id
+
+__all__ = ["Database", "Store"]
 
 Obj = dict[str, Any]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects (
-    id   TEXT PRIMARY KEY,
-    seq  INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    body TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS account_objects (
+    account TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    body    TEXT NOT NULL,
+    PRIMARY KEY (account, id)
 );
 CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
 
 
-class Store:
-    """In-memory object index with optional SQLite persistence (one file, WAL mode)."""
+def _kind(obj: Obj) -> str:
+    return obj.get("_kind") or obj["object"]
+
+
+class Database:
+    """The persistence shared by every account's store: lock, sequence, small values, SQLite."""
 
     def __init__(self, *, path: Path | str | None = None) -> None:
         self.lock = threading.RLock()
-        self._objs: dict[str, Obj] = {}
-        self._order: dict[str, list[str]] = {}
-        self._pos: dict[str, int] = {}
-        self._seq = 0
-        self._dirty: dict[str, Obj | None] = {}
-        self._db: sqlite3.Connection | None = None
+        self.seq = 0
         self.kv: dict[str, Any] = {}
-        self._kv_dirty = False
+        self._kv_dirty: set[str] = set()
+        self._dirty: dict[tuple[str, str], Obj | None] = {}
+        self._db: sqlite3.Connection | None = None
+        self._loaded: list[tuple[str, str, Obj]] = []
         if path is not None:
             self._open(Path(path))
 
-    # -- persistence -------------------------------------------------------------------------
     def _open(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
-        for _id, seq, kind, body in db.execute("SELECT id, seq, kind, body FROM objects ORDER BY seq"):
-            self._index(json.loads(body), kind)
-            self._seq = max(self._seq, seq)
         for k, v in db.execute("SELECT k, v FROM kv"):
             self.kv[k] = json.loads(v)
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'objects'").fetchone():
+            self._adopt_legacy(db)
+        for account, seq, kind, body in db.execute("SELECT account, seq, kind, body FROM account_objects ORDER BY seq"):
+            self._loaded.append((account, kind, json.loads(body)))
+            self.seq = max(self.seq, seq)
         self._db = db
 
+    def _adopt_legacy(self, db: sqlite3.Connection) -> None:
+        # A single-account file: its objects belong to the account it named (kept as the primary).
+        legacy = self.kv.get("account_id")
+        if legacy is None:
+            legacy = new_account_id()
+            db.execute("INSERT INTO kv (k, v) VALUES ('account_id', ?)", (json.dumps(legacy),))
+            self.kv["account_id"] = legacy
+        db.execute("BEGIN")
+        db.execute("INSERT OR IGNORE INTO account_objects SELECT ?, id, seq, kind, body FROM objects", (legacy,))
+        db.execute("DROP TABLE objects")
+        db.execute("COMMIT")
+
+    def loaded(self) -> Iterator[tuple[str, str, Obj]]:
+        """``(account, kind, object)`` of every stored object, oldest first (once, at start-up)."""
+        rows, self._loaded = self._loaded, []
+        return iter(rows)
+
+    def mark(self, account: str, oid: str, obj: Obj | None) -> None:
+        """Note a changed (``None``: removed) object, to be written at the next commit."""
+        if self._db is not None:
+            self._dirty[(account, oid)] = obj
+
+    def set_kv(self, key: str, value: Any) -> None:
+        """Store a small JSON value (settings, accounts, keys) with the objects."""
+        self.kv[key] = value
+        self._kv_dirty.add(key)
+
     def commit(self) -> None:
-        """Write the objects changed since the last commit in one transaction."""
+        """Write what changed since the last commit, every account's, in one transaction."""
         if self._db is None or not (self._dirty or self._kv_dirty):
-            self._dirty.clear()
             return
         with self.lock:
             dirty, self._dirty = self._dirty, {}
+            keys, self._kv_dirty = self._kv_dirty, set()
             db = self._db
             db.execute("BEGIN")
-            for oid, obj in dirty.items():
+            for (account, oid), obj in dirty.items():
                 if obj is None:
-                    db.execute("DELETE FROM objects WHERE id = ?", (oid,))
+                    db.execute("DELETE FROM account_objects WHERE account = ? AND id = ?", (account, oid))
                 else:
                     db.execute(
-                        "INSERT OR REPLACE INTO objects (id, seq, kind, body) VALUES (?, ?, ?, ?)",
-                        (oid, self._pos_seq(oid), self.kind_of(oid), json.dumps(obj)),
+                        "INSERT OR REPLACE INTO account_objects (account, id, seq, kind, body) VALUES (?, ?, ?, ?, ?)",
+                        (account, oid, obj.get("_seq", 0), _kind(obj), json.dumps(obj)),
                     )
-            if self._kv_dirty:
-                for k, v in self.kv.items():
-                    db.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (k, json.dumps(v)))
-                self._kv_dirty = False
+            for k in keys:
+                db.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (k, json.dumps(self.kv[k])))
             db.execute("COMMIT")
-
-    def set_kv(self, key: str, value: Any) -> None:
-        """Store a small JSON value (settings, the account id) with the objects."""
-        self.kv[key] = value
-        self._kv_dirty = True
 
     def close(self) -> None:
         self.commit()
@@ -97,10 +129,26 @@ class Store:
             self._db.close()
             self._db = None
 
-    def _pos_seq(self, oid: str) -> int:
-        return self._objs[oid].get("_seq", 0)
+
+class Store:
+    """One account's objects: an in-memory index, written through the shared :class:`Database`."""
+
+    def __init__(self, db: Database, account: str) -> None:
+        self.db = db
+        self.lock = db.lock
+        self.account = account
+        self._objs: dict[str, Obj] = {}
+        self._order: dict[str, list[str]] = {}
+        self._pos: dict[str, int] = {}
+
+    def commit(self) -> None:
+        self.db.commit()
 
     # -- objects -----------------------------------------------------------------------------
+    def load(self, obj: Obj, kind: str) -> None:
+        """Index an object read from the database (nothing to write back)."""
+        self._index(obj, kind)
+
     def _index(self, obj: Obj, kind: str) -> None:
         oid = obj["id"]
         self._objs[oid] = obj
@@ -109,29 +157,25 @@ class Store:
             self._pos[oid] = len(order)
             order.append(oid)
 
-    def kind_of(self, oid: str) -> str:
-        obj = self._objs[oid]
-        return obj.get("_kind") or obj["object"]
-
     def put(self, obj: Obj, *, kind: str | None = None) -> Obj:
         """Insert or replace an object (kind defaults to its ``object`` field)."""
         with self.lock:
             if obj["id"] not in self._objs:
-                self._seq += 1
-                obj["_seq"] = self._seq
+                self.db.seq += 1
+                obj["_seq"] = self.db.seq
             if kind is not None:
                 obj["_kind"] = kind
             self._index(obj, kind or obj["object"])
-            self._dirty[obj["id"]] = obj
+            self.db.mark(self.account, obj["id"], obj)
             return obj
 
     def touch(self, obj: Obj) -> None:
         """Mark an object changed in place (to be written at the next commit)."""
-        self._dirty[obj["id"]] = obj
+        self.db.mark(self.account, obj["id"], obj)
 
     def get(self, oid: str, kind: str | None = None) -> Obj | None:
         obj = self._objs.get(oid)
-        if obj is None or (kind is not None and (obj.get("_kind") or obj["object"]) != kind):
+        if obj is None or (kind is not None and _kind(obj) != kind):
             return None
         return obj
 
@@ -139,7 +183,7 @@ class Store:
         """Forget an object; its id stays in the order list and is skipped by lists."""
         with self.lock:
             if self._objs.pop(oid, None) is not None:
-                self._dirty[oid] = None
+                self.db.mark(self.account, oid, None)
 
     def count(self, kind: str) -> int:
         return sum(1 for _ in self.iter(kind))

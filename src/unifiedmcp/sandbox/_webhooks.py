@@ -1,5 +1,10 @@
 """Webhook delivery: Stripe-exact signatures, retries with exponential backoff, chaos options.
 
+Who receives an event of account A: A's own endpoints (those created without ``connect``); the
+``connect=true`` endpoints of every platform A is connected to, with ``"account": A`` added to the
+event; and the ``--forward-to`` targets, which belong to the primary account: its own events, and
+(with ``account``) those of the accounts connected to it. Nobody else.
+
 Each target (a webhook endpoint, or a ``--forward-to`` URL) has its own queue and worker on the
 server's event loop, so one slow receiver does not hold up the others and, without chaos, each
 receiver sees events in the order they happened. A non-2xx answer or a connection error is retried
@@ -20,7 +25,7 @@ import json
 import random
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,9 +33,9 @@ import httpx
 from ._objects import public
 
 if TYPE_CHECKING:
-    from ._state import Sandbox
+    from ._accounts import Accounts
 
-__all__ = ["Dispatcher", "sign", "ForwardTarget"]
+__all__ = ["Dispatcher", "sign", "ForwardTarget", "Target"]
 
 
 def sign(payload: str, secret: str, *, timestamp: int | None = None) -> str:
@@ -49,9 +54,22 @@ class ForwardTarget:
     events: tuple[str, ...] = ("*",)
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where one event goes: ``owner`` is the account the endpoint belongs to; ``connect``: the
+    event is another (connected) account's, so it is sent with ``account``."""
+
+    id: str
+    url: str
+    secret: str = field(repr=False)
+    owner: str
+    connect: bool
+
+
 @dataclass
 class _Delivery:
     target_id: str
+    owner: str
     url: str
     secret: str
     event_id: str
@@ -68,8 +86,9 @@ def _matches(enabled: list[str] | tuple[str, ...], event_type: str) -> bool:
 class Dispatcher:
     """Delivers events to every matching target; lives on the server's event loop."""
 
-    def __init__(self, sb: Sandbox, *, loop: asyncio.AbstractEventLoop) -> None:
-        self.sb = sb
+    def __init__(self, accounts: Accounts, *, loop: asyncio.AbstractEventLoop) -> None:
+        self.accounts = accounts
+        self.settings = accounts.settings
         self.loop = loop
         self.forward: list[ForwardTarget] = []
         self.log: deque[dict[str, Any]] = deque(maxlen=5000)
@@ -78,36 +97,42 @@ class Dispatcher:
         self._outstanding = 0  # queued + in flight + waiting for a retry
         self._timers: dict[str, set[asyncio.TimerHandle]] = {}
         self._dropped: set[str] = set()
-        self._client = httpx.AsyncClient(timeout=sb.settings.webhook_timeout_seconds)
-        seed = sb.settings.chaos_seed
-        self._rng = random.Random(seed)
+        self._client = httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds)
+        self._rng = random.Random(self.settings.chaos_seed)
 
     # -- called from request handlers (any thread) ----------------------------------------------
-    def _targets(self, event_type: str) -> list[tuple[str, str, str]]:
+    def targets(self, event_type: str, account: str) -> list[Target]:
+        """Every receiver of an event of ``account`` (see the module docstring)."""
         out = []
-        for we in self.sb.store.iter("webhook_endpoint", newest_first=False):
-            if we["status"] == "enabled" and _matches(we["enabled_events"], event_type):
-                out.append((we["id"], we["url"], we["_secret"]))
-        for i, f in enumerate(self.forward):
-            if _matches(f.events, event_type):
-                out.append((f"forward_{i}", f.url, f.secret))
+        sandbox = self.accounts.sandbox(account)
+        for we in sandbox.store.iter("webhook_endpoint", newest_first=False) if sandbox else ():
+            if not we.get("_connect") and we["status"] == "enabled" and _matches(we["enabled_events"], event_type):
+                out.append(Target(we["id"], we["url"], we["_secret"], account, False))
+        platforms = self.accounts.platforms_of(account)
+        for platform in platforms:
+            for we in self.accounts.sandbox(platform).store.iter("webhook_endpoint", newest_first=False):  # type: ignore[union-attr]
+                if we.get("_connect") and we["status"] == "enabled" and _matches(we["enabled_events"], event_type):
+                    out.append(Target(we["id"], we["url"], we["_secret"], platform, True))
+        primary = self.accounts.primary
+        if account == primary or primary in platforms:
+            for i, f in enumerate(self.forward):
+                if _matches(f.events, event_type):
+                    out.append(Target(f"forward_{i}", f.url, f.secret, primary, account != primary))
         return out
 
-    def pending_for(self, event_type: str) -> int:
-        return len(self._targets(event_type))
-
-    def enqueue(self, event: dict[str, Any]) -> None:
-        targets = self._targets(event["type"])
-        if not targets:
-            return
-        payload = json.dumps(public(event), indent=2)
-        for tid, url, secret in targets:
-            d = _Delivery(tid, url, secret, event["id"], event["type"], payload)
+    def enqueue(self, event: dict[str, Any], account: str, targets: list[Target]) -> None:
+        """Queue ``event`` (of ``account``) for each of ``targets``."""
+        own = public(event)
+        payloads = {False: json.dumps(own, indent=2)}
+        if any(t.connect for t in targets):
+            payloads[True] = json.dumps({**own, "account": account}, indent=2)
+        for t in targets:
+            d = _Delivery(t.id, t.owner, t.url, t.secret, event["id"], event["type"], payloads[t.connect])
             self._outstanding += 1
             self.loop.call_soon_threadsafe(self._put, d)
 
     def reseed(self) -> None:
-        self._rng = random.Random(self.sb.settings.chaos_seed)
+        self._rng = random.Random(self.settings.chaos_seed)
 
     @property
     def idle(self) -> bool:
@@ -124,12 +149,12 @@ class Dispatcher:
     async def _work(self, q: asyncio.Queue[_Delivery]) -> None:
         while True:
             batch = [await q.get()]
-            if self.sb.settings.chaos_reorder:
+            if self.settings.chaos_reorder:
                 # Hold the first delivery for a moment so that later ones can overtake it.
-                await asyncio.sleep(self.sb.settings.chaos_reorder_window_seconds)
+                await asyncio.sleep(self.settings.chaos_reorder_window_seconds)
             while not q.empty():
                 batch.append(q.get_nowait())
-            s = self.sb.settings
+            s = self.settings
             if s.chaos_reorder and len(batch) > 1:
                 self._rng.shuffle(batch)
             for d in batch:
@@ -189,7 +214,7 @@ class Dispatcher:
             "Stripe-Signature": sign(d.payload, d.secret),
         }
         entry: dict[str, Any] = {
-            "event": d.event_id, "type": d.event_type, "target": d.target_id, "url": d.url,
+            "event": d.event_id, "type": d.event_type, "target": d.target_id, "account": d.owner, "url": d.url,
             "attempt": d.attempt, "duplicate": duplicate, "at": time.time(), "status": None, "error": None,
         }
         try:

@@ -6,16 +6,28 @@ Fixtures
     A :class:`~unifiedmcp.sandbox.SandboxServer` running uvicorn on ``127.0.0.1`` at a free port in
     a background thread. It is shared by the tests of one pytest(-xdist) worker, so create your own
     customers/prices (never assume an empty account); settings changed during a test (dunning,
-    chaos, rate limit) and webhook endpoints added with ``sandbox.add_webhook_endpoint`` are reset
-    when the test ends. Attributes and helpers:
+    chaos, rate limit) and the primary account's webhook endpoints added during it are reset when
+    the test ends (accounts, keys and connections stay). Attributes and helpers:
 
-    - ``sandbox.url``, ``sandbox.api_key``; ``sandbox.env()`` -> ``{"STRIPE_API_KEY", "STRIPE_API_BASE"}``
-    - ``sandbox.client()`` -> ``stripe.StripeClient(api_key, base_addresses={"api": url}, max_network_retries=0)``
+    - ``sandbox.url``, ``sandbox.api_key``, ``sandbox.account_id`` (the primary account);
+      ``sandbox.env()`` -> ``{"STRIPE_API_KEY", "STRIPE_API_BASE"}``
+    - ``sandbox.client(api_key=None, stripe_account=None, **options)`` ->
+      ``stripe.StripeClient(api_key or sandbox.api_key, base_addresses={"api": url, "connect": url},
+      stripe_account=..., max_network_retries=0)``
+    - ``sandbox.create_account(email=None, business_name=None)`` -> ``("acct_...", "sk_test_...")``
+    - ``sandbox.create_restricted_key(["rak_customer_read", ...], api_key=None)`` -> ``"rk_test_..."``
+    - ``sandbox.connect_client_id(api_key=None)`` -> ``"ca_..."`` (for ``/oauth/authorize``)
     - ``sandbox.add_webhook_endpoint(url, events=("*",))`` -> ``(endpoint_id, "whsec_...")``
     - ``sandbox.set_dunning(retry_days=[3, 5, 7], final_action="cancel" | "unpaid" | "past_due")``
     - ``sandbox.set_chaos(duplicate=0.0, delay_seconds=0.0, reorder=False, reorder_window_seconds=0.25, seed=None)``
     - ``sandbox.settings(**values)`` (all settings: see :class:`unifiedmcp.sandbox.SandboxSettings`)
     - ``sandbox.deliveries()``, ``sandbox.wait_for_webhooks(timeout=10)``
+
+    Control paths behind these helpers (JSON; ``Authorization: Bearer <key>``):
+    ``GET/POST /_sandbox/settings``, ``GET /_sandbox/deliveries``, ``POST /_sandbox/accounts``,
+    ``POST /_sandbox/restricted_keys``, ``GET /_sandbox/connect``, ``GET /_sandbox/health`` (no
+    key); Connect OAuth: ``GET /oauth/authorize`` (no key), ``POST /oauth/token``,
+    ``POST /oauth/deauthorize``. See ``docs/sandbox.md``.
 
 ``fresh_sandbox`` (function scope)
     The same, but a private server started for this test only (empty account; about 0.1 s).

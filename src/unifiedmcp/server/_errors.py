@@ -3,8 +3,9 @@
 Every failure the server anticipates ends as a :class:`ToolFailure` (a
 :class:`~unifiedmcp.errors.UnifiedMCPError` with fields) and is returned as
 ``CallToolResult(is_error=True)`` whose text is one line and whose structured content is
-``{"error": {"type": ..., "message": ..., <fields>}}``. Nothing here ever holds a secret: Stripe
-messages are masked for key-like strings before they are kept.
+``{"error": {"type": ..., "message": ..., <fields>}}``. Nothing here ever holds a secret: the
+message and every text field (Stripe's code, param, request id: an API may echo the key in any of
+them) are masked (:func:`unifiedmcp._secrets.mask_secrets`) before they are kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import stripe
 from mcp_types import CallToolResult, TextContent
 
+from .._secrets import mask_secrets
 from ..errors import QuotaExceeded, UnifiedMCPError
 
 __all__ = [
@@ -34,13 +36,7 @@ __all__ = [
     "mask_secrets",
 ]
 
-_SECRET = re.compile(r"\b(?:sk|rk|pk|whsec|umk)_[A-Za-z0-9_]*[A-Za-z0-9]{4,}")
 _PERMISSION = re.compile(r"'(rak_[a-z0-9_]+)'")
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with anything shaped like a Stripe key, webhook secret or ledger key masked."""
-    return _SECRET.sub(lambda m: m.group(0).split("_", 1)[0] + "_***", text)
 
 
 class ToolSelectionError(UnifiedMCPError):
@@ -61,7 +57,7 @@ class ToolFailure(UnifiedMCPError):
 
     def __init__(self, message: str, **fields: Any) -> None:
         self.message = mask_secrets(message)
-        self.fields = {k: v for k, v in fields.items() if v is not None}
+        self.fields = {k: mask_secrets(v) if isinstance(v, str) else v for k, v in fields.items() if v is not None}
         super().__init__(self.message)
 
     def payload(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .._files import input_file
 from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse
 from ._usage import insert_usage_rows, rollback_load
@@ -56,8 +57,9 @@ class UsagePull:
 
 
 def _sqlite_reader(ledger: Path) -> tuple[UsageReader, Callable[[], None]]:
-    if not ledger.is_file():
+    if not ledger.exists():
         raise WarehouseError(f"no ledger at {ledger}", path=ledger)
+    input_file(ledger)
     try:
         src = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
     except sqlite3.Error as exc:

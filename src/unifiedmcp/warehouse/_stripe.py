@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from .._files import input_file
 from ..errors import WarehouseError
 from ._db import STRIPE_TYPES, Warehouse, open_warehouse, rebuild_typed
 from ._lines import read_lines
@@ -211,9 +212,7 @@ def load_stripe_file(
         raise WarehouseError(
             f"unknown Stripe object type {object_type!r}; known: {', '.join(STRIPE_TYPES)}", path=path
         )
-    path = Path(path)
-    if not path.is_file():
-        raise WarehouseError(f"no such file: {path}", path=path)
+    path = input_file(Path(path))
     with open_warehouse(warehouse) as con:
         con.execute("BEGIN")
         try:

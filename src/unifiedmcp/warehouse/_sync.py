@@ -23,6 +23,7 @@ import stripe
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from .._secrets import mask_secrets
 from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse, rebuild_typed
 from ._stripe import load_stripe_objects
@@ -172,7 +173,7 @@ def sync(
         return _sync(warehouse, client=client, full=full, progress=progress, max_retries=max_retries,
                      sleep=sleep, now=now)
     except stripe.StripeError as exc:
-        message = getattr(exc, "user_message", None) or str(exc) or exc.__class__.__name__
+        message = mask_secrets(getattr(exc, "user_message", None) or str(exc) or exc.__class__.__name__)
         raise WarehouseError(f"Stripe API error during sync ({exc.__class__.__name__}): {message}") from None
 
 

@@ -7,7 +7,7 @@ from .._errors import invalid
 from .._money import resolve_payment_method
 from .._objects import blank, new_id, public, to_bool, to_int
 from .._router import route
-from .._state import Sandbox
+from .._state import INCLUDABLES, Sandbox
 from ._common import Obj, apply_metadata, do_search, require, sget
 from .catalog import apply_discounts
 
@@ -320,13 +320,12 @@ def inv_payment(sb: Sandbox, p: Obj, pid: str) -> Obj:
     return sb.get("invoice_payment", pid)
 
 
-def register_includables(sb: Sandbox) -> None:
-    """Invoice fields Stripe returns only when expanded: ``payments``, ``confirmation_secret``."""
+def _stored(sb: Sandbox, node: Obj) -> Obj:
+    return sb.store.get(node["id"]) or node
 
-    def _find(node: Obj) -> Obj:
-        return sb.store.get(node["id"]) or node
 
-    sb.includables["invoice"] = {
-        "payments": lambda node: engine.payments_list(sb, _find(node)),
-        "confirmation_secret": lambda node: engine.confirmation_secret(sb, _find(node)),
-    }
+# Invoice fields Stripe returns only when expanded: ``payments``, ``confirmation_secret``.
+INCLUDABLES["invoice"] = {
+    "payments": lambda sb, node: engine.payments_list(sb, _stored(sb, node)),
+    "confirmation_secret": lambda sb, node: engine.confirmation_secret(sb, _stored(sb, node)),
+}

@@ -6,7 +6,7 @@ import secrets
 
 from .. import _clock as engine
 from .._errors import invalid
-from .._objects import blank, new_id, to_int
+from .._objects import blank, new_id, to_bool, to_int
 from .._router import route
 from .._state import Sandbox
 from ._common import Obj, apply_metadata, require
@@ -52,16 +52,21 @@ def we_create(sb: Sandbox, p: Obj) -> Obj:
     if not str(url).startswith(("http://", "https://")):
         raise invalid("Invalid URL: must start with http:// or https://", param="url")
     secret = "whsec_" + secrets.token_urlsafe(24)
+    # A Connect endpoint receives the events of the accounts connected to this one (with
+    # ``account``), not this account's own; ``application`` names the platform's client id.
+    connect = to_bool(p.get("connect", False), param="connect")
     we = blank(
         "webhook_endpoint",
         id=new_id("we"),
         api_version=p.get("api_version"),
+        application=sb.profile["client_id"] if connect else None,
         created=sb.now(),
         description=p.get("description"),
         enabled_events=_check_events(p.get("enabled_events")),
         status="enabled",
         url=url,
         _secret=secret,
+        _connect=connect,
     )
     apply_metadata(we, p)
     sb.store.put(we)
@@ -190,10 +195,12 @@ def portal_create(sb: Sandbox, p: Obj) -> Obj:
 # -- account ------------------------------------------------------------------------------------
 @route("GET", "/v1/account")
 def account(sb: Sandbox, p: Obj) -> Obj:
+    profile = sb.profile
+    name = profile.get("business_name")
     return blank(
         "account",
         id=sb.account_id,
-        business_profile={"name": "UnifiedMCP Sandbox", "url": None, "support_email": None, "mcc": None,
+        business_profile={"name": name, "url": None, "support_email": None, "mcc": None,
                           "product_description": None, "support_phone": None, "support_url": None,
                           "annual_revenue": None, "estimated_worker_count": None, "support_address": None,
                           "minority_owned_business_designation": None},
@@ -202,15 +209,15 @@ def account(sb: Sandbox, p: Obj) -> Obj:
         charges_enabled=True,
         controller={"type": "account"},
         country="US",
-        created=1704067200,
+        created=profile["created"],
         default_currency="usd",
         details_submitted=True,
-        email="sandbox@unifiedmcp.invalid",
+        email=profile.get("email"),
         external_accounts={"object": "list", "data": [], "has_more": False, "url": f"/v1/accounts/{sb.account_id}/external_accounts"},
         future_requirements={"alternatives": [], "current_deadline": None, "currently_due": [], "disabled_reason": None, "errors": [], "eventually_due": [], "past_due": [], "pending_verification": []},
         payouts_enabled=True,
         requirements={"alternatives": [], "current_deadline": None, "currently_due": [], "disabled_reason": None, "errors": [], "eventually_due": [], "past_due": [], "pending_verification": []},
-        settings={"dashboard": {"display_name": "UnifiedMCP Sandbox", "timezone": "Etc/UTC"}},
+        settings={"dashboard": {"display_name": name, "timezone": "Etc/UTC"}},
         tos_acceptance={"date": None, "ip": None, "user_agent": None},
         type="standard",
     )

@@ -1,0 +1,182 @@
+"""The sandbox's own control paths (``/_sandbox/...``), beside the Stripe API.
+
+| path | key | what |
+|---|---|---|
+| ``GET/POST /_sandbox/settings`` | any / secret | read (any key) or change (a secret key) the server-wide settings (JSON) |
+| ``GET /_sandbox/deliveries`` | any | delivery attempts to the caller's account's endpoints; ``idle`` |
+| ``POST /_sandbox/accounts`` | any | a new independent account: ``{"id", "secret_key"}`` |
+| ``POST /_sandbox/restricted_keys`` | secret | a restricted key of the key's account |
+| ``GET /_sandbox/connect`` | secret | the account's Connect ``client_id`` |
+| ``GET /_sandbox/health`` | none | liveness |
+| ``GET /_sandbox/portal/{id}`` | token | the billing portal page a session's ``url`` points to |
+
+"secret" means an account's own ``sk_test_`` key: not a restricted key, not an OAuth access token.
+Errors have Stripe's shape; keys never appear in them unmasked.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ._accounts import SECRET, Accounts, Credential
+from ._auth import authenticate, key_from
+from ._errors import StripeError, invalid
+from ._permissions import expand
+from ._state import API_VERSION, Sandbox
+
+__all__ = ["Control"]
+
+Obj = dict[str, Any]
+
+
+async def _json(request: Request) -> Obj:
+    """The JSON object of the body (an empty body is ``{}``)."""
+    body = await request.body()
+    if not body:
+        return {}
+    try:
+        values = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("Expected a JSON object") from None
+    if not isinstance(values, dict):
+        raise invalid("Expected a JSON object")
+    return values
+
+
+def _optional_text(values: Obj, name: str) -> str | None:
+    value = values.get(name)
+    if value is not None and not isinstance(value, str):
+        raise invalid(f"{name} must be a string", param=name)
+    return value
+
+
+def _error(exc: StripeError) -> Response:
+    return JSONResponse(exc.body(), status_code=exc.status, headers={"Request-Id": "req_control", **exc.headers})
+
+
+class Control:
+    """The ``/_sandbox`` endpoints of one server; ``routes`` to mount them."""
+
+    def __init__(self, accounts: Accounts, *, api_keys: set[str] | None) -> None:
+        self.accounts = accounts
+        self.api_keys = api_keys
+        self.routes = [
+            Route("/_sandbox/settings", self.settings, methods=["GET", "POST"]),
+            Route("/_sandbox/deliveries", self.deliveries, methods=["GET"]),
+            Route("/_sandbox/accounts", self.create_account, methods=["POST"]),
+            Route("/_sandbox/restricted_keys", self.restricted_key, methods=["POST"]),
+            Route("/_sandbox/connect", self.connect, methods=["GET"]),
+            Route("/_sandbox/health", self.health, methods=["GET"]),
+            Route("/_sandbox/portal/{sid}", self.portal, methods=["GET"]),
+        ]
+
+    def _caller(self, request: Request, *, secret: bool = False) -> Credential:
+        with self.accounts.db.lock:
+            cred = authenticate(self.accounts, key_from(request.headers), api_keys=self.api_keys)
+        if secret and cred.kind != SECRET:
+            raise StripeError(403, type="invalid_request_error",
+                              message="This path needs an account's own secret key (not a restricted key or an OAuth access token).")
+        return cred
+
+    async def settings(self, request: Request) -> Response:
+        try:
+            self._caller(request, secret=request.method == "POST")
+            if request.method == "POST":
+                values = await _json(request)
+                with self.accounts.db.lock:
+                    self.accounts.settings.update(values)
+                    self.accounts.save_settings()
+                    self.accounts.db.commit()
+                    dispatcher = self.accounts.shared.dispatcher
+                    if dispatcher is not None and "chaos_seed" in values:
+                        dispatcher.reseed()
+            return JSONResponse(self.accounts.settings.to_dict())
+        except StripeError as exc:
+            return _error(exc)
+
+    async def deliveries(self, request: Request) -> Response:
+        try:
+            cred = self._caller(request)
+        except StripeError as exc:
+            return _error(exc)
+        d = self.accounts.shared.dispatcher
+        mine = [entry for entry in d.log if entry["account"] == cred.account] if d else []
+        return JSONResponse({"idle": d.idle if d else True, "deliveries": mine})
+
+    async def create_account(self, request: Request) -> Response:
+        try:
+            self._caller(request)
+            values = await _json(request)
+            email, name = _optional_text(values, "email"), _optional_text(values, "business_name")
+            with self.accounts.db.lock:
+                acct, key = self.accounts.create(email=email, business_name=name)
+                self.accounts.db.commit()
+        except StripeError as exc:
+            return _error(exc)
+        return JSONResponse({"id": acct, "secret_key": key})
+
+    async def restricted_key(self, request: Request) -> Response:
+        try:
+            cred = self._caller(request, secret=True)
+            values = await _json(request)
+            names = values.get("permissions")
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                raise invalid("permissions must be a non-empty list of permission names", param="permissions")
+            try:
+                permissions = expand(names)
+            except ValueError as exc:
+                raise invalid(f"Unknown permission: {exc}", param="permissions") from None
+            with self.accounts.db.lock:
+                rid, key = self.accounts.mint_restricted(cred.account, permissions, name=_optional_text(values, "name"))
+                self.accounts.db.commit()
+        except StripeError as exc:
+            return _error(exc)
+        return JSONResponse({"id": rid, "secret": key, "account": cred.account, "permissions": sorted(permissions)})
+
+    async def connect(self, request: Request) -> Response:
+        try:
+            cred = self._caller(request, secret=True)
+        except StripeError as exc:
+            return _error(exc)
+        return JSONResponse({"client_id": self.accounts.client_id(cred.account), "account": cred.account})
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"ok": True, "api_version": API_VERSION})
+
+    async def portal(self, request: Request) -> Response:
+        sid = request.path_params["sid"]
+        for sb in self.accounts:
+            session = sb.store.get(sid, "billing_portal.session")
+            if session is not None and request.query_params.get("token") == session.get("_token"):
+                return HTMLResponse(_portal_page(sb, session))
+        return HTMLResponse("<h1>Session not found or expired</h1>", status_code=404)
+
+
+def _portal_page(sb: Sandbox, session: Obj) -> str:
+    cus = sb.store.get(session["customer"]) or {}
+    e = html.escape
+    subs = [s for s in sb.store.iter("subscription") if s["customer"] == cus.get("id")]
+    invs = [i for i in sb.store.iter("invoice") if i["customer"] == cus.get("id")][:12]
+    rows = "".join(
+        f"<tr><td>{e(s['id'])}</td><td>{e(s['status'])}</td><td>{e(', '.join(i['price'].get('nickname') or i['price']['id'] for i in s['items']['data']))}</td>"
+        f"<td>{'cancels at period end' if s.get('cancel_at_period_end') else ''}</td></tr>"
+        for s in subs
+    )
+    inv_rows = "".join(
+        f"<tr><td>{e(i.get('number') or i['id'])}</td><td>{e(i['status'])}</td><td>{i['total'] / 100:.2f} {e(i['currency'].upper())}</td></tr>"
+        for i in invs
+    )
+    back = session.get("return_url")
+    link = f'<p><a href="{e(back)}">Return to {e(back)}</a></p>' if back else ""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Billing portal (sandbox)</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:48rem}}td,th{{padding:.25rem .75rem;text-align:left}}</style></head>
+<body><h1>Billing portal <small>(UnifiedMCP sandbox)</small></h1>
+<p>Customer: <b>{e(cus.get('name') or cus.get('email') or cus.get('id', ''))}</b></p>
+<h2>Subscriptions</h2><table><tr><th>id</th><th>status</th><th>prices</th><th></th></tr>{rows}</table>
+<h2>Invoices</h2><table><tr><th>number</th><th>status</th><th>total</th></tr>{inv_rows}</table>{link}</body></html>"""

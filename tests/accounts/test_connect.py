@@ -1,0 +1,215 @@
+"""Connecting customers' own Stripe accounts against the sandbox (several accounts, Connect OAuth):
+the OAuth flow's bad input (replayed, expired or foreign state, denied consent, an invalid code,
+the operator's own account, a full tier) each ends in a clear page and stores nothing; removing a
+connection deauthorizes it; keys a customer supplies are stored encrypted (the ledger file holds
+no credential in clear), a wrong UNIFIEDMCP_SECRET_KEY is a clear error, rotation re-encrypts."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+
+from unifiedmcp.accounts import (
+    Accounts,
+    Caller,
+    CredentialCipher,
+    authorize_url,
+    create_connect_app,
+    disconnect,
+    new_secret_key,
+)
+from unifiedmcp.billing.testing import free_port, serve_app
+from unifiedmcp.config import Settings
+from unifiedmcp.errors import ConnectionCapReached, CredentialUnreadable
+from unifiedmcp.ledger import Ledger
+
+SECRET_KEY = new_secret_key()
+
+
+@dataclass
+class Flow:
+    sb: Any
+    ledger: Ledger
+    settings: Settings
+    url: str  # the callback app's base URL
+
+    def platform(self, **options: Any) -> stripe.StripeClient:
+        """The operator's client as ``build_client`` makes it: with the Connect client id."""
+        return self.sb.client(client_id=self.settings.stripe_connect_client_id, **options)
+
+    def link(self, customer: str, **extra: str) -> str:
+        url = authorize_url(self.ledger, self.platform(), customer=customer, settings=self.settings, base_url=self.url)
+        return str(httpx.URL(url).copy_merge_params(extra)) if extra else url
+
+    def approve(self, link: str) -> httpx.Response:
+        """The customer on Stripe's page (test mode "skip this form"), then back at our callback."""
+        authorize = httpx.get(link, follow_redirects=False, timeout=10)
+        assert authorize.status_code == 302, authorize.text
+        return httpx.get(authorize.headers["location"], timeout=30)
+
+
+@pytest.fixture
+def flow(fresh_sandbox: Any, tmp_path: Path) -> Iterator[Flow]:
+    sb = fresh_sandbox
+    settings = Settings(
+        _env_file=None, stripe_api_key=sb.api_key, stripe_api_base=sb.url,
+        stripe_connect_client_id=sb.connect_client_id(), secret_key=SECRET_KEY,
+    )
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        ledger.upsert_customer("cus_free", tier="free")
+        ledger.upsert_customer("cus_pro", tier="pro")
+        operator = sb.client(client_id=settings.stripe_connect_client_id)
+        app = create_connect_app(ledger=ledger, operator_client=operator,
+                                 cipher_factory=lambda: CredentialCipher(SECRET_KEY))
+        port = free_port()
+        with serve_app(app, port=port) as url:
+            yield Flow(sb, ledger, settings, url)
+
+
+def test_the_flow_connects_the_customers_own_account(flow: Flow) -> None:
+    page = flow.approve(flow.link("cus_pro"))
+    assert page.status_code == 200 and "Connected" in page.text
+    [conn] = flow.ledger.connections("cus_pro")
+    assert conn.kind == "oauth" and conn.account.startswith("acct_") and conn.account != flow.sb.account_id
+    # the platform can now act on it, and the customer's calls go there
+    accounts = Accounts(ledger=flow.ledger, settings=flow.settings, operator_client=flow.sb.client(),
+                        cipher=CredentialCipher(SECRET_KEY), max_network_retries=0)
+    target = accounts.resolve(Caller.of_customer("cus_pro"))
+    assert target.client.v1.accounts.retrieve_current().id == conn.account
+
+
+def test_a_replayed_callback_stores_nothing_more(flow: Flow) -> None:
+    authorize = httpx.get(flow.link("cus_pro"), follow_redirects=False, timeout=10)
+    back = authorize.headers["location"]
+    assert httpx.get(back, timeout=30).status_code == 200
+    again = httpx.get(back, timeout=30)
+    assert again.status_code == 400 and "already used" in again.text
+    assert len(flow.ledger.connections("cus_pro")) == 1
+
+
+def test_an_expired_or_foreign_state_is_refused(flow: Flow) -> None:
+    state = "expired-state-value"
+    flow.ledger.add_connect_state(
+        hashlib.sha256(state.encode()).digest(), customer_id="cus_pro", provider="stripe",
+        redirect_uri=f"{flow.url}/oauth/stripe/callback", expires_at=datetime.now(UTC) - timedelta(seconds=1),
+    )
+    expired = httpx.get(f"{flow.url}/oauth/stripe/callback", params={"code": "ac_x", "state": state}, timeout=10)
+    assert expired.status_code == 400 and "expired" in expired.text
+    foreign = httpx.get(f"{flow.url}/oauth/stripe/callback", params={"code": "ac_x", "state": "never-issued"}, timeout=10)
+    assert foreign.status_code == 400 and "unknown OAuth state" in foreign.text
+    assert flow.ledger.connections("cus_pro") == []
+
+
+def test_denied_consent_is_a_clear_page(flow: Flow) -> None:
+    page = flow.approve(flow.link("cus_pro", deny="1"))
+    assert page.status_code == 400 and "not granted (access_denied)" in page.text
+    assert flow.ledger.connections("cus_pro") == []
+
+
+def test_an_invalid_code_is_refused_and_nothing_is_stored(flow: Flow) -> None:
+    state = httpx.URL(flow.link("cus_pro")).params["state"]
+    page = httpx.get(f"{flow.url}/oauth/stripe/callback", params={"code": "ac_bogus", "state": state}, timeout=30)
+    assert page.status_code == 400 and "Stripe refused the authorization code (invalid_grant)" in page.text
+    assert "ac_bogus" not in page.text and state not in page.text
+    assert flow.ledger.connections("cus_pro") == []
+
+
+def test_the_operators_own_account_cannot_be_connected_through_oauth(flow: Flow) -> None:
+    """Stripe (and the sandbox) refuse connecting a platform to itself; the resolver and
+    ``connect_api_key`` refuse the operator's account too (test_resolver, the CLI test below)."""
+    authorize = httpx.get(flow.link("cus_pro", stripe_account=flow.sb.account_id), follow_redirects=False, timeout=10)
+    assert authorize.status_code == 400 and "No such account to connect" in authorize.text
+    assert flow.ledger.connections("cus_pro") == []
+
+
+def test_a_full_tier_is_refused_up_front_and_a_late_grant_is_taken_back(flow: Flow) -> None:
+    link = flow.link("cus_free")  # room for one when the link is made...
+    flow.ledger.add_connection("cus_free", "github")  # ...but not when the customer comes back
+    with pytest.raises(ConnectionCapReached):
+        flow.link("cus_free")
+    authorize = httpx.get(link, follow_redirects=False, timeout=10)
+    page = httpx.get(authorize.headers["location"], timeout=30)
+    assert page.status_code == 409 and "the most tier free allows" in page.text
+    assert [c.provider for c in flow.ledger.connections("cus_free")] == ["github"]
+
+
+def test_removing_a_connection_deauthorizes_the_grant(flow: Flow) -> None:
+    flow.approve(flow.link("cus_pro"))
+    [conn] = flow.ledger.connections("cus_pro")
+    as_platform = flow.platform(stripe_account=conn.account)
+    assert as_platform.v1.customers.list({"limit": 1}).data == []  # works while connected
+    disconnect(flow.ledger, flow.platform(), conn.connection_id)
+    assert flow.ledger.connections("cus_pro") == []
+    with pytest.raises(stripe.PermissionError):
+        as_platform.v1.customers.list({"limit": 1})
+
+
+# -- keys a customer supplies (through the CLI) --------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(fresh_sandbox: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("STRIPE_API_KEY", fresh_sandbox.api_key)
+    monkeypatch.setenv("STRIPE_API_BASE", fresh_sandbox.url)
+    monkeypatch.setenv("UNIFIEDMCP_SECRET_KEY", SECRET_KEY)
+    return fresh_sandbox
+
+
+def test_a_supplied_key_is_stored_encrypted_and_never_shown(cli: Any, cli_env: Any, isolated_env: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    _, account_key = cli_env.create_account()
+    restricted = cli_env.create_restricted_key(["rak_account_read", "rak_customer_read"], api_key=account_key)
+    monkeypatch.setenv("CUSTOMER_KEY", restricted)
+    assert cli("customers", "add", "cus_k", "--tier", "pro")[0] == 0
+    code, out, err = cli("connections", "add", "--customer", "cus_k", "--provider", "stripe", "--api-key-env", "CUSTOMER_KEY")
+    assert code == 0, err
+    assert "api_key" in out and restricted not in out + err
+    code, out, err = cli("connections", "list", "--customer", "cus_k")
+    assert code == 0 and restricted not in out and "api_key" in out
+    ledger_bytes = b"".join(p.read_bytes() for p in (isolated_env / "data").glob("ledger.sqlite3*"))
+    assert restricted.encode() not in ledger_bytes and restricted[8:].encode() not in ledger_bytes
+
+
+def test_the_operators_own_key_is_refused_as_a_customer_connection(cli: Any, cli_env: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTOMER_KEY", cli_env.api_key)
+    cli("customers", "add", "cus_k", "--tier", "pro")
+    code, _, err = cli("connections", "add", "--customer", "cus_k", "--provider", "stripe", "--api-key-env", "CUSTOMER_KEY")
+    assert code == 1 and "operator's own Stripe account" in err and cli_env.api_key not in err
+    assert "conn_" not in cli("connections", "list", "--customer", "cus_k")[1]  # nothing stored
+
+
+def test_a_wrong_secret_key_is_clear_and_rotation_reencrypts(cli: Any, cli_env: Any, isolated_env: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    _, account_key = cli_env.create_account()
+    monkeypatch.setenv("CUSTOMER_KEY", account_key)
+    cli("customers", "add", "cus_k", "--tier", "pro")
+    assert cli("connections", "add", "--customer", "cus_k", "--provider", "stripe", "--api-key-env", "CUSTOMER_KEY")[0] == 0
+    ledger_path = isolated_env / "data" / "ledger.sqlite3"
+
+    def resolve(secret: str) -> Any:
+        settings = Settings(_env_file=None, stripe_api_key=cli_env.api_key, stripe_api_base=cli_env.url, secret_key=secret)
+        with Ledger(ledger_path) as ledger:
+            accounts = Accounts(ledger=ledger, settings=settings, operator_client=None,
+                                cipher=CredentialCipher(secret), max_network_retries=0)
+            return accounts.resolve(Caller.of_customer("cus_k")).client.v1.accounts.retrieve_current().id
+
+    account = resolve(SECRET_KEY)
+    with pytest.raises(CredentialUnreadable):
+        resolve(new_secret_key())
+    newer = new_secret_key()
+    monkeypatch.setenv("UNIFIEDMCP_SECRET_KEY", f"{newer},{SECRET_KEY}")
+    code, out, _ = cli("connections", "rotate-keys")
+    assert code == 0 and "re-encrypted 1 credential" in out
+    assert resolve(newer) == account  # the old key is no longer needed
+    monkeypatch.setenv("UNIFIEDMCP_SECRET_KEY", "not-a-valid-key")
+    code, _, err = cli("connections", "rotate-keys")
+    assert code == 1 and "UNIFIEDMCP_SECRET_KEY is malformed" in err and "not-a-valid-key" not in err
