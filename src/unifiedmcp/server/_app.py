@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
@@ -67,7 +68,10 @@ class LedgerTokenVerifier:
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
-            who = self._ledger.authenticate(token)
+            if self._ledger.backend == "sqlite":
+                who = self._ledger.authenticate(token)
+            else:  # a network round trip: never on the event loop, which serves every other request
+                who = await anyio.to_thread.run_sync(self._ledger.authenticate, token)
         except (AuthError, UnknownCustomer):
             return None
         return AccessToken(

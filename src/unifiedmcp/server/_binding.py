@@ -257,7 +257,7 @@ async def _invoke(
             count_call(tier=exc.tier, tool=spec.name, outcome="rejected")
             return error_result(quota_failure(exc, upgrade_url=runtime.upgrade_url(customer)), tool=spec.name)
         except UnknownCustomer:
-            count_call(tier=None, tool=spec.name, outcome="unmetered")
+            count_call(tier=None, tool=spec.name, outcome="unknown_customer")
             return error_result(
                 MeteringUnavailable(f"customer {customer} is not in the ledger", customer=customer),
                 tool=spec.name,

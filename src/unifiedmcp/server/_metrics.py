@@ -12,7 +12,9 @@ metric                                     meaning
                                            ``admitted`` (ran, succeeded), ``errored`` (ran, failed:
                                            Stripe or the tool), ``rejected`` (past a hard limit),
                                            ``unmetered`` (the ledger could not meter it, so it was
-                                           refused: fail closed; ``tier`` is ``unknown``)
+                                           refused: fail closed), ``unknown_customer`` (refused:
+                                           not in the ledger, or deleted); ``tier`` is ``unknown``
+                                           for these two
 ``unifiedmcp_metering_seconds``            time to admit and record one call (histogram)
 ``unifiedmcp_webhook_events_total``        webhook deliveries by ``type`` and ``outcome``
                                            (``applied``, ``ignored``, ``duplicate``, ``failed``);
