@@ -130,7 +130,7 @@ def admit_all(
     first outcome.
     """
     keys = list(dict.fromkeys((c.customer_id, c.month) for c in calls))
-    states, priors = store.prepare(keys, list(dict.fromkeys(c.event_id for c in calls)))
+    states, priors = store.prepare(keys, list(dict.fromkeys(c.event_id for c in calls))) if calls else ({}, {})
     missing = [(p.customer_id, p.month) for p in priors.values() if (p.customer_id, p.month) not in states]
     if missing:
         states.update(store.states(list(dict.fromkeys(missing))))
