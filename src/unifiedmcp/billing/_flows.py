@@ -23,6 +23,7 @@ from ..ledger import Ledger
 from ._client import idempotency_key as derive_key
 from ._errors import AlreadySubscribed, NoSubscription, PaymentFailed, StripeRequestFailed
 from ._events import LIVE_STATUSES, TERMINAL_STATUSES
+from ._meters import METER_EVENT, ensure_meter, ensure_metered_price, metered_lookup_key
 from ._shapes import as_dict, invoice_payment, object_id, subscription_period, subscription_prices
 
 __all__ = [
@@ -77,9 +78,10 @@ class CatalogEntry:
     lookup_key: str
     product_id: str
     price_id: str
-    unit_amount: int
+    unit_amount: int  # the flat price per interval; 0 for a metered price (see ``metered``)
     currency: str
     created: bool  # False when the price already existed
+    metered: bool = False  # the tier's overage price: graduated per call past the included calls
 
 
 @dataclass(frozen=True)
@@ -177,47 +179,61 @@ def ensure_catalog(
     scope: str = "",
     ledger: Ledger | None = None,
 ) -> list[CatalogEntry]:
-    """Make sure each plan's product and price exist (by ``lookup_key``); create what is missing.
+    """Make sure each plan's product and prices exist (by ``lookup_key``); create what is missing.
 
-    Prices carry ``metadata.tier`` (and their products too), so reports map them to tiers
-    without configuration. With ``ledger``, every catalog price is recorded there: with the tiers
-    file's ids and lookup keys, these are the only prices the webhook receiver maps to a tier
-    (never metadata). Running it again changes nothing.
+    Each paid tier gets its flat monthly price and, when it bills overage, a metered price on the
+    meter for MCP calls (``_meters``: graduated, the included calls free, then
+    ``overage_per_call`` each). Prices carry ``metadata.tier`` (and their products too), so
+    reports map them to tiers without configuration. With ``ledger``, every catalog price is
+    recorded there: with the tiers file's ids and lookup keys, these are the only prices the
+    webhook receiver maps to a tier (never metadata). Running it again changes nothing.
     """
     out: list[CatalogEntry] = []
+    with _stripe("billing.meters"):
+        meter = ensure_meter(client, options=_options("billing.meters.create", {"event": METER_EVENT}, None, scope))
     for plan in plans:
-        tiers[plan.tier]  # an unknown tier is a configuration error
-        with _stripe("prices.list"):
-            found = _list(client.v1.prices.list({"lookup_keys": [plan.lookup_key], "active": True, "limit": 1}))
-        if found:
-            price = found[0]
-            out.append(
-                CatalogEntry(plan.tier, plan.lookup_key, object_id(price.get("product")) or "", price["id"],
-                             price.get("unit_amount") or 0, price.get("currency") or plan.currency, False)
-            )
-            continue
-        product_id = _find_product(client, plan)
-        if product_id is None:
-            params = {"name": plan.name, "metadata": {"tier": plan.tier, "lookup_key": plan.lookup_key}}
-            with _stripe("products.create"):
-                product_id = client.v1.products.create(params, _options("products.create", params, None, scope)).id
-        params = {
-            "product": product_id,
-            "currency": plan.currency,
-            "unit_amount": plan.unit_amount,
-            "recurring": {"interval": plan.interval},
-            "lookup_key": plan.lookup_key,
-            "nickname": plan.name,
-            "metadata": {"tier": plan.tier},
-        }
+        tier = tiers[plan.tier]  # an unknown tier is a configuration error
+        flat = _ensure_flat_price(client, plan, scope)
+        out.append(flat)
+        params = {"tier": tier.name, "meter": meter.meter_id, "product": flat.product_id}
         with _stripe("prices.create"):
-            price_obj = client.v1.prices.create(params, _options("prices.create", params, None, scope))
-        out.append(
-            CatalogEntry(plan.tier, plan.lookup_key, product_id, price_obj.id, plan.unit_amount, plan.currency, True)
-        )
+            metered = ensure_metered_price(
+                client, tier, currency=plan.currency, product_id=flat.product_id, meter_id=meter.meter_id,
+                options=_options("prices.create.metered", params, None, scope),
+            )
+        if metered is not None:
+            price, created = metered
+            out.append(CatalogEntry(tier.name, price["lookup_key"], flat.product_id, price["id"], 0, plan.currency,
+                                    created, metered=True))
     if ledger is not None:
         ledger.record_catalog_prices((e.price_id, e.tier, e.lookup_key, e.product_id) for e in out)
     return out
+
+
+def _ensure_flat_price(client: stripe.StripeClient, plan: Plan, scope: str) -> CatalogEntry:
+    with _stripe("prices.list"):
+        found = _list(client.v1.prices.list({"lookup_keys": [plan.lookup_key], "active": True, "limit": 1}))
+    if found:
+        price = found[0]
+        return CatalogEntry(plan.tier, plan.lookup_key, object_id(price.get("product")) or "", price["id"],
+                            price.get("unit_amount") or 0, price.get("currency") or plan.currency, False)
+    product_id = _find_product(client, plan)
+    if product_id is None:
+        params = {"name": plan.name, "metadata": {"tier": plan.tier, "lookup_key": plan.lookup_key}}
+        with _stripe("products.create"):
+            product_id = client.v1.products.create(params, _options("products.create", params, None, scope)).id
+    params = {
+        "product": product_id,
+        "currency": plan.currency,
+        "unit_amount": plan.unit_amount,
+        "recurring": {"interval": plan.interval},
+        "lookup_key": plan.lookup_key,
+        "nickname": plan.name,
+        "metadata": {"tier": plan.tier},
+    }
+    with _stripe("prices.create"):
+        price_obj = client.v1.prices.create(params, _options("prices.create", params, None, scope))
+    return CatalogEntry(plan.tier, plan.lookup_key, product_id, price_obj.id, plan.unit_amount, plan.currency, True)
 
 
 def _find_product(client: stripe.StripeClient, plan: Plan) -> str | None:
@@ -228,6 +244,13 @@ def _find_product(client: stripe.StripeClient, plan: Plan) -> str | None:
         if meta.get("tier") == plan.tier and meta.get("lookup_key") == plan.lookup_key:
             return product["id"]
     return None
+
+
+def metered_price_for_tier(client: stripe.StripeClient, tier: str) -> dict[str, Any] | None:
+    """The active metered (overage) price of a paid tier, or None when it bills no overage."""
+    with _stripe("prices.list"):
+        found = _list(client.v1.prices.list({"lookup_keys": [metered_lookup_key(tier)], "active": True, "limit": 1}))
+    return found[0] if found else None
 
 
 def price_for_tier(
@@ -283,6 +306,11 @@ def _live_subscription(client: stripe.StripeClient, customer_id: str) -> dict[st
     if not subs:
         raise NoSubscription(customer_id)
     return max(subs, key=lambda s: (s.get("created") or 0, s["id"]))
+
+
+def _is_metered(item: Mapping[str, Any]) -> bool:
+    price = item.get("price") if isinstance(item.get("price"), Mapping) else {}
+    return ((price or {}).get("recurring") or {}).get("usage_type") == "metered"
 
 
 def _tier_name(sub: Mapping[str, Any], tiers: TierTable) -> str | None:
@@ -345,6 +373,7 @@ def subscribe(
     if tier == tiers.default.name:
         raise InvalidInput(f"{tier} is the tier without a subscription; subscribe to a paid tier")
     price = price_for_tier(client, tier, plans=plans)
+    metered = metered_price_for_tier(client, tier)
     customer = find_customer(client, email)
     if customer is None:
         params = {"email": email, "metadata": {"source": "unifiedmcp"}}
@@ -366,7 +395,7 @@ def subscribe(
             raise AlreadySubscribed(cid, sub["id"], _tier_name(sub, tiers))
     params: dict[str, Any] = {
         "customer": cid,
-        "items": [{"price": price["id"]}],
+        "items": [{"price": price["id"]}] + ([{"price": metered["id"]}] if metered else []),
         "payment_behavior": "default_incomplete",
         "payment_settings": {"save_default_payment_method": "on_subscription"},
         "metadata": {"tier": tier},
@@ -467,16 +496,28 @@ def change_tier(
         raise InvalidInput(f"{tier} is the tier without a subscription: use cancel to downgrade to it")
     cid = _require_customer(client, customer)["id"]
     price = price_for_tier(client, tier, plans=plans)
+    metered = metered_price_for_tier(client, tier)
     sub = _live_subscription(client, cid)
     items = (sub.get("items") or {}).get("data") or []
-    if not items:
+    flat_items = [i for i in items if not _is_metered(i)]
+    if not flat_items:
         raise NoSubscription(cid)
-    item = items[0]
+    item = flat_items[0]
     current = object_id(item.get("price"))
-    if current == price["id"]:
+    usage_items = [i for i in items if _is_metered(i)]
+    if current == price["id"] and [object_id(i.get("price")) for i in usage_items] == ([metered["id"]] if metered else []):
         return _result(sub, tiers, created=False)
+    # Both items move together: the flat price, and the overage price that bills the calls past
+    # the new tier's included amount (usage before the change is billed at the old price).
+    changes: list[dict[str, Any]] = [{"id": item["id"], "price": price["id"]}]
+    if metered is None:
+        changes += [{"id": i["id"], "deleted": True} for i in usage_items]
+    elif usage_items:
+        changes.append({"id": usage_items[0]["id"], "price": metered["id"]})
+    else:
+        changes.append({"price": metered["id"]})
     params = {
-        "items": [{"id": item["id"], "price": price["id"]}],
+        "items": changes,
         "proration_behavior": proration,
         "cancel_at_period_end": False,
         "metadata": {"tier": tier},

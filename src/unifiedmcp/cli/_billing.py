@@ -118,8 +118,12 @@ def catalog_ensure(as_json: bool = typer.Option(False, "--json", help=_JSON_HELP
         return
     table = Table("tier", "lookup key", "price", "product", "amount", "created")
     for e in entries:
-        table.add_row(e.tier, e.lookup_key, e.price_id, e.product_id, f"{e.unit_amount / 100:.2f} {e.currency}",
-                      "yes" if e.created else "no")
+        if e.metered:
+            t = tiers()[e.tier]
+            amount = f"{t.overage_per_call:g} {e.currency} cents per call past {t.monthly_api_calls:,} (metered)"
+        else:
+            amount = f"{e.unit_amount / 100:.2f} {e.currency}"
+        table.add_row(e.tier, e.lookup_key, e.price_id, e.product_id, amount, "yes" if e.created else "no")
     console.print(table)
 
 

@@ -12,7 +12,18 @@ from ._export import USAGE_COLUMNS, export_usage
 from ._ledger import USAGE_STATUSES, Ledger, LedgerConnection
 from ._metering import new_event_id
 from ._migrations import latest_version
-from ._records import Admission, ApiKey, ConnectState, Customer, NewApiKey, OAuthConnection, Principal, Usage
+from ._records import (
+    Admission,
+    ApiKey,
+    ConnectState,
+    Customer,
+    MeterEventRow,
+    NewApiKey,
+    OAuthConnection,
+    Principal,
+    StageResult,
+    Usage,
+)
 
 __all__ = [
     "USAGE_COLUMNS",
@@ -22,10 +33,12 @@ __all__ = [
     "ConnectState",
     "Customer",
     "Ledger",
+    "MeterEventRow",
     "LedgerConnection",
     "NewApiKey",
     "OAuthConnection",
     "Principal",
+    "StageResult",
     "Usage",
     "export_usage",
     "latest_version",

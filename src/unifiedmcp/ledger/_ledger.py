@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,9 +29,11 @@ from ._records import (
     ConnectionKind,
     ConnectState,
     Customer,
+    MeterEventRow,
     NewApiKey,
     OAuthConnection,
     Principal,
+    StageResult,
     Usage,
 )
 from ._sqlite import SqliteDatabase
@@ -40,6 +42,19 @@ __all__ = ["Ledger", "LedgerConnection", "USAGE_STATUSES"]
 
 USAGE_STATUSES = ("ok", "error", "rejected")
 
+_PUSH_STATE = "SELECT staged_seq FROM meter_push_state WHERE name = ?"
+_PUSH_STATE_INIT = "INSERT INTO meter_push_state (name, staged_seq, updated_at) VALUES (?, 0, ?)"
+_PUSH_STATE_MOVE = "UPDATE meter_push_state SET staged_seq = ?, updated_at = ? WHERE name = ?"
+_STAGE_ROWS = "SELECT seq, customer_id, ts, status, tier, latency_ms FROM usage_events WHERE seq > ?"
+_INSERT_OUTBOX = """
+INSERT INTO meter_outbox (identifier, event_name, customer_id, ts, value, first_seq, last_seq, status, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (identifier) DO NOTHING
+"""
+_OUTBOX_ROWS = "SELECT identifier, event_name, customer_id, ts, value, status, attempts, error FROM meter_outbox"
+_MARK_OUTBOX = """
+UPDATE meter_outbox SET status = ?, error = ?, sent_at = ?, attempts = attempts + 1
+WHERE identifier = ? AND status = 'pending'
+"""
 _CONNECTIONS = "SELECT connection_id, customer_id, provider, account, created_at, kind FROM oauth_connections"
 _CONFLICT_RETRIES = 3
 
@@ -67,6 +82,11 @@ def _completion(event_id: str, status: str, latency_ms: float | None) -> Complet
     if status not in ("ok", "error"):
         raise InvalidInput(f"status must be 'ok' or 'error', not {status!r}")
     return Completion(event_id, status, latency_ms)
+
+
+def _second_text(ts: int) -> str:
+    """A Unix second as the ledger's time text, for range comparisons on ``usage_events.ts``."""
+    return utc_text(datetime.fromtimestamp(ts, timezone.utc))
 
 
 def _admission(outcome: object) -> Admission:
@@ -541,3 +561,100 @@ class Ledger:
     def catalog_prices(self) -> dict[str, str]:
         """Price id -> tier of every recorded catalog price."""
         return dict(self._read("SELECT price_id, tier FROM catalog_prices"))
+
+    # -- usage billing: the meter-event outbox ---------------------------------------------------
+
+    def stage_meter_events(
+        self,
+        *,
+        event_name: str,
+        billable_tiers: Collection[str],
+        grace_seconds: float = 600.0,
+        limit: int = 50_000,
+        now: datetime | None = None,
+    ) -> StageResult:
+        """Stage the next usage rows for Stripe, atomically (see sql/005_usage_outbox.sql).
+
+        Rows are staged in ``seq`` order up to the first one whose outcome may still change (an
+        admitted call not yet completed, unless older than ``grace_seconds``). Of those, calls
+        with status ``ok`` made on a tier in ``billable_tiers`` become outbox rows, summed per
+        customer and second (a second never straddles a billing period's end). Rows recorded
+        before the ledger kept each call's tier (``tier`` NULL) are never billed.
+        """
+        settled = self._db.settled_seq()
+        cutoff = utc_text((now or datetime.now(timezone.utc)) - timedelta(seconds=grace_seconds))
+        staged_at = utc_text(now)
+        billable = set(billable_tiers)
+        with self.transaction() as conn:
+            row = conn.execute(_PUSH_STATE, (event_name,)).fetchone()
+            if row is None:
+                conn.execute(_PUSH_STATE_INIT, (event_name, staged_at))
+            start = row[0] if row else 0
+            sql, params = _STAGE_ROWS, [start]
+            if settled is not None:
+                sql, params = sql + " AND seq <= ?", [start, settled]
+            rows = conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
+            sums: dict[tuple[str, int], list[int]] = {}
+            last = start
+            for seq, customer, ts, status, tier, latency_ms in rows:
+                if status == "ok" and latency_ms is None and ts > cutoff:
+                    break  # in flight: it may still end as an error
+                last = seq
+                if status == "ok" and tier in billable:
+                    second = int(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc).timestamp())
+                    acc = sums.setdefault((customer, second), [0, seq, seq])
+                    acc[0] += 1
+                    acc[2] = seq
+            conn.executemany(
+                _INSERT_OUTBOX,
+                [
+                    (f"umcp-{customer}-{second}-{first}", event_name, customer, second, value, first, end, staged_at)
+                    for (customer, second), (value, first, end) in sums.items()
+                ],
+            )
+            conn.execute(_PUSH_STATE_MOVE, (last, staged_at, event_name))
+        return StageResult(rows=sum(1 for r in rows if r[0] <= last), events=len(sums), staged_seq=last)
+
+    def pending_meter_events(self, *, event_name: str, limit: int = 500) -> list[MeterEventRow]:
+        """Outbox rows still to send, oldest calls first."""
+        rows = self._read(_OUTBOX_ROWS + " WHERE event_name = ? AND status = 'pending' ORDER BY ts, identifier LIMIT ?",
+                          (event_name, limit))
+        return [MeterEventRow(*r) for r in rows]
+
+    def meter_events(self, *, customer_id: str | None = None, start: int | None = None, end: int | None = None,
+                     status: str | None = None) -> list[MeterEventRow]:
+        """Outbox rows, filtered (``start``/``end``: Unix seconds, half-open)."""
+        where, params = [], []
+        for clause, value in (("customer_id = ?", customer_id), ("ts >= ?", start), ("ts < ?", end),
+                              ("status = ?", status)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = _OUTBOX_ROWS + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY ts, identifier"
+        return [MeterEventRow(*r) for r in self._read(sql, tuple(params))]
+
+    def billable_calls(
+        self, *, start: int, end: int, tiers: Collection[str], customer: str | None = None
+    ) -> dict[tuple[str, str], int]:
+        """Calls with status ``ok`` made on one of ``tiers`` in ``[start, end)`` (Unix seconds),
+        per (customer, tier): what usage billing reports to Stripe."""
+        if not tiers:
+            return {}
+        marks = ", ".join("?" for _ in tiers)
+        sql = (f"SELECT customer_id, tier, count(*) FROM usage_events WHERE status = 'ok' AND tier IN ({marks})"
+               " AND ts >= ? AND ts < ?")
+        params: list[Any] = [*sorted(tiers), _second_text(start), _second_text(end)]
+        if customer is not None:
+            sql += " AND customer_id = ?"
+            params.append(customer)
+        return {(c, t): n for c, t, n in self._read(sql + " GROUP BY customer_id, tier", tuple(params))}
+
+    def record_meter_results(self, results: Iterable[tuple[str, str, str | None]]) -> None:
+        """Record sends: ``(identifier, status, error)`` with status ``sent``, ``failed`` or
+        ``pending`` (a retryable failure: attempted, still to send). Only pending rows change."""
+        now = utc_text()
+        with self.transaction() as conn:
+            conn.executemany(
+                _MARK_OUTBOX,
+                [(status, error, now if status == "sent" else None, identifier) for identifier, status, error in results],
+            )

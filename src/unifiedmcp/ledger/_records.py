@@ -127,3 +127,26 @@ class ConnectState:
     customer_id: str
     provider: str
     redirect_uri: str
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What one staging step did: usage rows consumed, outbox rows made, the new watermark."""
+
+    rows: int
+    events: int
+    staged_seq: int
+
+
+@dataclass(frozen=True)
+class MeterEventRow:
+    """One outbox row: a meter event for ``value`` billable calls of a customer in second ``ts``."""
+
+    identifier: str
+    event_name: str
+    customer_id: str
+    ts: int
+    value: int
+    status: str  # pending | sent | failed
+    attempts: int
+    error: str | None

@@ -1,0 +1,252 @@
+"""Reconciliation of usage billing for one month: the ledger against what Stripe has and invoiced.
+
+    report = reconcile(ledger, client, Month.parse("2026-11"))
+    report.ok            # False when a difference is not explained by events still in flight
+
+Per customer with billable usage, outbox rows or metered invoice lines in the month:
+
+- **ledger**: billable calls in the month (status ``ok`` on a tier that bills overage), and the
+  calls past each tier's included amount (metrics.md §6, per tier the calls were made on);
+- **pushed**: meter events sent, still pending (in flight) and failed (with Stripe's errors);
+- **stripe**: the meter's event summary over the month (what Stripe will bill);
+- **invoiced**: metered invoice lines whose period ends in the month, each checked against the
+  ledger: its quantity must be the billable calls of its period, its amount the price's tiers
+  applied to that quantity (graduated or volume, summed exactly and rounded half up once per
+  line, as Stripe documents for decimal amounts).
+
+Differences explained by pending events (pushed later) are reported but do not fail; a failed
+event, Stripe holding a different count than we sent, or an invoice line that does not match the
+ledger fail the reconciliation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import stripe
+
+from ..config import TierTable
+from ..ledger import Ledger
+from ..months import Month
+from ._meters import METER_EVENT
+from ._push import billable_tiers
+from ._shapes import as_dict, object_id
+
+__all__ = ["CustomerReconciliation", "InvoiceLineCheck", "ReconcileReport", "reconcile", "tiered_amount"]
+
+
+def tiered_amount(price: dict[str, Any], quantity: int) -> int:
+    """What a tiered (or per-unit) price charges for ``quantity``, in minor units: exact sums,
+    rounded half up once for the line (Stripe, "Decimal amounts": rounding is at the line level)."""
+    if price.get("billing_scheme") != "tiered":
+        unit = Decimal(str(price.get("unit_amount_decimal") or price.get("unit_amount") or 0))
+        return int((unit * quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    total = Decimal(0)
+    lower = 0
+    for tier in price.get("tiers") or []:
+        upper = tier.get("up_to")  # None: the last tier, up to infinity
+        unit = Decimal(str(tier.get("unit_amount_decimal") or tier.get("unit_amount") or 0))
+        flat = Decimal(str(tier.get("flat_amount_decimal") or tier.get("flat_amount") or 0))
+        if price.get("tiers_mode") == "volume":  # every unit at the tier the total falls in
+            if upper is None or quantity <= upper:
+                total = unit * quantity + flat
+                break
+            continue
+        if quantity <= lower:  # graduated: each unit at the tier it falls in
+            break
+        top = quantity if upper is None else min(quantity, upper)
+        total += unit * (top - lower) + flat
+        if upper is None or quantity <= upper:
+            break
+        lower = upper
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass
+class InvoiceLineCheck:
+    invoice: str
+    line: str
+    price: str
+    tier: str | None
+    period_start: int
+    period_end: int
+    quantity: int
+    amount: int
+    ledger_calls: int  # billable calls of the line's period, on the line's tier
+    expected_amount: int
+    in_flight: int  # of those, calls not yet sent to Stripe
+
+    @property
+    def matches(self) -> bool:
+        return self.quantity == self.ledger_calls and self.amount == self.expected_amount
+
+
+@dataclass
+class CustomerReconciliation:
+    customer: str
+    ledger_calls: int = 0
+    overage_calls: int = 0
+    calls_by_tier: dict[str, int] = field(default_factory=dict)
+    sent_calls: int = 0
+    pending_calls: int = 0
+    failed_calls: int = 0
+    stripe_calls: int = 0
+    invoiced_amount: int = 0
+    expected_invoiced_amount: int = 0
+    lines: list[InvoiceLineCheck] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def unexplained(self) -> list[str]:
+        """What does not add up once in-flight events are set aside."""
+        out = []
+        if self.failed_calls:
+            out.append(f"{self.failed_calls} call(s) in meter events Stripe refused")
+        if self.sent_calls != self.stripe_calls:
+            out.append(f"sent {self.sent_calls} call(s) but Stripe holds {self.stripe_calls}")
+        unsent = self.ledger_calls - self.sent_calls - self.pending_calls - self.failed_calls
+        if unsent < 0:
+            out.append(f"{-unsent} more call(s) pushed than the ledger has")
+        for line in self.lines:
+            if not line.matches and not line.in_flight:
+                out.append(
+                    f"invoice {line.invoice} line {line.line}: {line.quantity} call(s), {line.amount} billed; "
+                    f"the ledger has {line.ledger_calls} call(s), {line.expected_amount} expected"
+                )
+        return out
+
+
+@dataclass
+class ReconcileReport:
+    month: str
+    customers: list[CustomerReconciliation]
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.unexplained for c in self.customers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "ok": self.ok,
+            "customers": [
+                {**asdict(c), "lines": [asdict(x) | {"matches": x.matches} for x in c.lines], "unexplained": c.unexplained}
+                for c in self.customers
+            ],
+        }
+
+
+def reconcile(
+    ledger: Ledger,
+    client: stripe.StripeClient,
+    month: Month,
+    *,
+    tiers: TierTable | None = None,
+    event_name: str = METER_EVENT,
+) -> ReconcileReport:
+    """Reconcile ``month`` (see the module docstring)."""
+    tiers = tiers or ledger.tiers
+    billable = billable_tiers(tiers)
+    start, end = int(month.start.timestamp()), int(month.end.timestamp())
+    by_customer: dict[str, CustomerReconciliation] = {}
+
+    def entry(customer: str) -> CustomerReconciliation:
+        return by_customer.setdefault(customer, CustomerReconciliation(customer))
+
+    for (customer, tier), calls in ledger.billable_calls(start=start, end=end, tiers=billable).items():
+        c = entry(customer)
+        c.ledger_calls += calls
+        c.calls_by_tier[tier] = calls
+        c.overage_calls += max(0, calls - tiers[tier].monthly_api_calls)
+    for row in ledger.meter_events(start=start, end=end):
+        if row.event_name != event_name:
+            continue
+        c = entry(row.customer_id)
+        if row.status == "sent":
+            c.sent_calls += row.value
+        elif row.status == "pending":
+            c.pending_calls += row.value
+        else:
+            c.failed_calls += row.value
+            c.errors.append(row.error or "refused")
+    meter = _meter_id(client, event_name)
+    lines = _metered_lines(client, start, end)
+    for customer in {line["customer"] for line in lines}:
+        entry(customer)
+    for c in by_customer.values():
+        if meter is not None:
+            c.stripe_calls = _summary(client, meter, c.customer, start, end)
+        for line in (x for x in lines if x["customer"] == c.customer):
+            check = _check_line(ledger, tiers, billable, line)
+            c.lines.append(check)
+            c.invoiced_amount += check.amount
+            c.expected_invoiced_amount += check.expected_amount
+    return ReconcileReport(str(month), sorted(by_customer.values(), key=lambda c: c.customer))
+
+
+def _meter_id(client: stripe.StripeClient, event_name: str) -> str | None:
+    for meter in client.v1.billing.meters.list({"limit": 100}).auto_paging_iter():
+        if meter.event_name == event_name:
+            return str(meter.id)
+    return None
+
+
+def _summary(client: stripe.StripeClient, meter: str, customer: str, start: int, end: int) -> int:
+    page = client.v1.billing.meters.event_summaries.list(
+        meter, {"customer": customer, "start_time": start, "end_time": end, "limit": 100}
+    )
+    return int(sum(Decimal(str(s.aggregated_value)) for s in page.auto_paging_iter()))
+
+
+def _metered_lines(client: stripe.StripeClient, start: int, end: int) -> list[dict[str, Any]]:
+    """Metered invoice lines whose period ends in ``[start, end)``, with their invoice and price."""
+    found: list[dict[str, Any]] = []
+    prices: dict[str, dict[str, Any]] = {}
+    # An invoice billing a period ending in the month is created from that instant on.
+    for invoice in client.v1.invoices.list({"created": {"gte": start}, "limit": 100}).auto_paging_iter():
+        inv = as_dict(invoice)
+        if inv.get("status") in ("draft", "void"):
+            continue
+        for line in _all_lines(client, inv):
+            price_id = _line_price(line)
+            period = line.get("period") or {}
+            if not price_id or not (start <= int(period.get("end") or 0) < end):
+                continue
+            if price_id not in prices:
+                prices[price_id] = as_dict(client.v1.prices.retrieve(price_id, {"expand": ["tiers"]}))
+            price = prices[price_id]
+            if ((price.get("recurring") or {}).get("usage_type")) != "metered":
+                continue
+            found.append({"invoice": inv["id"], "customer": object_id(inv.get("customer")), "line": line, "price": price})
+    return found
+
+
+def _all_lines(client: stripe.StripeClient, invoice: dict[str, Any]) -> list[dict[str, Any]]:
+    lines = invoice.get("lines") or {}
+    if not lines.get("has_more"):
+        return list(lines.get("data") or [])
+    return [as_dict(x) for x in client.v1.invoices.line_items.list(invoice["id"], {"limit": 100}).auto_paging_iter()]
+
+
+def _line_price(line: dict[str, Any]) -> str | None:
+    details = (line.get("pricing") or {}).get("price_details") or {}
+    return object_id(details.get("price")) or object_id(line.get("price"))
+
+
+def _check_line(ledger: Ledger, tiers: TierTable, billable: set[str], found: dict[str, Any]) -> InvoiceLineCheck:
+    line, price = found["line"], found["price"]
+    tier = tiers.for_catalog_price(price)
+    period = line.get("period") or {}
+    p0, p1 = int(period.get("start") or 0), int(period.get("end") or 0)
+    names = {tier.name} if tier is not None else set()
+    calls = sum(ledger.billable_calls(start=p0, end=p1, tiers=names, customer=found["customer"]).values())
+    in_flight = sum(r.value for r in ledger.meter_events(customer_id=found["customer"], start=p0, end=p1,
+                                                         status="pending"))
+    quantity = int(line.get("quantity") or 0)
+    return InvoiceLineCheck(
+        invoice=found["invoice"], line=str(line.get("id")), price=price["id"], tier=tier.name if tier else None,
+        period_start=p0, period_end=p1, quantity=quantity, amount=int(line.get("amount") or 0),
+        ledger_calls=calls, expected_amount=tiered_amount(price, calls), in_flight=in_flight,
+    )
