@@ -59,6 +59,7 @@ class PushResult:
     failed: int = 0  # refused by Stripe for good (recorded with the error)
     retried: int = 0  # retryable answers on the way (429, 5xx, network)
     pending: int = 0  # still pending after this run (will be retried)
+    oldest_pending_ts: int | None = None  # Unix second of the oldest pending event (the push lag)
     errors: list[str] = field(default_factory=list)
 
 
@@ -123,14 +124,11 @@ class UsagePusher:
             outcomes = [self._send_one(row, result) for row in rows]
             self.ledger.record_meter_results(outcomes)
             if any(status == "pending" for _, status, _ in outcomes):
-                # Stripe keeps refusing for now: leave the rest for the next run.
-                result.pending = len(self.ledger.pending_meter_events(event_name=self.event_name, limit=1_000_000))
-                return result
+                return result  # Stripe keeps refusing for now: leave the rest for the next run
 
     def run_once(self) -> PushResult:
         result = self.send(self.stage())
-        if not result.pending:
-            result.pending = len(self.ledger.pending_meter_events(event_name=self.event_name, limit=1_000_000))
+        result.pending, result.oldest_pending_ts = self.ledger.meter_backlog(event_name=self.event_name)
         return result
 
     # -- one meter event -------------------------------------------------------------------------

@@ -128,6 +128,15 @@ def _connect_app(runtime: Any) -> Any:
     )
 
 
+def _usage_pusher(runtime: Any) -> Any:
+    """The background usage pusher of a metering customer server with the operator's key."""
+    from ..billing import UsagePusher
+
+    if not runtime.options.metered or runtime.stripe is None:
+        return None
+    return UsagePusher(runtime.ledger, operator_client(max_network_retries=0), tiers=runtime.ledger.tiers)
+
+
 def _role(customer: str | None, operator: bool) -> Role:
     if operator and customer:
         raise InvalidInput("give --customer or --operator, not both")
@@ -180,9 +189,14 @@ def serve(
         help="Also serve Prometheus metrics without a key on this port of --host (/metrics on --port needs an operator key).",
     ),
     log_format: str = typer.Option("text", "--log-format", help="text, or json: one JSON object per line on stderr."),
+    push_usage: bool = typer.Option(
+        True, "--push-usage/--no-push-usage",
+        help="Report paying customers' billable calls to Stripe meters in the background (customer servers).",
+    ),
+    push_interval: float = typer.Option(10.0, "--push-interval", min=0.1, help="Seconds between usage pushes."),
 ) -> None:
     """Serve streamable HTTP MCP at /mcp (bearer API keys), Stripe webhooks, the Connect callback,
-    /healthz and Prometheus /metrics."""
+    /healthz and Prometheus /metrics; push usage to Stripe meters."""
     import uvicorn
 
     from .._loopback import is_loopback
@@ -223,6 +237,7 @@ def serve(
     ) as runtime:
         app = create_app(
             runtime, base_url=url, webhook_app=_webhook_app(runtime), connect_app=_connect_app(runtime), host=host,
+            usage_pusher=_usage_pusher(runtime) if push_usage else None, push_interval=push_interval,
         )
         if metrics_port is not None:
             serve_metrics(host=host, port=metrics_port)

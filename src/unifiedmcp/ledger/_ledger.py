@@ -621,6 +621,13 @@ class Ledger:
                           (event_name, limit))
         return [MeterEventRow(*r) for r in rows]
 
+    def meter_backlog(self, *, event_name: str) -> tuple[int, int | None]:
+        """How many outbox rows are pending, and the Unix second of the oldest (None: none)."""
+        count, oldest = self._read(
+            "SELECT count(*), min(ts) FROM meter_outbox WHERE event_name = ? AND status = 'pending'", (event_name,)
+        )[0]
+        return int(count), None if oldest is None else int(oldest)
+
     def meter_events(self, *, customer_id: str | None = None, start: int | None = None, end: int | None = None,
                      status: str | None = None) -> list[MeterEventRow]:
         """Outbox rows, filtered (``start``/``end``: Unix seconds, half-open)."""

@@ -15,6 +15,10 @@ bind, against ``base_url`` otherwise.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,12 +41,14 @@ from starlette.types import ASGIApp
 from .. import __version__
 from .._loopback import is_loopback
 from ..accounts import CALLBACK_PATH
+from ..billing import UsagePusher
 from ..errors import AuthError, UnknownCustomer
 from ..ledger import Ledger
 from ._metrics import metrics_endpoint, watch_sessions
 from ._registry import select
 from ._runtime import Role, Runtime
 from ._server import build_server
+from ._push_task import push_forever
 from ._sessions import KeyedSessionManager
 
 __all__ = ["LedgerTokenVerifier", "create_app", "transport_security", "WEBHOOK_PATH", "MCP_PATH"]
@@ -108,6 +114,19 @@ def transport_security(*, host: str, base_url: str) -> TransportSecuritySettings
     )
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(manager: KeyedSessionManager, pusher: UsagePusher | None, interval: float) -> AsyncIterator[None]:
+    async with manager.run():
+        task = asyncio.get_running_loop().create_task(push_forever(pusher, interval=interval)) if pusher else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
 def create_app(
     runtime: Runtime,
     *,
@@ -116,6 +135,8 @@ def create_app(
     connect_app: ASGIApp | None = None,
     host: str = "127.0.0.1",
     stateless: bool = False,
+    usage_pusher: UsagePusher | None = None,
+    push_interval: float = 10.0,
 ) -> Starlette:
     """The ASGI app of ``unifiedmcp serve``.
 
@@ -124,6 +145,7 @@ def create_app(
     (``unifiedmcp.billing.create_webhook_app``, which serves ``POST /webhooks/stripe`` itself);
     ``connect_app`` serves the Connect OAuth callback (``unifiedmcp.accounts.create_connect_app``).
     Both are mounted behind the MCP routes. Without a webhook app ``/webhooks/stripe`` answers 503.
+    ``usage_pusher`` runs every ``push_interval`` seconds while the app lives (usage billing).
     """
     if runtime.ledger is None:
         raise ValueError("the HTTP app authenticates callers with the ledger: give the runtime one")
@@ -175,7 +197,7 @@ def create_app(
             Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(LedgerTokenVerifier(runtime.ledger))),
             Middleware(AuthContextMiddleware),
         ],
-        lifespan=lambda app: manager.run(),
+        lifespan=lambda app: _lifespan(manager, usage_pusher, push_interval),
     )
     app.state.mcp_server = server
     app.state.sessions = manager

@@ -24,11 +24,10 @@ metric                                     meaning
                                            code, else the error class, e.g. ``APIConnectionError``)
 ``unifiedmcp_open_sessions``               open MCP sessions (streamable HTTP, the 2025 protocol
                                            versions: a 2026-07-28 client holds none)
+``unifiedmcp_usage_push_lag_seconds``      age of the oldest billable usage not yet accepted by
+                                           Stripe (0 when everything is sent), set after each run of
+                                           the usage pusher (``serve`` without ``--no-push-usage``)
 =========================================  =====================================================
-
-Usage-push lag is not exported: there is no usage push yet. The usage outbox (usage billing,
-architecture.md) should add its gauge here, ``unifiedmcp_usage_push_lag_seconds``, the age of the
-oldest usage not yet accepted by Stripe, set by the pusher; docs/ops/alerts.yml then gets its rule.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ __all__ = [
     "metering_timer",
     "metrics_endpoint",
     "serve_metrics",
+    "set_push_lag",
     "watch_sessions",
 ]
 
@@ -91,6 +91,17 @@ class _Sessions(Protocol):
 _managers: weakref.WeakSet[_Sessions] = weakref.WeakSet()
 _OPEN_SESSIONS = Gauge("unifiedmcp_open_sessions", "Open MCP sessions (streamable HTTP).", registry=REGISTRY)
 _OPEN_SESSIONS.set_function(lambda: sum(m.sessions_open for m in list(_managers)))
+
+
+_PUSH_LAG = Gauge(
+    "unifiedmcp_usage_push_lag_seconds",
+    "Age of the oldest billable usage not yet accepted by Stripe (0: all sent).",
+    registry=REGISTRY,
+)
+
+
+def set_push_lag(seconds: float) -> None:
+    _PUSH_LAG.set(seconds)
 
 
 def watch_sessions(manager: _Sessions) -> None:
