@@ -1,4 +1,5 @@
-"""Export a month of usage events in the usage-log format of metrics.md §1."""
+"""Export a month of usage events in the usage-log format of metrics.md §1, with the tier each
+call was admitted under (``tier``; empty for calls recorded before the ledger kept it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from ._ledger import Ledger
 __all__ = ["USAGE_COLUMNS", "ExportFormat", "export_usage"]
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
-USAGE_COLUMNS = ("event_id", "customer_id", "tool_name", "timestamp", "status", "user_id", "latency_ms")
+USAGE_COLUMNS = ("event_id", "customer_id", "tool_name", "timestamp", "status", "user_id", "latency_ms", "tier")
+# Ledger.usage_events() keeps its published row shape; the export reads the tier beside it.
+_MONTH_SQL = """
+SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, tier
+FROM usage_events WHERE month = ? ORDER BY seq
+"""
 
 
 def export_usage(ledger: Ledger, *, month: Month, format: str, out: Path | None = None) -> int:
@@ -24,7 +30,7 @@ def export_usage(ledger: Ledger, *, month: Month, format: str, out: Path | None 
         raise InvalidInput(f"unknown format {format!r}: choose csv, jsonl or parquet")
     if format == "parquet" and out is None:
         raise InvalidInput("parquet needs --out PATH (it cannot be written to a terminal)")
-    rows = [r[1:] for r in ledger.usage_events(month=month)]
+    rows = ledger._read(_MONTH_SQL, (str(month),))
     if format == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq

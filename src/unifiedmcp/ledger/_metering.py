@@ -29,8 +29,8 @@ FROM customers c LEFT JOIN usage_counters u ON u.customer_id = c.customer_id AND
 WHERE c.customer_id = ?
 """
 _INSERT_EVENT = """
-INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id)
-VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
 """
 _PRIOR = "SELECT status, customer_id, month FROM usage_events WHERE event_id = ?"
 _COUNT = """
@@ -104,7 +104,7 @@ def admit_all(
         refuse = tier.hard_limit and current.used >= tier.monthly_api_calls
         status, month = ("rejected" if refuse else "ok"), call.month
         inserted = conn.execute(
-            _INSERT_EVENT, (call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id)
+            _INSERT_EVENT, (call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id, tier.name)
         ).rowcount
         if inserted:
             count = counts.setdefault((call.customer_id, month), [0, 0])
