@@ -20,7 +20,9 @@ __all__ = [
     "rebuild_typed",
 ]
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+# Raw-table changes per version, applied before the derived tables are rebuilt. 3: usage_events.tier.
+_UPGRADE_SQL = "ALTER TABLE usage_events ADD COLUMN IF NOT EXISTS tier VARCHAR"
 
 # Stripe object type -> (JSON Lines file, raw table, typed SQL files rebuilt after a load).
 STRIPE_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -66,7 +68,8 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
         rebuild_typed(con, None)
         con.execute("INSERT INTO warehouse_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     elif rows[0][0] != SCHEMA_VERSION:
-        # Raw tables are unchanged across versions so far: the derived tables are rebuilt.
+        # The raw tables gain columns (never lose any); the derived tables are rebuilt.
+        con.execute(_UPGRADE_SQL)
         rebuild_typed(con, None)
         con.execute("UPDATE warehouse_meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION])
 

@@ -3,7 +3,8 @@
 The ledger's ``usage_events.seq`` only grows, so the warehouse keeps the highest ``seq`` it has
 copied (per ledger file) in ``sync_state`` and asks only for rows above it. Rows go through the
 same validation and ``event_id`` de-duplication as usage files, so a pull that is interrupted and
-re-run never duplicates an event.
+re-run never duplicates an event. The tier each call was admitted under (ledger schema v3) comes
+along; an older ledger has none, and metrics then take the tier at the call's instant.
 """
 
 from __future__ import annotations
@@ -21,20 +22,22 @@ from ._usage import insert_usage_rows, rollback_load
 
 __all__ = ["UsagePull", "pull_usage"]
 
+# {tier}: the column, or NULL for a ledger from before the ledger recorded tiers (schema v3).
 LEDGER_BATCH_SQL = """
-SELECT seq, event_id, customer_id, tool_name, ts, status, latency_ms, user_id
+SELECT seq, event_id, customer_id, tool_name, ts, status, latency_ms, user_id, {tier}
 FROM usage_events WHERE seq > ? ORDER BY seq LIMIT ?
 """
 
 BATCH_RELATION_SQL = """
 SELECT seq AS _row, event_id, customer_id, tool_name, ts AS ts_text, NULL::TIMESTAMP AS ts_value,
        status AS status_text, user_id, NULL::VARCHAR AS latency_text, latency_ms AS latency_value,
-       NULL::VARCHAR AS _bad
+       tier AS tier_text, NULL::VARCHAR AS _bad
 FROM _ledger_batch
 """
 
-_COLUMNS = ("seq", "event_id", "customer_id", "tool_name", "ts", "status", "latency_ms", "user_id")
-_TYPES = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.float64(), pa.string())
+_COLUMNS = ("seq", "event_id", "customer_id", "tool_name", "ts", "status", "latency_ms", "user_id", "tier")
+_TYPES = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.float64(), pa.string(),
+          pa.string())
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,13 @@ class UsagePull:
     malformed: int
     watermark: int  # the highest ledger seq copied
     seconds: float
+
+
+def _has_tier(src: sqlite3.Connection) -> bool:
+    try:
+        return any(r[1] == "tier" for r in src.execute("PRAGMA table_info(usage_events)").fetchall())
+    except sqlite3.Error:
+        return False  # unreadable: the batch query names the ledger and the cause
 
 
 def _state_key(ledger: Path) -> str:
@@ -65,12 +75,13 @@ def pull_usage(warehouse: Warehouse, *, ledger: str | Path, batch_size: int = 20
     rows = loaded = duplicates = malformed = 0
     key = _state_key(ledger)
     try:
+        batch_sql = LEDGER_BATCH_SQL.format(tier="tier" if _has_tier(src) else "NULL")
         with open_warehouse(warehouse) as con:
             row = con.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchall()
             watermark = int(row[0][0]) if row else 0
             while True:
                 try:
-                    batch = src.execute(LEDGER_BATCH_SQL, (watermark, batch_size)).fetchall()
+                    batch = src.execute(batch_sql, (watermark, batch_size)).fetchall()
                 except sqlite3.Error as exc:
                     raise WarehouseError(f"cannot read usage_events from {ledger}: {exc}", path=ledger) from None
                 if not batch:
