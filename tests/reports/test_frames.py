@@ -77,12 +77,16 @@ def test_usage_by_day_adds_up_by_tier(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_watchlist_matches_the_reports_lists(con: duckdb.DuckDBPyConnection) -> None:
-    """With near=0.8 the watchlist's statuses are metrics.md §6's overages / near_limit lists."""
+    """With near=0.8 the watchlist's statuses are metrics.md §6's lists: "upgrade" exactly the
+    upgrade candidates (first), then "over" and "near" the rest of the overages and near-limit
+    lists; free customers with rejected calls are candidates here."""
     r = metrics.monthly(con, "2026-10")
     w = reports.usage_watchlist(con, "2026-10")
-    assert set(w[w.status.isin(["over", "upgrade"])].customer) == {o["customer"] for o in r["overages"]}
-    assert set(w[w.status == "near"].customer) == {o["customer"] for o in r["near_limit"]}
-    assert set(w[w.status == "upgrade"].customer) == {o["customer"] for o in r["upgrade_candidates"]}
+    listed = lambda name: {o["customer"] for o in r[name]}  # noqa: E731
+    upgrade = set(w[w.status == "upgrade"].customer)
+    assert upgrade == listed("upgrade_candidates") and set(w[w.status == "upgrade"].tier) == {"free"}
+    assert set(w[w.status == "over"].customer) == listed("overages") - upgrade
+    assert set(w[w.status == "near"].customer) == listed("near_limit") - upgrade
     top = reports.top_customers(con, "2026-10", n=4)
     assert len(top) == 4 and list(top["calls"]) == sorted(top["calls"], reverse=True)
 

@@ -1,4 +1,5 @@
-"""Per-call working state of a metrics computation: the tier tables and counted lines as temp tables."""
+"""Per-call working state of a metrics computation: the tier tables, each customer's tier over
+time and the month's calls with their tiers, as temp tables and a temp table macro."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ._sql import sql_text
 
 __all__ = ["metrics_connection", "month_params", "prepare_month", "TEMP_TABLES"]
 
-TEMP_TABLES = ("_m_tiers", "_m_tier_keys", "_m_price_tier", "_m_tier_at")
+TEMP_TABLES = ("_m_tiers", "_m_tier_keys", "_m_price_tier", "_m_tier_timeline", "_m_tier_at")
 
 
 def month_params(m: Month) -> dict[str, datetime]:
@@ -51,16 +52,23 @@ def _register_tiers(con: duckdb.DuckDBPyConnection, tiers: TierTable) -> None:
     con.execute(sql_text("price_tier.sql"))
 
 
+def _register_timeline(con: duckdb.DuckDBPyConnection, *, currency: str) -> None:
+    """Each customer's tier over time (_m_tier_timeline) and the calls macro (_m_calls) reading it."""
+    con.execute(sql_text("tier_timeline.sql"), {"currency": currency})
+    con.execute(sql_text("calls.sql"))
+
+
 def prepare_month(con: duckdb.DuckDBPyConnection, month: Month, *, currency: str) -> None:
     """Per-month temp state: each customer's tier at the end of ``month`` (_m_tier_at)."""
-    con.execute(sql_text("tier_at.sql"), {"m_next": month_params(month)["m_next"], "currency": currency})
+    con.execute(sql_text("tier_at.sql"), {"m_next": month_params(month)["m_next"]})
 
 
 @contextmanager
 def metrics_connection(
     warehouse: Warehouse, *, currency: str, tiers: TierTable | None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse with the tier tables (_m_tiers, _m_tier_keys, _m_price_tier).
+    """A connection to the warehouse with the tier tables (_m_tiers, _m_tier_keys, _m_price_tier),
+    the tier timeline in ``currency`` (_m_tier_timeline) and the calls macro (_m_calls).
 
     The heavy lifting (revenue lines, paying intervals, first payment attempts) is done once per
     load by the warehouse; per month only filters and small joins run.
@@ -70,7 +78,9 @@ def metrics_connection(
     with open_warehouse(warehouse, read_only=True) as con:
         try:
             _register_tiers(con, tiers if tiers is not None else load_tiers(load_settings().tiers_file))
+            _register_timeline(con, currency=currency.lower())
             yield con
         finally:
+            con.execute("DROP MACRO TABLE IF EXISTS _m_calls")
             for t in TEMP_TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -64,7 +64,7 @@ FROM ({by_day})
 # Only the customers a list can show: over the limit, near it, or an upgrade candidate.
 LISTED_USAGE_SQL = """
 SELECT * FROM ({usage})
-WHERE over > 0 OR utilisation >= 0.8 OR overage_amount > upgrade_threshold
+WHERE over > 0 OR utilisation >= 0.8 OR upgrade_candidate
 ORDER BY overage_amount DESC, customer
 """
 
@@ -114,7 +114,7 @@ def monthly_on(
     succeeded, failed = int(pay["succeeded"]), int(pay["failed"])
     failed_invoices, recovered = int(recovery["failed_invoice_amount"]), int(recovery["recovered_amount"])
 
-    entries = [(_usage_entry(r), r["upgrade_threshold"]) for r in people]
+    entries = [(_usage_entry(r), bool(r["upgrade_candidate"])) for r in people]
     return {
         "month": str(month),
         "currency": cur,
@@ -157,9 +157,7 @@ def monthly_on(
         "near_limit": [
             e for e, _ in entries if e["over"] == 0 and e["utilisation"] is not None and e["utilisation"] >= 0.8
         ],
-        "upgrade_candidates": [
-            e for e, threshold in entries if threshold is not None and e["overage_amount"] > float(threshold)
-        ],
+        "upgrade_candidates": [e for e, candidate in entries if candidate],
         "excluded": {
             "other_currency_lines": int(excluded["other_currency_lines"]),
             "malformed_usage_rows": int(excluded["malformed_usage_rows"]),
