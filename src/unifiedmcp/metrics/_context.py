@@ -52,15 +52,13 @@ def _register_tiers(con: duckdb.DuckDBPyConnection, tiers: TierTable) -> None:
     con.execute(sql_text("price_tier.sql"))
 
 
-def _register_timeline(con: duckdb.DuckDBPyConnection, *, currency: str) -> None:
-    """Each customer's tier over time (_m_tier_timeline) and the calls macro (_m_calls) reading it."""
-    con.execute(sql_text("tier_timeline.sql"), {"currency": currency})
-    con.execute(sql_text("calls.sql"))
-
-
 def prepare_month(con: duckdb.DuckDBPyConnection, month: Month, *, currency: str) -> None:
-    """Per-month temp state: each customer's tier at the end of ``month`` (_m_tier_at)."""
-    con.execute(sql_text("tier_at.sql"), {"m_next": month_params(month)["m_next"]})
+    """Per-month temp state: each customer's tier over the month (_m_tier_timeline, which the calls
+    macro _m_calls reads) and at its end (_m_tier_at)."""
+    bounds = month_params(month)
+    con.execute(sql_text("tier_timeline.sql"), {**bounds, "currency": currency})
+    con.execute(sql_text("tier_at.sql"), {"m_next": bounds["m_next"]})
+    con.execute(sql_text("calls.sql"))
 
 
 @contextmanager
@@ -68,7 +66,7 @@ def metrics_connection(
     warehouse: Warehouse, *, currency: str, tiers: TierTable | None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse with the tier tables (_m_tiers, _m_tier_keys, _m_price_tier),
-    the tier timeline in ``currency`` (_m_tier_timeline) and the calls macro (_m_calls).
+    :func:`prepare_month` adds a month's state.
 
     The heavy lifting (revenue lines, paying intervals, first payment attempts) is done once per
     load by the warehouse; per month only filters and small joins run.
@@ -78,7 +76,6 @@ def metrics_connection(
     with open_warehouse(warehouse, read_only=True) as con:
         try:
             _register_tiers(con, tiers if tiers is not None else load_tiers(load_settings().tiers_file))
-            _register_timeline(con, currency=currency.lower())
             yield con
         finally:
             con.execute("DROP MACRO TABLE IF EXISTS _m_calls")

@@ -14,7 +14,7 @@ from .._times import naive_utc
 from ..config import TierTable
 from .. import metrics
 from ..metrics import usage_by_customer
-from ..metrics._context import metrics_connection, month_params
+from ..metrics._context import metrics_connection, month_params, prepare_month
 from ..months import Month
 from ._sql import sql_text
 
@@ -34,6 +34,7 @@ def _calls_frame(
 ) -> pd.DataFrame:
     """``sql/<name>`` on the month's calls, each with the tier it was made on (metrics' _m_calls)."""
     with metrics_connection(con, currency=currency, tiers=tiers) as c:
+        prepare_month(c, month, currency=currency.lower())
         return c.execute(sql_text(name), month_params(month)).df()
 
 

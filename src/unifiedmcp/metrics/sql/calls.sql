@@ -1,7 +1,7 @@
 -- _m_calls(m_start, m_next): the usage events in [m_start, m_next), each with the tier it is
 -- judged against (metrics.md §6, contract v2): the tier recorded with the call when the tier
 -- table knows it, else the customer's tier at the call's instant (_m_tier_timeline), else the
--- default tier. Created once per metrics connection.
+-- default tier. Created by prepare_month with the month's _m_tier_timeline, which it reads.
 CREATE OR REPLACE TEMP MACRO _m_calls(m_start, m_next) AS TABLE
 SELECT e.customer_id AS customer, e.tool_name, e.ts, e.status,
        coalesce(recorded.name, tl.tier, (SELECT name FROM _m_tiers WHERE is_default)) AS tier
