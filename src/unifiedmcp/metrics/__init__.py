@@ -19,15 +19,20 @@ Public API (stable; the report notebooks use it):
   tier, tool_name, calls, billable_calls, errors, rejected, customers.
 - ``usage_by_customer(warehouse, month, *, currency="usd", tiers=None)``
   customer, tier, calls, billable_calls, included, over, overage_amount, utilisation, upgrade_threshold.
-- ``data_months(warehouse) -> list[Month]``, ``month_range(first, last) -> list[Month]``.
+- ``data_months(warehouse) -> list[Month]``, ``month_range(first, last) -> list[Month]``,
+  ``data_span(warehouse) -> DataSpan`` (first, stripe_last, usage_last, last: UTC datetimes).
+- ``window_counts(warehouse, start, end, *, currency="usd") -> dict``: payments, subscribers,
+  churn reasons, involuntary churn rate, calls and rejected calls over any window [start, end).
 
 The series helpers return pandas DataFrames; amounts are in minor units, rates fractions.
 """
 
-from ._monthly import CONVENTIONS, monthly
+from ._monthly import CONVENTIONS, monthly, window_counts
 from ._series import (
+    DataSpan,
     churn_by_month,
     data_months,
+    data_span,
     month_range,
     mrr_by_month,
     payments_by_day,
@@ -45,8 +50,10 @@ REPORT_KEYS = (
 __all__ = [
     "CONVENTIONS",
     "REPORT_KEYS",
+    "DataSpan",
     "churn_by_month",
     "data_months",
+    "data_span",
     "month_range",
     "monthly",
     "mrr_by_month",
@@ -54,4 +61,5 @@ __all__ = [
     "report_frame",
     "usage_by_customer",
     "usage_by_tier_and_tool",
+    "window_counts",
 ]

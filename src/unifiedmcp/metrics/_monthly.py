@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 import duckdb
 
+from .._times import naive_utc
 from ..config import TierTable
 from ..errors import InvalidInput
 from ..months import Month
-from ..warehouse import Warehouse
+from ..warehouse import Warehouse, open_warehouse
 from ._context import metrics_connection, month_params, prepare_month
 from ._sql import sql_text
 
-__all__ = ["CONVENTIONS", "monthly", "monthly_on"]
+__all__ = ["CONVENTIONS", "monthly", "monthly_on", "window_counts"]
 
 Convention = Literal["stripe", "chartmogul"]
 CONVENTIONS = ("stripe", "chartmogul")
@@ -163,6 +165,38 @@ def monthly_on(
             "malformed_usage_rows": int(excluded["malformed_usage_rows"]),
             "truncated_lists": int(excluded["truncated_lists"]),
         },
+    }
+
+
+def window_counts(
+    warehouse: Warehouse, start: datetime, end: datetime, *, currency: str = "usd"
+) -> dict[str, Any]:
+    """The counts of metrics.md §4-§6 over any window [start, end) (aware or naive-UTC datetimes),
+    with the SQL of :func:`monthly`: payment attempts and their success rate (§5), subscribers
+    at the start, joining, and ending by reason (§4) with the involuntary churn rate (involuntary
+    ends / (start + new + reactivated), the stripe convention's denominator), calls and rejected
+    calls (§6), and the subscriptions live at ``end``. What alerts watch over "the last 24 hours"
+    as well as over a month."""
+    cur = currency.lower()
+    bounds = {"m_start": naive_utc(start), "m_next": naive_utc(end)}
+    with open_warehouse(warehouse, read_only=True) as con:
+        pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=_subquery("payments_by_day.sql")),
+                    {"from": bounds["m_start"], "to": bounds["m_next"], "currency": cur})[0]
+        subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})
+        reasons = _one(con, "churn_reasons.sql", bounds)
+        usage = _one(con, "usage_totals.sql", bounds)
+        live = _one(con, "live_subscriptions.sql", {"at": bounds["m_next"]})
+    succeeded, failed = int(pay["succeeded"]), int(pay["failed"])
+    at_risk = int(subs["start"]) + int(subs["new"]) + int(subs["reactivated"])
+    return {
+        "payments": {"attempts": int(pay["attempts"]), "succeeded": succeeded, "failed": failed,
+                     "success_rate": _rate(succeeded, succeeded + failed)},
+        "subscribers": {"start": int(subs["start"]), "new": int(subs["new"]),
+                        "reactivated": int(subs["reactivated"]), "end": int(subs["end"])},
+        "churn_reasons": {"voluntary": int(reasons["voluntary"]), "involuntary": int(reasons["involuntary"])},
+        "involuntary_churn_rate": _rate(int(reasons["involuntary"]), at_risk),
+        "usage": {"calls": int(usage["calls"]), "rejected_calls": int(usage["rejected_calls"])},
+        "live_subscriptions": int(live["live"]),
     }
 
 

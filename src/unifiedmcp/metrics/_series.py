@@ -6,6 +6,8 @@ chart and the monthly report never disagree; pandas appears only in the returned
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._times import naive_utc
@@ -21,8 +23,10 @@ if TYPE_CHECKING:  # pandas is imported where a frame is built (the CLI never ne
     import pandas as pd
 
 __all__ = [
+    "DataSpan",
     "churn_by_month",
     "data_months",
+    "data_span",
     "month_range",
     "mrr_by_month",
     "payments_by_day",
@@ -43,13 +47,35 @@ def month_range(first: Month | str, last: Month | str) -> list[Month]:
     return out
 
 
+@dataclass(frozen=True)
+class DataSpan:
+    """When the warehouse's data starts and how far it runs (UTC; None when there is none):
+    ``stripe_last`` the newest invoice, charge or event, ``usage_last`` the newest usage event."""
+
+    first: datetime | None
+    stripe_last: datetime | None
+    usage_last: datetime | None
+
+    @property
+    def last(self) -> datetime | None:
+        known = [t for t in (self.stripe_last, self.usage_last) if t is not None]
+        return max(known) if known else None
+
+
+def data_span(warehouse: Warehouse) -> DataSpan:
+    """The first and newest instants of the warehouse's data (Stripe objects and usage)."""
+    with open_warehouse(warehouse, read_only=True) as con:
+        row = con.execute(sql_text("data_span.sql")).fetchall()[0]
+    first, stripe_last, usage_last = (None if t is None else t.replace(tzinfo=UTC) for t in row)
+    return DataSpan(first, stripe_last, usage_last)
+
+
 def data_months(warehouse: Warehouse) -> list[Month]:
     """Every month from the first to the last with data in the warehouse (empty when none)."""
-    with open_warehouse(warehouse, read_only=True) as con:
-        first, last = con.execute(sql_text("data_range.sql")).fetchall()[0]
-    if first is None or last is None:
+    span = data_span(warehouse)
+    if span.first is None or span.last is None:
         return []
-    return month_range(Month.of(first), Month.of(last))
+    return month_range(Month.of(span.first), Month.of(span.last))
 
 
 def _reports(

@@ -17,9 +17,8 @@ import duckdb
 
 from .. import warehouse as wh
 from ..errors import WarehouseError
-from ..metrics import data_months
+from ..metrics import data_months, data_span
 from ..months import Month
-from ._sql import sql_text
 
 __all__ = ["USAGE_PATTERNS", "connect_data", "copy_warehouse", "history_start", "latest_complete_month", "load_data", "load_exports", "open_data"]
 
@@ -113,11 +112,12 @@ def latest_complete_month(
     when the data reaches that month's last day, else the month before; never the current month
     or later (it has not ended)."""
     with open_data(warehouse) as con:
-        first, last = con.execute(sql_text("data_span.sql")).fetchone()
+        span = data_span(con)
+    first, last = span.first, span.last
     if first is None or last is None:
         raise WarehouseError("the warehouse holds no data: nothing to report", path=None)
     last_month = Month.of(last)
-    reaches_end = last.replace(tzinfo=None) >= (last_month.end - timedelta(days=1)).replace(tzinfo=None)
+    reaches_end = last >= last_month.end - timedelta(days=1)
     month = min(last_month if reaches_end else last_month.previous, Month.of(now or datetime.now(UTC)).previous)
     if month < Month.of(first):
         raise WarehouseError(f"the warehouse holds no complete month (data starts in {Month.of(first)})", path=None)
