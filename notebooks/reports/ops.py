@@ -20,7 +20,8 @@
 # Stripe webhook deliveries recorded by the receiver in the ledger: events received in the month and
 # how they were processed (applied, ignored, failed, replayed), deliveries rejected before storage
 # (bad signature, stale, malformed; all-time totals), and the time since the last successful event.
-# An alert shows when failures pass `max_failed_events`.
+# The webhook alerts of `unifiedmcp alerts check` show: failures past `max_failed_events`, and no
+# webhook for more than `max_hours_without_webhook` hours while subscriptions are live.
 
 # %% tags=["parameters"]
 month = "2026-09"  # report month, YYYY-MM (UTC): the sample's latest complete month
@@ -29,10 +30,11 @@ ledger = ""  # the ledger SQLite file with the webhook event log, or empty for n
 currency = "usd"
 convention = "stripe"  # stripe | chartmogul
 max_failed_events = 0  # alert when more events than this failed in the month
-max_hours_since_success = 48.0  # alert when no event succeeded for longer (as of the month's end)
+max_hours_without_webhook = 24.0  # alert when none arrived for longer (as of the month's end)
 
 # %%
-from unifiedmcp import reports
+from unifiedmcp import alerts, reports
+from unifiedmcp.config import AlertSettings
 
 reports.setup_plotly()
 health = reports.webhook_health(ledger, month)
@@ -51,10 +53,11 @@ reports.KPIs(f"Webhook health, {month}", {
 } if health.available else {"webhook event log": "no ledger given"})
 
 # %%
-alerts = reports.Alerts(reports.webhook_alerts(health, max_failed_events=max_failed_events,
-                                               max_hours_since_success=max_hours_since_success),
-                        ok="No webhook alert.")
-alerts
+thresholds = AlertSettings(max_failed_webhook_events=max_failed_events,
+                           max_hours_without_webhook=max_hours_without_webhook)
+checked = alerts.check_alerts(warehouse=None, ledger=ledger or None, window=alerts.Window.month(month),
+                              settings=thresholds)
+reports.Alerts([r.message for r in checked.fired], ok="No webhook alert.")
 
 # %% [markdown]
 # ## Events by day and status

@@ -18,8 +18,9 @@ Public API:
   ``latest_complete_month(warehouse)``, ``history_start(con, month, *, months)``.
 - Frames beyond :mod:`unifiedmcp.metrics` (SQL on the warehouse): ``usage_by_day``,
   ``rejected_calls``, ``top_customers``, ``usage_watchlist``, ``cohort_retention``,
-  ``payments_daily``, ``declines_by_day``; webhook health from the ledger: ``webhook_health``
-  (-> ``WebhookHealth``), ``webhook_by_day``, ``webhook_failures``, ``webhook_alerts``.
+  ``payments_daily``, ``declines_by_day``; webhook health from the ledger (re-exported from
+  :mod:`unifiedmcp.alerts`): ``webhook_health`` (-> ``WebhookHealth``), ``webhook_by_day``,
+  ``webhook_failures``.
 - The flow notebooks' stack: ``start_lifecycle_stack(*, key_variable="STRIPE_API_KEY")`` /
   ``lifecycle_stack()`` -> ``LifecycleStack`` (the sandbox or Stripe test mode, a webhook receiver
   on 127.0.0.1, a ledger, the MCP server in memory; ``settle``, ``advance``, ``call_tools``,
@@ -53,7 +54,7 @@ from ._frames import (
     usage_watchlist,
 )
 from ._index import Headline, headline_numbers
-from ._ops import WebhookHealth, webhook_alerts, webhook_by_day, webhook_failures, webhook_health
+from ..alerts import WebhookHealth, webhook_by_day, webhook_failures, webhook_health
 
 # The runner and the HTML export pull in papermill and nbconvert (seconds of import time); notebook
 # kernels import this package for frames and charts only, so those names load on first use.
@@ -120,7 +121,6 @@ __all__ = [
     "top_customers",
     "usage_by_day",
     "usage_watchlist",
-    "webhook_alerts",
     "webhook_by_day",
     "webhook_failures",
     "webhook_health",

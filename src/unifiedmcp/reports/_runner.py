@@ -34,7 +34,7 @@ from ._errors import ReportFailed
 from ._html import export_html
 from ._index import Headline, headline_numbers, write_index
 from ._kernel import KERNEL_NAME, CurrentEnvKernelManager
-from ._ops import webhook_health
+from ..alerts import webhook_health
 
 __all__ = ["REPORTS", "NotebookRun", "ReportRun", "default_notebooks_dir", "run_notebook", "run_reports"]
 
