@@ -159,3 +159,29 @@ def test_old_api_shape_prorations_count_like_current_ones(tmp_path: Path) -> Non
                 period_end=T(2026, 11, 1), shape="old")
     r = _months(book.load(tmp_path), "2026-10")["2026-10"]
     assert _movements(r) == {"start": 299_00, "end": 29_00, "contraction": 270_00}
+
+
+def test_a_warehouse_of_the_previous_schema_is_read_with_v2_without_being_written(tmp_path: Path) -> None:
+    """A schema-2 warehouse (v1 revenue lines, usage without tier) opened read-only by metrics and
+    by the reports: upgraded in memory, so the downgrade counts in October; the file is untouched."""
+    import duckdb
+    import hashlib
+
+    from unifiedmcp import reports
+
+    book = Book()
+    pro = book.price("price_pro", 29_00, tier="pro")
+    ent = book.price("price_ent", 299_00, tier="enterprise")
+    sid = book.subscribe("cus_down", ent, start=T(2026, 9, 1), periods=3, prices={2: pro})
+    book.change("cus_down", sid, ent, pro, at=T(2026, 10, 10), period_start=T(2026, 10, 1), period_end=T(2026, 11, 1))
+    db = book.load(tmp_path)
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM revenue_lines")  # whatever schema 2 had derived: it is re-derived
+    con.execute("ALTER TABLE usage_events DROP COLUMN tier")
+    con.execute("UPDATE warehouse_meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    assert metrics.monthly(db, "2026-10")["mrr"]["contraction"] == 270_00
+    with reports.open_data(db) as data:
+        assert metrics.monthly(data, "2026-10")["mrr"]["end"] == 29_00
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before

@@ -58,22 +58,20 @@ WHERE table_catalog = 'report_source' AND table_schema = 'main' ORDER BY table_n
 
 def copy_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse over the file at ``path``, which is only read: its tables are
-    attached read-only and exposed as views (no copy); should the warehouse code need to rebuild
-    them (an older schema version), the tables are copied into memory instead."""
+    attached read-only and exposed as views (no copy). A warehouse of an older schema comes as
+    the warehouse package opens it read-only: copied into memory and upgraded there."""
     path = Path(path)
-    wh.connect(path, read_only=True).close()  # a clear WarehouseError when it is missing or unreadable
+    probe = wh.connect(path, read_only=True)  # a clear WarehouseError when it is missing or unreadable
+    if probe.execute("SELECT current_database()").fetchone()[0] == "memory":
+        return probe
+    probe.close()
     con = duckdb.connect(":memory:")
     try:
         con.execute(_ATTACH, [str(path)])
         for (name,) in con.execute(_SOURCE_TABLES).fetchall():
             con.execute(f'CREATE VIEW memory.main."{name}" AS SELECT * FROM report_source.main."{name}"')
-        try:
-            with wh.open_warehouse(con):  # what every metrics call does first
-                pass
-        except duckdb.Error:
-            for (name,) in con.execute(_SOURCE_TABLES).fetchall():
-                con.execute(f'DROP VIEW IF EXISTS memory.main."{name}"')
-                con.execute(f'CREATE OR REPLACE TABLE memory.main."{name}" AS SELECT * FROM report_source.main."{name}"')
+        with wh.open_warehouse(con):  # what every metrics call does first
+            pass
     except duckdb.Error as exc:
         con.close()
         raise WarehouseError(f"cannot read warehouse {path}: {exc}", path=path) from None
