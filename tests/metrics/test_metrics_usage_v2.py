@@ -51,7 +51,8 @@ def test_a_customer_who_left_pro_mid_month_is_not_a_free_customer_far_over_its_l
     book = _book()
     book.subscribe("cus_left", book.prices["price_pro_monthly"], start=T(2026, 9, 1), periods=2,
                    ended_at=T(2026, 10, 12))
-    rows = _calls("cus_left", 12, day=5) + _calls("cus_left", 1, day=20) + _calls("cus_left", 3, day=21, status="rejected")
+    rows = (_calls("cus_left", 12, day=5) + _calls("cus_left", 1, day=20)
+            + _calls("cus_left", 3, day=21, status="rejected"))
     usage = write_usage_csv(tmp_path / "u.csv", rows, header=HEADER)
     r = metrics.monthly(book.load(tmp_path, usage=usage), "2026-10", tiers=TIERS)
     assert _entry(r, "cus_left") == {"customer": "cus_left", "tier": "free", "calls": 16, "billable_calls": 13,
