@@ -185,3 +185,36 @@ def test_a_warehouse_of_the_previous_schema_is_read_with_v2_without_being_writte
     with reports.open_data(db) as data:
         assert metrics.monthly(data, "2026-10")["mrr"]["end"] == 29_00
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_mrr_by_customer_and_by_tier_add_up_to_the_month(tmp_path: Path) -> None:
+    """Per customer in October: the downgrade (enterprise -> pro on Oct 10) is contraction with its
+    tiers, a churned pro customer lost 29, a new one came; the per-customer movements and the
+    per-tier MRR add up to the month's mrr."""
+    book = Book()
+    pro = book.price("price_pro", 29_00, tier="pro")
+    ent = book.price("price_ent", 299_00, tier="enterprise")
+    sid = book.subscribe("cus_down", ent, start=T(2026, 9, 1), periods=3, prices={2: pro})
+    book.change("cus_down", sid, ent, pro, at=T(2026, 10, 10), period_start=T(2026, 10, 1), period_end=T(2026, 11, 1))
+    book.subscribe("cus_gone", pro, start=T(2026, 9, 1), periods=2, ended_at=T(2026, 10, 20))
+    book.subscribe("cus_new", ent, start=T(2026, 10, 5), periods=2)
+    db = book.load(tmp_path)
+    rows = metrics.mrr_by_customer(db, "2026-10").set_index("customer")
+    assert rows.to_dict("index") == {
+        "cus_new": {"mrr_start": 0.0, "mrr_end": 299_00.0, "movement": "new", "tier_start": "free",
+                    "tier_end": "enterprise"},
+        "cus_down": {"mrr_start": 299_00.0, "mrr_end": 29_00.0, "movement": "contraction",
+                     "tier_start": "enterprise", "tier_end": "pro"},
+        "cus_gone": {"mrr_start": 29_00.0, "mrr_end": 0.0, "movement": "churned", "tier_start": "pro",
+                     "tier_end": "free"},
+    }
+    assert list(rows.index) == ["cus_new", "cus_down", "cus_gone"]  # by MRR at the end, descending
+    r = metrics.monthly(db, "2026-10")["mrr"]
+    assert rows["mrr_end"].sum() == r["end"] and rows["mrr_start"].sum() == r["start"]
+    by_tier = metrics.mrr_by_tier(db, "2026-09", "2026-10")
+    assert by_tier.to_dict("records") == [
+        {"month": "2026-09", "tier": "enterprise", "mrr": 299_00.0, "customers": 1},
+        {"month": "2026-09", "tier": "pro", "mrr": 29_00.0, "customers": 1},
+        {"month": "2026-10", "tier": "enterprise", "mrr": 299_00.0, "customers": 1},
+        {"month": "2026-10", "tier": "pro", "mrr": 29_00.0, "customers": 1},
+    ]

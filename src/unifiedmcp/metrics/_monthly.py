@@ -13,7 +13,7 @@ from ..errors import InvalidInput
 from ..months import Month
 from ..warehouse import Warehouse, open_warehouse
 from ._context import metrics_connection, month_params, prepare_month
-from ._sql import sql_text
+from ._sql import sql_text, subquery
 
 __all__ = ["CONVENTIONS", "monthly", "monthly_on", "window_counts"]
 
@@ -47,11 +47,6 @@ def _all(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> l
 
 def _one(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> dict[str, Any]:
     return _all(con, name, params)[0]
-
-
-def _subquery(name: str) -> str:
-    """The query of ``name`` as text to nest in another one (without its final semicolon)."""
-    return sql_text(name).rstrip().rstrip(";")
 
 
 # The month's payment totals are the sums of its days (payments_by_day.sql, also a chart series).
@@ -91,14 +86,14 @@ def monthly_on(
     cur = currency.lower()
     bounds = month_params(month)
     prepare_month(con, month, currency=cur)
-    mrr = _one(con, "mrr.sql", {**bounds, "currency": cur})
+    mrr = _rows(con, sql_text("mrr.sql").format(customers=subquery("customer_mrr.sql")), {**bounds, "currency": cur})[0]
     subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})
     reasons = _one(con, "churn_reasons.sql", bounds)
-    pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=_subquery("payments_by_day.sql")),
+    pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=subquery("payments_by_day.sql")),
                 {"from": bounds["m_start"], "to": bounds["m_next"], "currency": cur})[0]
     declines = _all(con, "decline_reasons.sql", {**bounds, "currency": cur})
     recovery = _one(con, "recovery.sql", {**bounds, "currency": cur})
-    people = _rows(con, LISTED_USAGE_SQL.format(usage=_subquery("usage.sql")), {**bounds, "currency": cur})
+    people = _rows(con, LISTED_USAGE_SQL.format(usage=subquery("usage.sql")), {**bounds, "currency": cur})
     totals = _one(con, "usage_totals.sql", bounds)
     excluded = _one(con, "excluded.sql", {**bounds, "currency": cur})
 
@@ -180,7 +175,7 @@ def window_counts(
     cur = currency.lower()
     bounds = {"m_start": naive_utc(start), "m_next": naive_utc(end)}
     with open_warehouse(warehouse, read_only=True) as con:
-        pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=_subquery("payments_by_day.sql")),
+        pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=subquery("payments_by_day.sql")),
                     {"from": bounds["m_start"], "to": bounds["m_next"], "currency": cur})[0]
         subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})
         reasons = _one(con, "churn_reasons.sql", bounds)
