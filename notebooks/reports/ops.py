@@ -24,9 +24,9 @@
 # webhook for more than `max_hours_without_webhook` hours while subscriptions are live.
 
 # %% tags=["parameters"]
-month = "2026-09"  # report month, YYYY-MM (UTC): the sample's latest complete month
-warehouse = "../../data/sample"  # a DuckDB warehouse file, or a directory of exports
-ledger = ""  # the ledger SQLite file with the webhook event log, or empty for none
+month = ""  # report month, YYYY-MM (UTC), empty for the latest complete month of the data
+warehouse = ""  # a DuckDB file or a directory of exports, empty for the demo warehouse (else the sample)
+ledger = ""  # the ledger SQLite file with the webhook event log, empty for the configured one (if any)
 currency = "usd"
 convention = "stripe"  # stripe | chartmogul
 max_failed_events = 0  # alert when more events than this failed in the month
@@ -37,6 +37,9 @@ from unifiedmcp import alerts, reports
 from unifiedmcp.config import AlertSettings
 
 reports.setup_plotly()
+con = reports.connect_data(warehouse)
+month = month or str(reports.latest_complete_month(con))
+ledger = ledger or reports.default_ledger()
 health = reports.webhook_health(ledger, month)
 
 # %%
@@ -64,10 +67,13 @@ reports.Alerts([r.message for r in checked.fired], ok="No webhook alert.")
 
 # %%
 by_day = reports.webhook_by_day(ledger, month)
-reports.bar_chart(by_day, x="day", y="events", color="status", title=f"Webhook events by day, {month}")
+reports.bar_chart(by_day, x="day", y="events", color="status", title=f"Webhook events by day, {month}",
+                  y_title="events received", x_title="day (UTC)", legend_title="outcome")
 
 # %%
-reports.webhook_failures(ledger, month)
+reports.table(reports.webhook_failures(ledger, month), {
+    "event_id": "event", "type": "type", "object_id": "object", "attempts": "attempts",
+    "received_at": "received (UTC)", "error": "error"})
 
 # %% [markdown]
 # ## MCP call errors by day
@@ -75,7 +81,7 @@ reports.webhook_failures(ledger, month)
 # Tool calls that failed (`error`) or were refused by a hard limit (`rejected`), from the warehouse.
 
 # %%
-con = reports.connect_data(warehouse)
 calls = reports.usage_by_day(con, month, currency=currency).groupby("day", as_index=False)[["errors", "rejected"]].sum()
 con.close()
-reports.bar_chart(calls, x="day", y=["errors", "rejected"], title=f"Failed and rejected MCP calls by day, {month}")
+reports.bar_chart(calls, x="day", y=["errors", "rejected"], title=f"Failed and rejected MCP calls by day, {month}",
+                  y_title="calls", x_title="day (UTC)")

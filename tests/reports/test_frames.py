@@ -139,3 +139,17 @@ def test_formatting_and_display() -> None:
     assert reports.money(None) == "n/a" and reports.percent(0.125) == "12.5%" and reports.percent(None) == "n/a"
     assert repr(reports.KPIs("T", {"a": "1", "bbb": "2"})) == "T\n  a    1\n  bbb  2"
     assert repr(reports.Alerts([])) == "No alert." and repr(reports.Alerts(["x"])) == "ALERT: x"
+
+
+def test_notebooks_default_to_the_configured_warehouse_else_the_sample(
+    isolated_env: Path, warehouse_file: Path, ledger_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook opened with warehouse = "" (and ledger = "") reads the configured warehouse (the
+    demo's after make report) when it exists, else the committed sample; the ledger likewise."""
+    sample = reports.source_tree() / "data" / "sample"
+    assert reports.default_data() == sample and reports.default_ledger() is None
+    monkeypatch.setenv("UNIFIEDMCP_WAREHOUSE", str(warehouse_file))
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", str(ledger_file))
+    assert reports.default_data() == warehouse_file and reports.default_ledger() == ledger_file
+    with reports.open_data("") as con:
+        assert metrics.monthly(con, "2026-10")["usage"]["calls"] > 0

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if _state["debug"]:
             raise
         _error_line(str(exc))
-        return 1
+        return getattr(exc, "exit_code", 1)  # report's --strict refusal exits 2
     except Exception as exc:  # an unexpected failure still gets one line, and a hint
         if _state["debug"]:
             raise

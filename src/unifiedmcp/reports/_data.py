@@ -16,11 +16,24 @@ from pathlib import Path
 import duckdb
 
 from .. import warehouse as wh
+from ..config import load_settings
 from ..errors import WarehouseError
 from ..metrics import data_months, data_span
 from ..months import Month
 
-__all__ = ["USAGE_PATTERNS", "connect_data", "copy_warehouse", "history_start", "latest_complete_month", "load_data", "load_exports", "open_data"]
+__all__ = [
+    "USAGE_PATTERNS",
+    "connect_data",
+    "copy_warehouse",
+    "default_data",
+    "default_ledger",
+    "history_start",
+    "latest_complete_month",
+    "load_data",
+    "load_exports",
+    "open_data",
+    "source_tree",
+]
 
 # Usage logs inside an export directory, in the order they are loaded.
 USAGE_PATTERNS = ("usage*.csv", "usage*.jsonl", "usage*.parquet")
@@ -78,10 +91,37 @@ def copy_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def source_tree() -> Path:
+    """The project directory the package runs from (an editable install's checkout), else the cwd."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "notebooks").is_dir() else Path.cwd()
+
+
+def _existing(configured: Path) -> Path | None:
+    """``configured`` if it exists; a relative path is looked up from the working directory, then
+    from the project directory (notebooks run in their own folder)."""
+    for candidate in (configured, source_tree() / configured):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def default_data() -> Path:
+    """What a notebook opened with ``warehouse = ""`` reports on: the configured warehouse
+    (``UNIFIEDMCP_WAREHOUSE``, else ``DATA_DIR/warehouse.duckdb``: the demo's after ``make
+    report``) when it exists, else the committed sample."""
+    return _existing(load_settings().warehouse) or source_tree() / "data" / "sample"
+
+
+def default_ledger() -> Path | None:
+    """The ledger a notebook opened with ``ledger = ""`` reads: the configured one, if it exists."""
+    return _existing(load_settings().ledger)
+
+
 def connect_data(warehouse: str | Path) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse for a notebook (close it at the end): an export directory loaded, or
-    a warehouse file copied."""
-    path = Path(warehouse)
+    a warehouse file copied; ``""`` means :func:`default_data`."""
+    path = Path(warehouse) if str(warehouse) else default_data()
     if path.is_dir():
         return load_data(path)
     if path.exists():
