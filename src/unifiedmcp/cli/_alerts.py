@@ -7,6 +7,7 @@ import json
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ..config import config_file_path, load_config_file
 from ._common import console, err_console, parse_month, settings
@@ -43,7 +44,7 @@ def check(
         for col in ("rule", "status", "message"):
             table.add_column(col)
         for r in report.results:
-            table.add_row(r.rule, f"[{_STYLE[r.status]}]{r.status}[/]", r.message)
+            table.add_row(r.rule, Text(r.status, style=_STYLE[r.status]), r.message)  # style=, never markup
         console.print(table)
     if notify and report.fired:
         attempts = alerts.notify(notify, report, retries=thresholds.notify_retries,

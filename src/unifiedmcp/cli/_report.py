@@ -23,10 +23,10 @@ def _build_demo() -> None:
     from ..demo import build_demo
 
     s = settings()
-    err_console.print(f"[bold]report:[/] no warehouse at {s.warehouse}; building the demo data first")
+    err_console.print(f"report: no warehouse at {s.warehouse}; building the demo data first", style="bold")
     result = build_demo(warehouse=s.warehouse, usage_file=s.data_dir / "demo" / "usage.parquet", progress=True,
                         ledger=None if s.ledger.exists() else s.ledger,
-                        on_stage=lambda stage: err_console.print(f"[dim]{stage}…[/dim]"))
+                        on_stage=lambda stage: err_console.print(f"{stage}…", style="dim"))
     err_console.print(f"demo warehouse ready: {result.customers} customers, {result.months[0]} to "
                       f"{result.months[-1]} ({result.seconds:.1f} s)", highlight=False)
 
