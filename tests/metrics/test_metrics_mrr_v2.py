@@ -31,6 +31,18 @@ def _tier(db: Path, month: str, customer: str) -> str:
     return rows.set_index("customer").loc[customer, "tier"]
 
 
+def _downgrade_book(*, shape: str = "current") -> Book:
+    """cus_down: enterprise ($299) billed on the 1st from Sep 1, downgraded to pro ($29) on Oct 10
+    with create_prorations (the pair billed on the Nov 1 renewal, which bills pro)."""
+    book = Book()
+    pro = book.price("price_pro", 29_00, tier="pro")
+    ent = book.price("price_ent", 299_00, tier="enterprise")
+    sid = book.subscribe("cus_down", ent, start=T(2026, 9, 1), periods=3, prices={2: pro}, shape=shape)
+    book.change("cus_down", sid, ent, pro, at=T(2026, 10, 10), period_start=T(2026, 10, 1), period_end=T(2026, 11, 1),
+                shape=shape)
+    return book
+
+
 def test_upgrade_on_28_october_shows_in_october_across_the_month_boundary(tmp_path: Path) -> None:
     """Pro ($29) billed on the 20th; upgraded to enterprise ($299) on Oct 28. The proration pair
     [Oct 28, Nov 20) is billed on the Nov 20 renewal. The positive half counts at the full
@@ -60,12 +72,7 @@ def test_downgrade_on_10_october_is_contraction_in_october(tmp_path: Path) -> No
 
     v1: October 299 -> 299 (tier enterprise), November 299 -> 29 (contraction 270 in November).
     """
-    book = Book()
-    pro = book.price("price_pro", 29_00, tier="pro")
-    ent = book.price("price_ent", 299_00, tier="enterprise")
-    sid = book.subscribe("cus_down", ent, start=T(2026, 9, 1), periods=3, prices={2: pro})
-    book.change("cus_down", sid, ent, pro, at=T(2026, 10, 10), period_start=T(2026, 10, 1), period_end=T(2026, 11, 1))
-    db = book.load(tmp_path)
+    db = _downgrade_book().load(tmp_path)
     r = _months(db, "2026-10", "2026-11")
     assert _movements(r["2026-10"]) == {"start": 299_00, "end": 29_00, "contraction": 270_00}
     assert _movements(r["2026-11"]) == {"start": 29_00, "end": 29_00}
@@ -151,13 +158,7 @@ def test_a_cancellation_cuts_the_proration_short_and_void_prorations_do_not_coun
 def test_old_api_shape_prorations_count_like_current_ones(tmp_path: Path) -> None:
     """Pre-2025 invoices carry prorations as invoice items with a top-level subscription_item:
     the downgrade example gives the same numbers."""
-    book = Book()
-    pro = book.price("price_pro", 29_00, tier="pro")
-    ent = book.price("price_ent", 299_00, tier="enterprise")
-    sid = book.subscribe("cus_old", ent, start=T(2026, 9, 1), periods=3, prices={2: pro}, shape="old")
-    book.change("cus_old", sid, ent, pro, at=T(2026, 10, 10), period_start=T(2026, 10, 1),
-                period_end=T(2026, 11, 1), shape="old")
-    r = _months(book.load(tmp_path), "2026-10")["2026-10"]
+    r = _months(_downgrade_book(shape="old").load(tmp_path), "2026-10")["2026-10"]
     assert _movements(r) == {"start": 299_00, "end": 29_00, "contraction": 270_00}
 
 
@@ -169,12 +170,7 @@ def test_a_warehouse_of_the_previous_schema_is_read_with_v2_without_being_writte
 
     from unifiedmcp import reports
 
-    book = Book()
-    pro = book.price("price_pro", 29_00, tier="pro")
-    ent = book.price("price_ent", 299_00, tier="enterprise")
-    sid = book.subscribe("cus_down", ent, start=T(2026, 9, 1), periods=3, prices={2: pro})
-    book.change("cus_down", sid, ent, pro, at=T(2026, 10, 10), period_start=T(2026, 10, 1), period_end=T(2026, 11, 1))
-    db = book.load(tmp_path)
+    db = _downgrade_book().load(tmp_path)
     con = duckdb.connect(str(db))
     con.execute("DELETE FROM revenue_lines")  # whatever schema 2 had derived: it is re-derived
     con.execute("ALTER TABLE usage_events DROP COLUMN tier")
@@ -191,11 +187,8 @@ def test_mrr_by_customer_and_by_tier_add_up_to_the_month(tmp_path: Path) -> None
     """Per customer in October: the downgrade (enterprise -> pro on Oct 10) is contraction with its
     tiers, a churned pro customer lost 29, a new one came; the per-customer movements and the
     per-tier MRR add up to the month's mrr."""
-    book = Book()
-    pro = book.price("price_pro", 29_00, tier="pro")
-    ent = book.price("price_ent", 299_00, tier="enterprise")
-    sid = book.subscribe("cus_down", ent, start=T(2026, 9, 1), periods=3, prices={2: pro})
-    book.change("cus_down", sid, ent, pro, at=T(2026, 10, 10), period_start=T(2026, 10, 1), period_end=T(2026, 11, 1))
+    book = _downgrade_book()
+    pro, ent = book.prices["price_pro"], book.prices["price_ent"]
     book.subscribe("cus_gone", pro, start=T(2026, 9, 1), periods=2, ended_at=T(2026, 10, 20))
     book.subscribe("cus_new", ent, start=T(2026, 10, 5), periods=2)
     db = book.load(tmp_path)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigError
 
-__all__ = ["DEFAULT_CONFIG_FILE", "AlertSettings", "ConfigFile", "config_file_path", "load_config_file"]
+__all__ = ["DEFAULT_CONFIG_FILE", "AlertSettings", "ConfigFile", "config_file_path", "load_config_file", "read_toml"]
 
 DEFAULT_CONFIG_FILE = Path("unifiedmcp.toml")
 
@@ -93,6 +93,19 @@ def _section(path: Path, name: str, raw: object, cls: type[_Section]) -> _Sectio
     return cls(**{k: _value(where, k, v, dict(known[k].metadata)) for k, v in raw.items()})
 
 
+def read_toml(path: Path, *, what: str) -> dict[str, Any]:
+    """The TOML file at ``path``; a missing, unreadable or malformed one is a ConfigError that
+    names ``what`` it is and the path."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.__class__.__name__}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"malformed {what} {path}: {exc}") from None
+
+
 def config_file_path(configured: Path | None) -> Path | None:
     """The settings file to read: ``configured`` (``UNIFIEDMCP_CONFIG``), else ``./unifiedmcp.toml``
     when it exists, else None."""
@@ -105,14 +118,7 @@ def load_config_file(path: Path | None) -> ConfigFile:
     """Read the settings file at ``path`` (None: defaults). A missing file is an error when named."""
     if path is None:
         return ConfigFile()
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"settings file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read settings file {path}: {exc.__class__.__name__}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed settings file {path}: {exc}") from None
+    data = read_toml(path, what="settings file")
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; known: {', '.join(_SECTIONS)}")
