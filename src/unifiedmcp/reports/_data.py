@@ -97,10 +97,10 @@ def source_tree() -> Path:
     return root if (root / "notebooks").is_dir() else Path.cwd()
 
 
-def _existing(configured: Path) -> Path | None:
-    """``configured`` if it exists; a relative path is looked up from the working directory, then
-    from the project directory (notebooks run in their own folder)."""
-    for candidate in (configured, source_tree() / configured):
+def _existing(configured: Path | str) -> Path | None:
+    """``configured`` if it is an existing file or directory; a relative path is looked up from the
+    working directory, then from the project directory (notebooks run in their own folder)."""
+    for candidate in (Path(configured), source_tree() / configured):
         if candidate.exists():
             return candidate
     return None
