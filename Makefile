@@ -14,13 +14,17 @@ MONTH ?=
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# The venv is (re)built on first use and whenever pyproject.toml changes.
+# The venv is (re)built on first use and whenever pyproject.toml changes. Each phase prints a line
+# when it starts and how long it took: the install is quiet, and a first one takes a few minutes.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name unifiedmcp --display-name "UnifiedMCP (.venv)" >/dev/null
-	@touch $(STAMP)
+	@set -e; t=$$SECONDS; \
+	echo "venv 1/4: creating $(VENV) with $(PYTHON)"; test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	echo "venv 2/4: upgrading pip"; $(BIN)/python -m pip install --quiet --upgrade pip; \
+	echo "venv 3/4: installing the project and its dev extra (first time: about 2 minutes)"; \
+	p=$$SECONDS; $(BIN)/python -m pip install --quiet -e '.[dev]'; echo "          done in $$((SECONDS - p)) s"; \
+	echo "venv 4/4: registering the Jupyter kernel 'unifiedmcp'"; \
+	$(BIN)/python -m ipykernel install --sys-prefix --name unifiedmcp --display-name "UnifiedMCP (.venv)" >/dev/null; \
+	touch $(STAMP); echo "venv ready in $$((SECONDS - t)) s"
 
 venv: $(STAMP) ## Build the local environment (.venv) without running anything
 

@@ -339,13 +339,22 @@ def pandas_month(f: dict[str, pd.DataFrame], month_start: pd.Timestamp, month_ne
     ch = ch[(ch["created"] >= month_start) & (ch["created"] < month_next) & (ch["currency"] == "usd")]
     ue = f["usage_events"]
     ue = ue[(ue["ts"] >= month_start) & (ue["ts"] < month_next)]
-    billable = ue[ue["status"] == "ok"].groupby("customer_id").size()
+    # §6 contract v2: each billable call on the highest tier among its customer's lines covering
+    # its instant (free without one); a customer is over when any tier's calls pass its limit.
+    ok = ue.loc[ue["status"] == "ok", ["event_id", "customer_id", "ts"]]
     tier_of = {"price_pro_monthly": "pro", "price_pro_yearly": "pro", "price_enterprise_monthly": "enterprise"}
-    end_lines = lines[(lines["period_start"] < month_next) & (lines["cover_end"] >= month_next)]
     rank = {"free": 0, "pro": 1, "enterprise": 2}
-    tiers = end_lines.assign(tier=end_lines["price"].map(tier_of)).groupby("customer")["tier"].agg(
-        lambda s: max(s, key=lambda t: rank.get(t, 0)))
-    limit = billable.index.map(lambda c: included[tiers.get(c, "free")])
+    month_lines = lines[(lines["period_start"] < month_next) & (lines["cover_end"] > month_start)]
+    month_lines = month_lines.assign(rank=month_lines["price"].map(tier_of).map(rank).fillna(0))
+    pairs = ok.merge(month_lines[["customer", "period_start", "cover_end", "rank"]], left_on="customer_id",
+                     right_on="customer", how="left")
+    covered = (pairs["period_start"] <= pairs["ts"]) & (pairs["ts"] < pairs["cover_end"])
+    call_rank = pairs["rank"].where(covered, 0).groupby(pairs["event_id"]).max()
+    calls = ok.assign(rank=ok["event_id"].map(call_rank).fillna(0))
+    per_tier = calls.groupby(["customer_id", "rank"]).size().reset_index(name="n")
+    limit_of = {r: included[t] for t, r in rank.items()}
+    per_tier["over"] = (per_tier["n"] - per_tier["rank"].map(limit_of)).clip(lower=0)
+    over_customers = int((per_tier.groupby("customer_id")["over"].sum() > 0).sum())
     return {
         "mrr": {
             "start": ab["a"].sum() / 100, "end": ab["b"].sum() / 100,
@@ -366,7 +375,7 @@ def pandas_month(f: dict[str, pd.DataFrame], month_start: pd.Timestamp, month_ne
                      "failed": int((ch["status"] == "failed").sum())},
         "usage": {"calls": len(ue), "billable_calls": int((ue["status"] == "ok").sum()),
                   "customers": int(ue["customer_id"].nunique())},
-        "overages": int((billable.values > np.asarray(limit)).sum()),
+        "overages": over_customers,
     }
 
 

@@ -17,12 +17,13 @@
 # %% [markdown]
 # # Overages
 #
-# Customers over and near their tier's monthly calls (metrics.md §6), the overage revenue, and
-# upgrade candidates: customers whose overage costs more than the price step to the next tier.
+# Customers over and near their tier's monthly calls (metrics.md §6, each call judged on the tier it
+# was made on), the overage revenue, and upgrade candidates: free customers whose calls were
+# rejected, and paid ones whose overage costs more than the price step to the next tier.
 
 # %% tags=["parameters"]
-month = "2026-09"  # report month, YYYY-MM (UTC): the sample's latest complete month
-warehouse = "../../data/sample"  # a DuckDB warehouse file, or a directory of exports
+month = ""  # report month, YYYY-MM (UTC), empty for the latest complete month of the data
+warehouse = ""  # a DuckDB file or a directory of exports, empty for the demo warehouse (else the sample)
 currency = "usd"
 convention = "stripe"  # stripe | chartmogul
 near_threshold = 0.8  # utilisation from which a customer is "near" its limit
@@ -35,12 +36,13 @@ from unifiedmcp.reports import money
 
 reports.setup_plotly()
 con = reports.connect_data(warehouse)
+month = month or str(reports.latest_complete_month(con))
 report = metrics.monthly(con, month, currency=currency, convention=convention)
 watch = reports.usage_watchlist(con, month, near=near_threshold, currency=currency)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-over = watch[watch["status"].isin(["over", "upgrade"])]
+over = watch[watch["over"] > 0]
 reports.KPIs(f"Overages, {month}", {
     "customers over their limit": f"{len(over):,}",
     "overage revenue": money(over["overage_amount"].sum(), currency),
@@ -53,14 +55,17 @@ reports.KPIs(f"Overages, {month}", {
 # ## Over, near and upgrade candidates
 
 # %%
-watch[watch["status"] != "ok"][
-    ["customer", "tier", "status", "billable_calls", "included", "over", "overage_amount", "utilisation", "upgrade_threshold"]
-].reset_index(drop=True)
+reports.table(watch[watch["status"] != "ok"], {
+    "customer": "customer", "tier": "tier at month end", "status": "status", "billable_calls": "billable calls",
+    "included": "included", "over": "over", "overage_amount": "overage", "utilisation": "utilisation",
+    "rejected": "rejected", "upgrade_threshold": "price step to next tier",
+}, money_columns=["overage_amount", "upgrade_threshold"], percent_columns=["utilisation"], currency=currency)
 
 # %%
 top = watch.sort_values(["utilisation", "customer"], ascending=[False, True]).head(top_n)
-reports.bar_chart(top, x="customer", y="utilisation", color="status",
-                  title=f"Utilisation of included calls, top {top_n}, {month}")
+reports.bar_chart(top, x="customer", y="utilisation", color="status", percent=True,
+                  title=f"Utilisation of included calls, top {top_n}, {month}",
+                  y_title="billable calls / included calls", x_title="customer", legend_title="status")
 
 # %% [markdown]
 # ## Overage revenue by month
@@ -68,8 +73,8 @@ reports.bar_chart(top, x="customer", y="utilisation", color="status",
 # %%
 first = reports.history_start(con, month, months=history_months)
 frame = metrics.report_frame(con, first, month, currency=currency, convention=convention)
-frame = frame.assign(overage=frame["overage_amount"] / 100)
-reports.bar_chart(frame, x="month", y="overage", title=f"Overage revenue by month ({currency.upper()})")
+reports.bar_chart(frame, x="month", y="overage_amount", title="Overage revenue by month", y_title="overage revenue",
+                  x_title="month", amounts=currency, labels={"overage_amount": "overage revenue"})
 
 # %%
 con.close()

@@ -21,8 +21,8 @@
 # by day, decline reasons, and recovery of invoices whose first payment attempt failed.
 
 # %% tags=["parameters"]
-month = "2026-09"  # report month, YYYY-MM (UTC): the sample's latest complete month
-warehouse = "../../data/sample"  # a DuckDB warehouse file, or a directory of exports
+month = ""  # report month, YYYY-MM (UTC), empty for the latest complete month of the data
+warehouse = ""  # a DuckDB file or a directory of exports, empty for the demo warehouse (else the sample)
 currency = "usd"
 convention = "stripe"  # stripe | chartmogul
 history_months = 6  # months shown in the recovery trend
@@ -34,6 +34,7 @@ from unifiedmcp.reports import money, percent
 
 reports.setup_plotly()
 con = reports.connect_data(warehouse)
+month = month or str(reports.latest_complete_month(con))
 report = metrics.monthly(con, month, currency=currency, convention=convention)
 pay = report["payments"]
 daily = reports.payments_daily(con, month, currency=currency)
@@ -64,22 +65,28 @@ reports.Alerts(
 
 # %%
 reports.line_chart(daily, x="day", y=["success_rate", "authorization_rate"], percent=True,
-                   title=f"Payment success and authorization rate by day, {month}")
+                   title=f"Payment success and authorization rate by day, {month}", y_title="rate",
+                   x_title="day (UTC)", labels={"success_rate": "success rate",
+                                                "authorization_rate": "authorization rate"})
 
 # %%
-reports.bar_chart(daily, x="day", y=["succeeded", "failed"], title=f"Payment attempts by day, {month}")
+reports.bar_chart(daily, x="day", y=["succeeded", "failed"], title=f"Payment attempts by day, {month}",
+                  y_title="payment attempts", x_title="day (UTC)")
 
 # %% [markdown]
 # ## Decline reasons
 
 # %%
 declines = reports.declines_by_day(con, month, currency=currency)
-reports.bar_chart(declines, x="day", y="failed", color="reason", title=f"Declines by day and reason, {month}")
+reports.bar_chart(declines, x="day", y="failed", color="reason", title=f"Declines by day and reason, {month}",
+                  y_title="failed payment attempts", x_title="day (UTC)", legend_title="decline reason")
 
 # %%
 import pandas as pd
 
-pd.Series(pay["decline_reasons"], name="failed charges", dtype="int64").rename_axis("reason").to_frame()
+reasons = pd.DataFrame({"reason": list(pay["decline_reasons"]), "failed": list(pay["decline_reasons"].values())},
+                       columns=["reason", "failed"]).astype({"failed": "int64"})
+reports.table(reasons, {"reason": "decline reason", "failed": "failed attempts"})
 
 # %% [markdown]
 # ## Recovery
@@ -89,14 +96,14 @@ pd.Series(pay["decline_reasons"], name="failed charges", dtype="int64").rename_a
 # %%
 first = reports.history_start(con, month, months=history_months)
 frame = metrics.report_frame(con, first, month, currency=currency, convention=convention)
-recovery = frame[["month", "payments_failed_invoice_amount", "payments_recovered_amount"]].copy()
-recovery[["payments_failed_invoice_amount", "payments_recovered_amount"]] /= 100
-reports.bar_chart(recovery, x="month", y=["payments_failed_invoice_amount", "payments_recovered_amount"],
-                  barmode="group", title=f"Failed first attempts and recovered amounts ({currency.upper()})",
+reports.bar_chart(frame, x="month", y=["payments_failed_invoice_amount", "payments_recovered_amount"],
+                  barmode="group", title="Invoices whose first payment failed, and what was recovered",
+                  y_title="amount", x_title="month", amounts=currency,
                   labels={"payments_failed_invoice_amount": "failed", "payments_recovered_amount": "recovered"})
 
 # %%
-reports.line_chart(frame, x="month", y="payments_recovery_rate", percent=True, title="Recovery rate by month")
+reports.line_chart(frame, x="month", y="payments_recovery_rate", percent=True, title="Recovery rate by month",
+                   y_title="recovered share", x_title="month", labels={"payments_recovery_rate": "recovered"})
 
 # %%
 con.close()

@@ -17,13 +17,14 @@
 # %% [markdown]
 # # Revenue and churn
 #
-# MRR and its movements (metrics.md §3), subscriber churn (§4) with voluntary and involuntary
-# churn, and monthly cohort retention. Churn rate convention: `stripe` divides churned subscribers
-# by everyone who was a subscriber during the month; `chartmogul` by subscribers at the start.
+# MRR and its movements (metrics.md §3: an upgrade, downgrade or quantity change counts from the
+# instant it happens), MRR by tier, subscriber churn (§4) with voluntary and involuntary churn,
+# and monthly cohort retention. Churn rate convention: `stripe` divides churned subscribers by
+# everyone who was a subscriber during the month; `chartmogul` by subscribers at the start.
 
 # %% tags=["parameters"]
-month = "2026-09"  # report month, YYYY-MM (UTC): the sample's latest complete month
-warehouse = "../../data/sample"  # a DuckDB warehouse file, or a directory of exports
+month = ""  # report month, YYYY-MM (UTC), empty for the latest complete month of the data
+warehouse = ""  # a DuckDB file or a directory of exports, empty for the demo warehouse (else the sample)
 currency = "usd"
 convention = "stripe"  # stripe | chartmogul
 history_months = 6  # months shown in the trend charts and cohorts
@@ -34,6 +35,7 @@ from unifiedmcp.reports import money, percent
 
 reports.setup_plotly()
 con = reports.connect_data(warehouse)
+month = month or str(reports.latest_complete_month(con))
 report = metrics.monthly(con, month, currency=currency, convention=convention)
 first = reports.history_start(con, month, months=history_months)
 
@@ -65,10 +67,9 @@ reports.KPIs(f"Revenue and churn, {month} ({convention} convention)", {
 reports.mrr_waterfall(mrr, currency=currency, title=f"MRR movements, {month}")
 
 # %%
-trend = metrics.mrr_by_month(con, first, month, currency=currency)
-trend_major = trend.assign(**{c: trend[c] / 100 for c in trend.columns if c != "month"})
-reports.line_chart(trend_major, x="month", y=["mrr_end"], title="MRR at month end",
-                   labels={"mrr_end": f"MRR ({currency.upper()})"})
+by_tier = metrics.mrr_by_tier(con, first, month, currency=currency)
+reports.bar_chart(by_tier, x="month", y="mrr", color="tier", title="MRR at month end, by tier",
+                  y_title="MRR", x_title="month", legend_title="tier", amounts=currency)
 
 # %% [markdown]
 # ## Churn
@@ -76,10 +77,13 @@ reports.line_chart(trend_major, x="month", y=["mrr_end"], title="MRR at month en
 # %%
 churn = metrics.churn_by_month(con, first, month, currency=currency, convention=convention)
 reports.line_chart(churn, x="month", y=["subscriber_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate"],
-                   title="Churn rates by month", percent=True)
+                   title="Churn rates by month", y_title="rate", x_title="month", percent=True,
+                   labels={"subscriber_churn_rate": "subscriber churn rate",
+                           "gross_mrr_churn_rate": "gross MRR churn rate", "net_mrr_churn_rate": "net MRR churn rate"})
 
 # %%
-reports.bar_chart(churn, x="month", y=["voluntary", "involuntary"], title="Ended subscriptions: voluntary vs involuntary")
+reports.bar_chart(churn, x="month", y=["voluntary", "involuntary"], y_title="subscriptions ended", x_title="month",
+                  title="Ended subscriptions: voluntary vs involuntary")
 
 # %% [markdown]
 # ## Cohort retention

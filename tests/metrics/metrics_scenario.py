@@ -94,18 +94,46 @@ class Book:
                 break
             self.invoice(cid, sid, p, amount=amount, period_start=ps, period_end=pe,
                          status=(statuses or {}).get(k, "paid"), discount=(discounts or {}).get(k, 0),
-                         shape=shape, quantity=quantity)
+                         shape=shape, quantity=quantity, item=item_of(sid))
         return sid
+
+    def change(self, cid: str, sid: str, old: Mapping[str, Any], new: Mapping[str, Any], *, at: datetime,
+               period_end: datetime, period_start: datetime, old_quantity: int = 1, new_quantity: int = 1,
+               invoiced: datetime | None = None, discount_share: float = 0.0, status: str = "paid",
+               shape: shapes.Shape = "current") -> dict[str, Any]:
+        """A mid-period change made with ``create_prorations``: one invoice (created ``invoiced``,
+        default: at the period end, the renewal that bills them) with Stripe's pair of proration
+        lines on the subscription's item, both from ``at`` to ``period_end``: unused time on the old
+        price and quantity (negative), remaining time on the new ones (positive, with
+        ``discount_share`` of it taken off as a discount)."""
+        left = (period_end - at) / (period_end - period_start)
+        kind = "invoiceitem" if shape == "old" else "subscription"  # old API: proration items
+        unused = -round(old["unit_amount"] * old_quantity * left)
+        remaining = round(new["unit_amount"] * new_quantity * left)
+        lines = [
+            shapes.line(self._id("il"), price=old if shape == "old" else old["id"], amount=unused, period_start=at,
+                        period_end=period_end, subscription=sid, subscription_item=item_of(sid), proration=True,
+                        quantity=old_quantity, shape=shape, kind=kind),
+            shapes.line(self._id("il"), price=new if shape == "old" else new["id"], amount=remaining,
+                        period_start=at, period_end=period_end, subscription=sid, subscription_item=item_of(sid),
+                        proration=True, quantity=new_quantity, discount=round(remaining * discount_share),
+                        shape=shape, kind=kind),
+        ]
+        inv = shapes.invoice(self._id("in"), customer=cid, created=invoiced or period_end, lines=lines,
+                             status=status, subscription=sid, shape=shape)
+        self.objects.append(inv)
+        return inv
 
     def invoice(self, cid: str, sid: str | None, price: Mapping[str, Any], *, amount: int,
                 period_start: datetime, period_end: datetime, status: str = "paid", discount: int = 0,
                 shape: shapes.Shape = "current", quantity: int = 1, proration: bool = False,
                 currency: str = "usd", kind: str = "subscription", payment_intent: str | None = None,
-                created: datetime | None = None) -> dict[str, Any]:
+                created: datetime | None = None, item: str | None = None) -> dict[str, Any]:
         iid = self._id("in")
         ln = shapes.line(
             self._id("il"), price=price if shape == "old" else price["id"], amount=amount,
-            period_start=period_start, period_end=period_end, subscription=sid, proration=proration,
+            period_start=period_start, period_end=period_end, subscription=sid, subscription_item=item,
+            proration=proration,
             discount=discount, shape=shape, quantity=quantity, currency=currency, kind=kind,  # type: ignore[arg-type]
         )
         inv = shapes.invoice(iid, customer=cid, created=created or period_start, lines=[ln], status=status,
@@ -125,6 +153,11 @@ class Book:
         if usage is not None:
             warehouse.load_usage(db, usage)
         return db
+
+
+def item_of(sid: str) -> str:
+    """The subscription item id ``shapes.subscription`` gives a subscription's one item."""
+    return f"si_{sid.removeprefix('sub_')}"
 
 
 def write_usage_csv(path: Path, rows: list[tuple[Any, ...]], *,

@@ -35,4 +35,5 @@ def test_generator_loads_and_pandas_agrees_with_duckdb(tmp_path: Path) -> None:
     assert {k: round(float(v), 2) for k, v in baseline["mrr"].items()} == {k: float(v) for k, v in report["mrr"].items()}
     assert baseline["subscribers"] == report["subscribers"]
     assert baseline["usage"] == report["usage"]
+    assert baseline["overages"] == len(report["overages"])  # each call on its own tier (§6 v2)
     assert report["mrr"]["end"] > 0 and report["subscribers"]["churned"] > 0

@@ -16,7 +16,8 @@ from unifiedmcp.ledger import Ledger
 
 from metrics_scenario import mrr_identity, subscriber_identity
 
-FIRST, MONTHS, CUSTOMERS, SEED = "2026-03", 4, 24, 1
+# Seed 109: every kind of card failure, recovered and not, downgrades and a heavy pro user over its limit.
+FIRST, MONTHS, CUSTOMERS, SEED = "2026-03", 4, 24, 109
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +110,60 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
     strip = lambda r: {k: v for k, v in r.items() if k not in ("overages", "near_limit", "upgrade_candidates")}  # noqa: E731
     assert strip(a) == strip(b)
     assert [e["overage_amount"] for e in a["overages"]] == [e["overage_amount"] for e in b["overages"]]
+
+
+def test_demo_has_downgrades_and_several_decline_reasons(demo) -> None:
+    """Contraction in some month (downgrades, counted from the change: contract v2), and failed
+    charges for generic declines, 3-D Secure on renewals, insufficient funds and expired cards."""
+    result, _ = demo
+    frame = metrics.report_frame(result.warehouse, result.months[0], result.months[-1])
+    assert frame["mrr_contraction"].sum() > 0
+    reasons: Counter[str] = Counter()
+    for month in result.months:
+        reasons.update(metrics.monthly(result.warehouse, month)["payments"]["decline_reasons"])
+    assert {"generic_decline", "authentication_required", "insufficient_funds", "expired_card"} <= set(reasons)
+
+
+def test_demo_webhook_events_are_stamped_with_simulated_time(demo) -> None:
+    """The ledger's events are received in the simulated months (the last at the history's end),
+    not on the day the demo ran, so each month's ops page shows its own traffic."""
+    result, _ = demo
+    import sqlite3
+
+    con = sqlite3.connect(result.warehouse.with_name("ledger.sqlite3"))
+    try:
+        months = {m for (m,) in con.execute("SELECT DISTINCT substr(received_at, 1, 7) FROM webhook_events")}
+    finally:
+        con.close()
+    after = metrics.month_range(result.months[-1], result.months[-1])[0].next
+    assert set(result.months) <= months <= set(result.months) | {str(after)}
+
+
+def test_demo_usage_carries_each_calls_tier_and_respects_the_free_limit(demo, tmp_path: Path) -> None:
+    """Every call has the tier of its moment: reports computed from the recorded tiers equal those
+    computed from the invoices alone (tier column cleared); no customer has more than 100
+    admitted free calls in a month; customers favour different tools."""
+    import shutil
+
+    import duckdb
+
+    result, _ = demo
+    cleared = tmp_path / "cleared.duckdb"
+    shutil.copy(result.warehouse, cleared)
+    con = duckdb.connect(str(cleared))
+    try:
+        assert con.execute("SELECT count(*) FROM usage_events WHERE tier IS NULL").fetchall() == [(0,)]
+        over_free = con.execute(
+            "SELECT count(*) FROM (SELECT customer_id, strftime(ts, '%Y-%m') m, count(*) n FROM usage_events"
+            " WHERE tier = 'free' AND status <> 'rejected' GROUP BY ALL HAVING n > 100)").fetchall()
+        favourites = con.execute(
+            "SELECT DISTINCT arg_max(tool_name, n) FROM (SELECT customer_id, tool_name, count(*) n FROM usage_events"
+            " GROUP BY ALL) GROUP BY customer_id").fetchall()
+        con.execute("UPDATE usage_events SET tier = NULL")
+    finally:
+        con.close()
+    assert over_free == [(0,)] and len(favourites) > 3
+    lists = ("overages", "near_limit", "upgrade_candidates")
+    for month in result.months:
+        recorded, inferred = metrics.monthly(result.warehouse, month), metrics.monthly(cleared, month)
+        assert {k: recorded[k] for k in lists} == {k: inferred[k] for k in lists}, month

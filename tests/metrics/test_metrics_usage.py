@@ -61,8 +61,9 @@ def test_overages_near_limit_and_upgrade_candidates(tmp_path: Path) -> None:
     # sorted by overage_amount descending, then customer
     assert [e["customer"] for e in r["overages"]] == ["cus_pro_upgrade", "cus_pro_over", "cus_free"]
     assert [e["customer"] for e in r["near_limit"]] == ["cus_ent", "cus_pro_near"]  # 0.8 and 0.8, over 0
-    # next tier costs 30.00 - 29.00 = 100 cents/month more: neither 1.2 nor 0.4 exceed it
-    assert r["upgrade_candidates"] == []
+    # next tier costs 30.00 - 29.00 = 100 cents/month more: neither 1.2 nor 0.4 exceed it; the free
+    # customer whose calls were rejected is one (contract v2; v1 listed none here).
+    assert [e["customer"] for e in r["upgrade_candidates"]] == ["cus_free"]
 
 
 def test_upgrade_candidate_when_overage_exceeds_price_difference(tmp_path: Path) -> None:
@@ -78,14 +79,16 @@ def test_upgrade_candidate_when_overage_exceeds_price_difference(tmp_path: Path)
 
 
 def test_tier_is_the_one_at_the_end_of_the_month_including_trials(tmp_path: Path) -> None:
-    """Upgraded mid-month to enterprise: enterprise limits apply; a trial (zero-amount line) still gives its tier."""
+    """Enterprise from Oct 15: its calls after that are judged on enterprise limits; a trial
+    (zero-amount line) still gives its tier. (v1 judged every call of the month on the tier at its
+    end; contract v2 judges each on the tier it was made on: the calls here are made on the end tier.)"""
     book = Book()
     pro = book.price("price_pro_monthly", 29_00)
     ent = book.price("price_ent", 30_00, lookup_key="ent_monthly")
     book.subscribe("cus_up", pro, start=T(2026, 9, 1), periods=1)
     book.subscribe("cus_up", ent, start=T(2026, 10, 15), periods=2)
     book.subscribe("cus_trial", pro, start=T(2026, 10, 20), periods=1, amounts={0: 0})
-    usage = write_usage_csv(tmp_path / "usage.csv", _events("cus_up", 50) + _events("cus_trial", 12))
+    usage = write_usage_csv(tmp_path / "usage.csv", _events("cus_up", 50, day=20) + _events("cus_trial", 12, day=21))
     r = metrics.monthly(book.load(tmp_path, usage=usage), "2026-10", tiers=TIERS)
     assert [e["customer"] for e in r["overages"]] == ["cus_trial"]
     assert r["overages"][0]["tier"] == "pro" and r["overages"][0]["over"] == 2
@@ -155,7 +158,7 @@ def test_usage_month_boundaries_and_naive_timestamps(tmp_path: Path) -> None:
 
 
 def test_usage_by_tier_and_tool_frame(tmp_path: Path) -> None:
-    """The chart helper groups October calls by end-of-month tier and tool."""
+    """The chart helper groups October calls by the tier they were made on and by tool."""
     book = Book()
     pro = book.price("price_pro_monthly", 29_00)
     book.subscribe("cus_p", pro, start=T(2026, 9, 1), periods=3)

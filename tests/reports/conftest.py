@@ -48,6 +48,14 @@ def ledger_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return report_dataset.build_ledger(tmp_path_factory.mktemp("ledger") / "ledger.sqlite3")
 
 
+@pytest.fixture(scope="session")
+def ledger_digest(ledger_file: Path) -> str:
+    """The ledger's bytes as built (``published`` takes it first, so it is from before the run)."""
+    import hashlib
+
+    return hashlib.sha256(ledger_file.read_bytes()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Published:
     out: Path          # the --out folder
@@ -59,10 +67,15 @@ class Published:
 
 
 @pytest.fixture(scope="session")
-def published(warehouse_file: Path, ledger_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Published:
+def published(warehouse_file: Path, ledger_file: Path, ledger_digest: str,
+              tmp_path_factory: pytest.TempPathFactory) -> Published:
     """``unifiedmcp report --latest`` in a subprocess, configured through the environment only, with
-    canary secrets set as a real deployment would have them."""
+    canary secrets set as a real deployment would have them. All the while this process holds the
+    warehouse open read-only: DuckDB then refuses any other process a connection that could
+    write, so the run succeeding shows every connection it opened was read-only."""
     import time
+
+    import duckdb
 
     work = tmp_path_factory.mktemp("publish")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "UNIFIEDMCP_"))}
@@ -74,10 +87,14 @@ def published(warehouse_file: Path, ledger_file: Path, tmp_path_factory: pytest.
         "UNIFIEDMCP_LEDGER": str(ledger_file),
     })
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "unifiedmcp", "report", "--latest", "--out", str(work / "reports")],
-        cwd=work, env=env, capture_output=True, text=True, timeout=400, check=False,
-    )
+    holder = duckdb.connect(str(warehouse_file), read_only=True)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "unifiedmcp", "report", "--latest", "--out", str(work / "reports")],
+            cwd=work, env=env, capture_output=True, text=True, timeout=400, check=False,
+        )
+    finally:
+        holder.close()
     seconds = time.perf_counter() - started
     assert proc.returncode == 0, f"unifiedmcp report failed:\n{proc.stdout}\n{proc.stderr}"
     month = report_dataset.LAST_MONTH

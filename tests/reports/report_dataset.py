@@ -96,7 +96,7 @@ def build_export(directory: Path, *, seed: int = 11, customers: int = 36) -> Pat
     for i in range(customers):
         cid = f"cus_r{i:03d}"
         created = FIRST + timedelta(days=rng.randrange(0, 100))
-        b.objects.append(shapes.customer(cid, created=created, email=f"c{i}@example.com"))
+        b.objects.append(shapes.customer(cid, created=created, email=f"c{i}@example.com", name=f"Person {i:03d}"))
         kind = i % 6
         start = datetime(created.year, created.month, 1, tzinfo=UTC) + timedelta(days=rng.randrange(0, 27))
         if start.month > 10:
@@ -126,7 +126,7 @@ def _write_usage(path: Path, rng: random.Random, customers: int, paying: list[tu
     n = 0
     for month in (9, 10):
         start = datetime(2026, month, 1)
-        span = 30 * 86400 - 1
+        span = int((datetime(2026, month + 1, 1) - start).total_seconds()) - 1  # up to the month's last second
         plan: list[tuple[str, int, int | None]] = []
         for i in range(0, customers, 6):
             plan.append((f"cus_r{i:03d}", rng.choice((30, 80, 140)), 100))      # free: hard limit 100

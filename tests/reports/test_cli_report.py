@@ -57,3 +57,13 @@ def test_failing_notebook_exits_non_zero_naming_it_and_its_cell(
     assert "report notebook payments failed in cell 3: ZeroDivisionError" in err
     assert (isolated_env / "out" / "2026-10" / "notebooks" / "payments.ipynb").exists()
     assert not (isolated_env / "out" / "2026-10" / "index.html").exists()
+
+
+def test_only_names_known_reports(isolated_env: Path, export_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--only with a name that is no report: exit 1 listing the reports there are, nothing run."""
+    code = main(["report", "--month", "2026-10", "--warehouse", str(export_dir), "--only", "usage,nope",
+                 "--out", str(isolated_env / "out")])
+    assert code == 1
+    assert "unknown report(s) nope: expected usage, revenue_churn, payments, overages, customers, ops" in (
+        capsys.readouterr().err)
+    assert not (isolated_env / "out").exists()

@@ -18,7 +18,7 @@ BOOKS = sorted(NOTEBOOKS.glob("*/*.ipynb"))
 def test_every_report_and_flow_notebook_is_here() -> None:
     names = {f"{p.parent.name}/{p.stem}" for p in BOOKS}
     assert names == {"reports/usage", "reports/revenue_churn", "reports/payments", "reports/overages",
-                     "reports/ops", "flows/subscription_lifecycle"}
+                     "reports/customers", "reports/ops", "flows/subscription_lifecycle"}
 
 
 @pytest.mark.parametrize("book", BOOKS, ids=lambda p: p.stem)

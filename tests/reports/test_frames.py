@@ -77,12 +77,16 @@ def test_usage_by_day_adds_up_by_tier(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_watchlist_matches_the_reports_lists(con: duckdb.DuckDBPyConnection) -> None:
-    """With near=0.8 the watchlist's statuses are metrics.md §6's overages / near_limit lists."""
+    """With near=0.8 the watchlist's statuses are metrics.md §6's lists: "upgrade" exactly the
+    upgrade candidates (first), then "over" and "near" the rest of the overages and near-limit
+    lists; free customers with rejected calls are candidates here."""
     r = metrics.monthly(con, "2026-10")
     w = reports.usage_watchlist(con, "2026-10")
-    assert set(w[w.status.isin(["over", "upgrade"])].customer) == {o["customer"] for o in r["overages"]}
-    assert set(w[w.status == "near"].customer) == {o["customer"] for o in r["near_limit"]}
-    assert set(w[w.status == "upgrade"].customer) == {o["customer"] for o in r["upgrade_candidates"]}
+    listed = lambda name: {o["customer"] for o in r[name]}  # noqa: E731
+    upgrade = set(w[w.status == "upgrade"].customer)
+    assert upgrade == listed("upgrade_candidates") and set(w[w.status == "upgrade"].tier) == {"free"}
+    assert set(w[w.status == "over"].customer) == listed("overages") - upgrade
+    assert set(w[w.status == "near"].customer) == listed("near_limit") - upgrade
     top = reports.top_customers(con, "2026-10", n=4)
     assert len(top) == 4 and list(top["calls"]) == sorted(top["calls"], reverse=True)
 
@@ -100,18 +104,15 @@ def test_history_start_is_clipped_to_the_data(con: duckdb.DuckDBPyConnection) ->
     assert reports.history_start(con, "2026-10", months=2) == Month(2026, 9)
 
 
-def test_webhook_health_and_alerts(ledger_file: Path, tmp_path: Path) -> None:
-    """Counts come from the ledger's log; the alert fires only past the threshold; no ledger means
-    no data and no alert."""
+def test_webhook_health_counts_come_from_the_ledger(ledger_file: Path, tmp_path: Path) -> None:
+    """Counts, the latest success and the latest event come from the ledger's log (as of the
+    month's end); no ledger means no data. (The alert rules on them: tests/alerts.)"""
     h = reports.webhook_health(ledger_file, "2026-10")
     assert (h.available, h.received, h.applied, h.ignored, h.failed, h.replayed, h.rejected) == (True, 20, 13, 4, 3, 1, 4)
     assert h.last_success_at == datetime(2026, 10, 17, 12, tzinfo=UTC) and h.hours_since_success == 348.0
-    assert reports.webhook_alerts(h, max_failed_events=3) == []
-    assert "3 webhook event(s) failed" in reports.webhook_alerts(h, max_failed_events=2)[0]
-    assert "348 h since the last successful event" in reports.webhook_alerts(
-        h, max_failed_events=3, max_hours_since_success=24)[0]
+    assert h.last_received_at == datetime(2026, 10, 20, 12, tzinfo=UTC) and h.hours_since_received == 276.0
     none = reports.webhook_health(tmp_path / "missing.sqlite3", "2026-10")
-    assert not none.available and reports.webhook_alerts(none, max_failed_events=0, max_hours_since_success=1) == []
+    assert not none.available and none.received == 0
     assert reports.webhook_health(ledger_file, "2026-09").received == 0
 
 
@@ -138,3 +139,17 @@ def test_formatting_and_display() -> None:
     assert reports.money(None) == "n/a" and reports.percent(0.125) == "12.5%" and reports.percent(None) == "n/a"
     assert repr(reports.KPIs("T", {"a": "1", "bbb": "2"})) == "T\n  a    1\n  bbb  2"
     assert repr(reports.Alerts([])) == "No alert." and repr(reports.Alerts(["x"])) == "ALERT: x"
+
+
+def test_notebooks_default_to_the_configured_warehouse_else_the_sample(
+    isolated_env: Path, warehouse_file: Path, ledger_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook opened with warehouse = "" (and ledger = "") reads the configured warehouse (the
+    demo's after make report) when it exists, else the committed sample; the ledger likewise."""
+    sample = reports.source_tree() / "data" / "sample"
+    assert reports.default_data() == sample and reports.default_ledger() is None
+    monkeypatch.setenv("UNIFIEDMCP_WAREHOUSE", str(warehouse_file))
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", str(ledger_file))
+    assert reports.default_data() == warehouse_file and reports.default_ledger() == ledger_file
+    with reports.open_data("") as con:
+        assert metrics.monthly(con, "2026-10")["usage"]["calls"] > 0

@@ -54,7 +54,7 @@ def test_usage_for_another_month_and_top_n(export_dir: Path, tmp_path: Path) -> 
     head = _headline(nb)
     assert "Usage, 2026-10" in head and _kpi(head, "calls") == f"{r['usage']['calls']:,}"
     assert nb.metadata.papermill.parameters["top_n"] == 3
-    top_table = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("top[[")][0]
+    top_table = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("reports.table(top")][0]
     assert _text(top_table).count("cus_r") == 3
 
 
@@ -82,15 +82,18 @@ def test_payments_alerts_below_a_stricter_success_threshold(export_dir: Path, tm
 
 
 def test_overages_with_a_lower_near_threshold(export_dir: Path, tmp_path: Path) -> None:
-    """overages with near_threshold=0.5 counts as "near" every customer at 50% or more, not over."""
+    """overages with near_threshold=0.5 counts as "near" every customer at 50% or more, neither over
+    nor an upgrade candidate (free customers with rejected calls are counted as those)."""
     nb = _run("overages", tmp_path, month="2026-10", warehouse=str(export_dir), near_threshold=0.5)
-    per = metrics.usage_by_customer(reports.connect_data(export_dir), "2026-10")
-    near = int(((per["over"] == 0) & (per["utilisation"] >= 0.5)).sum())
-    near_default = int(((per["over"] == 0) & (per["utilisation"] >= 0.8)).sum())
+    con = reports.connect_data(export_dir)
+    per = metrics.usage_by_customer(con, "2026-10")
+    near = int(((per["over"] == 0) & (per["utilisation"] >= 0.5) & ~per["upgrade_candidate"]).sum())
+    near_default = int((reports.usage_watchlist(con, "2026-10")["status"] == "near").sum())
     assert near != near_default
     head = _headline(nb)
     assert _kpi(head, "near their limit (>= 50%)") == str(near)
     assert _kpi(head, "customers over their limit") == str(int((per["over"] > 0).sum()))
+    assert _kpi(head, "upgrade candidates") == str(int(per["upgrade_candidate"].sum()))
 
 
 def test_ops_reads_the_ledger_and_alerts_on_failures(export_dir: Path, ledger_file: Path, tmp_path: Path) -> None:
@@ -101,7 +104,7 @@ def test_ops_reads_the_ledger_and_alerts_on_failures(export_dir: Path, ledger_fi
     expected = {"received": "20", "failed": "3", "replayed": "1", "rejected (all time)": "4",
                 "hours since last success": "348"}  # last applied event 2026-10-17 12:00, as of 11-01
     assert {k: _kpi(head, k) for k in expected} == expected
-    assert "ALERT: 3 webhook event(s) failed in 2026-10 (threshold 1)" in _all_text(nb)
+    assert "ALERT: 3 webhook event(s) failed (threshold 1)" in _all_text(nb)
 
 
 def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:

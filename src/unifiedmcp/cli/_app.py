@@ -42,12 +42,12 @@ def _root(
 def _register() -> None:
     # Sub-command groups live next to the code they drive; each module exposes `register(app)`.
     from . import (
-        _billing, _connections, _customers, _demo, _keys, _ledger, _metrics, _report, _sandbox, _server, _usage,
-        _usage_billing, _warehouse, _webhooks,
+        _alerts, _billing, _connections, _customers, _demo, _keys, _ledger, _metrics, _report, _sandbox, _server,
+        _usage, _usage_billing, _warehouse, _webhooks,
     )
 
     for module in (_customers, _keys, _usage, _connections, _ledger, _server, _billing, _usage_billing, _webhooks,
-                   _sandbox, _warehouse, _metrics, _report, _demo):
+                   _sandbox, _warehouse, _metrics, _report, _demo, _alerts):
         module.register(app)
 
 
@@ -87,6 +87,7 @@ def _main(args: list[str]) -> int:
                 print(_common.plain(line), file=sys.stderr)
         elif isinstance(exc, UnifiedMCPError):
             _error_line(str(exc))
+            return getattr(exc, "exit_code", 1)  # report's --strict refusal exits 2
         else:  # an unexpected failure still gets one line, and a hint
             _error_line(f"{exc.__class__.__name__}: {exc} (run with --debug for the traceback)")
         return 1

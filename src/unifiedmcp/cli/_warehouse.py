@@ -86,7 +86,7 @@ def pull_usage(
         with open_ledger() as led:
 
             def read(after_seq: int, limit: int) -> list[tuple]:  # latency_ms and user_id as the warehouse orders them
-                return [(*r[:6], r[7], r[6]) for r in led.usage_events(after_seq=after_seq, limit=limit)]
+                return [(*r[:6], r[7], r[6], r[8]) for r in led.usage_events(after_seq=after_seq, limit=limit)]
 
             r = wh.pull_usage(settings().warehouse, ledger=led.location, read=read)
     else:

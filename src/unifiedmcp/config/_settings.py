@@ -37,6 +37,7 @@ class Settings(BaseSettings):
                                     PostgreSQL URL ``postgresql://user:password@host/db`` (held secret)
     ``UNIFIEDMCP_WAREHOUSE``        DuckDB warehouse (default ``DATA_DIR/warehouse.duckdb``)
     ``UNIFIEDMCP_TIERS_FILE``       TOML file overriding the tier table
+    ``UNIFIEDMCP_CONFIG``           settings file (TOML; default ``./unifiedmcp.toml`` if present)
     ``UNIFIEDMCP_ALLOW_LIVE``       ``1`` to accept live Stripe keys
     ``STRIPE_API_KEY``              secret or restricted key (``sk_test_``, ``rk_test_``)
     ``STRIPE_API_BASE``             API base URL, e.g. the local sandbox
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("UNIFIEDMCP_WAREHOUSE", "warehouse_path")
     )
     tiers_file: Path | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_TIERS_FILE", "tiers_file"))
+    config_file: Path | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_CONFIG", "config_file"))
     allow_live: bool = Field(default=False, validation_alias=_env("UNIFIEDMCP_ALLOW_LIVE", "allow_live"))
     stripe_api_key: SecretStr | None = Field(
         default=None, validation_alias=_env("STRIPE_API_KEY", "stripe_api_key")

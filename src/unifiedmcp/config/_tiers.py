@@ -21,13 +21,13 @@ belongs to one tier only.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError
+from ._file import read_toml
 
 __all__ = ["Tier", "TierTable", "DEFAULT_TIERS", "load_tiers"]
 
@@ -212,14 +212,7 @@ def load_tiers(path: Path | None = None) -> TierTable:
     """The default tier table, or the one in the TOML file at ``path``."""
     if path is None:
         return DEFAULT_TIERS
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"tier file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read tier file {path}: {exc.__class__.__name__}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed tier file {path}: {exc}") from None
+    data = read_toml(path, what="tier file")
     tiers = data.get("tiers")
     if not isinstance(tiers, dict) or not tiers:
         raise ConfigError(f"malformed tier file {path}: expected [tiers.<name>] tables")

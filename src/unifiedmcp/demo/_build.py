@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING
 from .. import warehouse as wh
 from ..config import DEFAULT_TIERS
 from ..errors import InvalidInput, WarehouseError
-from ..metrics._context import metrics_connection
+from ..metrics._context import metrics_connection, prepare_month
 from ..months import Month
-from ._simulate import plan_customers, run_history
+from ._simulate import Customer, plan_customers, planned_actions, run_history
 from ._usage import MonthPlan, write_usage
 
 if TYPE_CHECKING:
@@ -25,33 +26,29 @@ __all__ = ["DemoResult", "build_demo"]
 
 DAY = 86_400
 
-# Each customer's tier per month, from the synced warehouse: the highest tier among the prices of
-# revenue lines overlapping the month (else the default tier); active from sign-up. Prices map to
-# tiers as the metrics do (_m_price_tier, _m_tiers of a metrics connection).
-MONTH_TIERS_SQL = """
-WITH months AS (
-    SELECT i AS month_index, make_timestamp(CAST($start AS BIGINT) * 1000000) + to_months(i) AS m0,
-           make_timestamp(CAST($start AS BIGINT) * 1000000) + to_months(i + 1) AS m1
-    FROM range($months) t(i)
-),
-tiers AS (
-    SELECT r.customer, m.month_index,
-           arg_max(tt.name, tt.rank) AS tier
-    FROM revenue_lines r
-    JOIN months m ON r.cover_start < m.m1 AND r.cover_end > m.m0
-    JOIN _m_price_tier pt ON pt.price = r.price
-    JOIN _m_tiers tt ON tt.name = pt.tier
-    GROUP BY 1, 2
-)
-SELECT CAST(c.metadata ->> 'demo_n' AS INTEGER) AS n, c.id, m.month_index,
-       coalesce(t.tier, (SELECT name FROM _m_tiers WHERE is_default)) AS tier,
-       CAST(epoch(greatest(m.m0, c.created)) AS BIGINT) AS t0, CAST(epoch(m.m1) AS BIGINT) AS t1,
-       t.tier IS NULL AND EXISTS (SELECT 1 FROM revenue_lines r2 WHERE r2.customer = c.id AND r2.cover_start < m.m0) AS lapsed
+DEMO_CUSTOMERS_SQL = """
+SELECT CAST(c.metadata ->> 'demo_n' AS INTEGER) AS n, c.id, CAST(epoch(c.created) AS BIGINT) AS created,
+       (SELECT CAST(epoch(min(r.cover_start)) AS BIGINT) FROM revenue_lines r
+        WHERE r.customer = c.id AND r.mrr_x100 > 0) AS first_paid
 FROM customers c
-JOIN months m ON c.created < m.m1
-LEFT JOIN tiers t ON t.customer = c.id AND t.month_index = m.month_index
 WHERE c.metadata ->> 'demo_n' IS NOT NULL
-ORDER BY n, m.month_index
+ORDER BY n
+"""
+# The month's tier timeline (metrics' _m_tier_timeline, prepared for the month), in Unix seconds.
+TIMELINE_SQL = """
+SELECT customer, tier, CAST(epoch(valid_from) AS BIGINT), CAST(epoch(valid_to) AS BIGINT)
+FROM _m_tier_timeline ORDER BY customer, valid_from
+"""
+# A customer on the free tier after paying once (lapsed) calls far less.
+LAPSED_LEVEL = 0.15
+# Received and processed at the event's simulated time (ISO text like the ledger's own times).
+STAMP_SQL = """
+UPDATE webhook_events
+SET received_at = strftime('%Y-%m-%dT%H:%M:%S.000000Z', at, 'unixepoch'),
+    processed_at = CASE WHEN processed_at IS NULL THEN NULL
+                        ELSE strftime('%Y-%m-%dT%H:%M:%S.500000Z', at, 'unixepoch') END
+FROM (SELECT event_id AS id, CASE WHEN created > :end THEN :start ELSE created END AS at FROM webhook_events) t
+WHERE t.id = webhook_events.event_id
 """
 
 
@@ -90,7 +87,8 @@ def build_demo(
     ``usage_scale`` multiplies every customer's calls (the committed sample uses a small one).
     With ``ledger``, the sandbox's webhooks go through the real receiver into that ledger (which
     must not exist yet), so tiers, the subscription mirror and the webhook event log are filled
-    as in production and the ops report has something to show.
+    as in production, the events stamped as received at their simulated time (the test clock's),
+    so the ops report shows them in their month. ``progress`` shows progress bars on stderr.
     """
     from ..sandbox import serve_in_thread
 
@@ -124,7 +122,8 @@ def build_demo(
         client = sb.client()
         on_stage("simulating")
         t = time.perf_counter()
-        history = run_history(client, people=people, start=start, end=end)
+        with _bar(progress, "simulating", total=len(planned_actions(people, start=start, end=end))) as tick:
+            history = run_history(client, people=people, start=start, end=end, tick=tick)
         if ledger is not None:
             sb.wait_for_webhooks(timeout=120)
         stages["simulate"] = time.perf_counter() - t
@@ -132,15 +131,12 @@ def build_demo(
         t = time.perf_counter()
         synced = wh.sync(warehouse, client=client, progress=progress, now=lambda: float(end))
         stages["sync"] = time.perf_counter() - t
+    if ledger is not None:
+        _stamp_simulated_time(Path(ledger), start=start, end=end)
     on_stage("usage")
     t = time.perf_counter()
-    with metrics_connection(warehouse, currency="usd", tiers=DEFAULT_TIERS) as con:
-        rows = con.execute(MONTH_TIERS_SQL, {"start": start, "months": months}).fetchall()
-    levels = {c.n: c.usage_level for c in people}
-    plans = [MonthPlan(customer_n=n, customer_id=cid, month_index=mi, tier=tier, t0=t0, t1=t1,
-                       level=levels.get(n, 1.0) * (0.15 if lapsed else 1.0) * usage_scale)
-             for n, cid, mi, tier, t0, t1, lapsed in rows]
-    events = write_usage(Path(usage_file), plans, seed=seed)
+    segments = _segments(warehouse, _months(first, months), people, usage_scale=usage_scale)
+    events = write_usage(Path(usage_file), segments, seed=seed)
     wh.load_usage(warehouse, usage_file)
     stages["usage"] = time.perf_counter() - t
     return DemoResult(
@@ -174,6 +170,74 @@ def _webhooks_into(ledger_path: Path | None, *, sandbox: SandboxServer) -> Itera
                                  client=sandbox.client())
         with serve_app(app, port=port):
             yield
+
+
+@contextmanager
+def _bar(show: bool, description: str, *, total: int) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar on stderr while in the block (nothing when ``show`` is False); yields
+    the callback that advances it by one."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  disable=not show, console=Console(stderr=True)) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda _: progress.advance(task)
+
+
+def _segments(warehouse: Path, months: list[Month], people: list[Customer], *, usage_scale: float) -> list[MonthPlan]:
+    """Each demo customer's months cut by tier (the metrics' tier timeline; no line means free),
+    from sign-up, in time order."""
+    levels = {c.n: c.usage_level * usage_scale for c in people}
+    out: list[MonthPlan] = []
+    with metrics_connection(warehouse, currency="usd", tiers=DEFAULT_TIERS) as con:
+        customers = con.execute(DEMO_CUSTOMERS_SQL).fetchall()
+        for index, month in enumerate(months):
+            prepare_month(con, month, currency="usd")
+            pieces: dict[str, list[tuple[str, int, int]]] = {}
+            for cid, tier, t0, t1 in con.execute(TIMELINE_SQL).fetchall():
+                pieces.setdefault(cid, []).append((tier, t0, t1))
+            m0, m1 = int(month.start.timestamp()), int(month.end.timestamp())
+            for n, cid, created, first_paid in customers:
+                at = max(m0, created)
+                stretches = []
+                for tier, t0, t1 in pieces.get(cid, []) + [("free", m1, m1)]:
+                    t0, t1 = max(t0, at), min(t1, m1)
+                    if t0 > at:
+                        stretches.append(("free", at, t0))
+                    if t1 > t0:
+                        stretches.append((tier, t0, t1))
+                    at = max(at, t1)
+                for tier, t0, t1 in _merged(stretches):
+                    lapsed = tier == "free" and first_paid is not None and first_paid < t0
+                    out.append(MonthPlan(customer_n=n, customer_id=cid, month_index=index, tier=tier, t0=t0, t1=t1,
+                                         level=levels.get(n, 1.0) * (LAPSED_LEVEL if lapsed else 1.0)))
+    return out
+
+
+def _merged(stretches: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Touching stretches of one tier as one."""
+    out: list[tuple[str, int, int]] = []
+    for tier, t0, t1 in stretches:
+        if out and out[-1][0] == tier and out[-1][2] == t0:
+            out[-1] = (tier, out[-1][1], t1)
+        else:
+            out.append((tier, t0, t1))
+    return out
+
+
+def _stamp_simulated_time(ledger: Path, *, start: int, end: int) -> None:
+    """Stamp the demo ledger's webhook events as received (and processed) at their simulated time,
+    the event's ``created`` on the test clock, rather than at the wall-clock second the simulation
+    delivered them: a demo month then shows its own webhook traffic. Events off the clock (the
+    catalog, made at wall-clock time) count as the history's start, as the sample dates them.
+    Only a ledger the demo has just created is touched."""
+    con = sqlite3.connect(ledger)
+    try:
+        with con:
+            con.execute(STAMP_SQL, {"start": start, "end": end})
+    finally:
+        con.close()
 
 
 def _months(first: Month, n: int) -> list[Month]:

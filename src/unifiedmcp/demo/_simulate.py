@@ -1,5 +1,7 @@
-"""A believable SaaS on the sandbox: sign-ups, trials, plan changes, coupons, card failures and
-recoveries, voluntary and involuntary churn, driven through one test clock.
+"""A believable SaaS on the sandbox: sign-ups, trials, upgrades and downgrades, coupons, card
+failures of several kinds (generic declines, 3-D Secure required on renewals, insufficient funds
+and expired cards tried during dunning) and recoveries, voluntary and involuntary churn, driven
+through one test clock.
 
 Every decision comes from ``random.Random(seed)``, so a seed always gives the same history (object
 ids differ; the numbers do not).
@@ -14,9 +16,16 @@ from typing import Any
 
 import stripe
 
-__all__ = ["Catalog", "Customer", "plan_customers", "run_history", "PLANS"]
+__all__ = ["Catalog", "Customer", "PLANS", "plan_customers", "planned_actions", "run_history"]
 
 DAY = 86_400
+
+# The default card starts failing on renewals: a generic decline, or 3-D Secure required (renewals
+# are off-session, so they fail with authentication_required).
+FAILING_CARDS = {"generic": "pm_card_chargeCustomerFail", "3ds": "pm_card_authenticationRequired"}
+# Cards a customer tries during dunning that are declined at once (Stripe's test tokens; the
+# sandbox has no do-not-honor card, so that reason never shows here).
+DECLINED_CARDS = ("pm_card_chargeDeclinedInsufficientFunds", "pm_card_chargeDeclinedExpiredCard")
 
 # plan key -> (tier, unit_amount in cents, interval, lookup key)
 PLANS: dict[str, tuple[str, int, str, str]] = {
@@ -37,8 +46,10 @@ class Customer:
     trial: bool = False
     coupon: str | None = None  # "WELCOME20" (20 % off, 3 months) or "FRIENDS100" (100 % off)
     upgrade_day: float | None = None
-    downgrade_day: float | None = None
+    downgrade_day: float | None = None  # enterprise -> pro (after an upgrade, or from the start)
     card_fails_day: float | None = None  # the default card starts failing
+    card_failure: str = "generic"  # a key of FAILING_CARDS
+    tries_card: str | None = None  # a DECLINED_CARDS token tried a few days into dunning
     recover_after: float | None = None  # days after failing: a working card is added (None: never)
     cancel_day: float | None = None
     cancel_at_period_end: bool = False
@@ -62,9 +73,11 @@ def plan_customers(rng: random.Random, *, customers: int, days: int) -> list[Cus
             c.trial = rng.random() < 0.3
             c.coupon = "WELCOME20" if rng.random() < 0.12 else "FRIENDS100" if rng.random() < 0.04 else None
             rest = days - signup
-            if plan == "pro_monthly" and rng.random() < 0.15:
+            if plan == "pro_monthly" and rng.random() < 0.2:
                 c.upgrade_day = signup + rng.uniform(20, max(21, rest))
-            if plan == "enterprise_monthly" and rng.random() < 0.15:
+                if rng.random() < 0.35:  # some step back down later
+                    c.downgrade_day = c.upgrade_day + rng.uniform(25, 60)
+            if plan == "enterprise_monthly" and rng.random() < 0.3:
                 c.downgrade_day = signup + rng.uniform(20, max(21, rest))
             if plan.endswith("monthly") and rng.random() < 0.2:
                 # the card starts failing two days before a renewal; half the customers fix it
@@ -73,11 +86,13 @@ def plan_customers(rng: random.Random, *, customers: int, days: int) -> list[Cus
                 cycles = max(1, int(rest // 30))
                 c.card_fails_day = first_bill + 30.4 * rng.randint(1, cycles) - 2
                 c.recover_after = rng.uniform(5, 12) if rng.random() < 0.5 else None
+                c.card_failure = "3ds" if rng.random() < 0.3 else "generic"
+                c.tries_card = rng.choice(DECLINED_CARDS) if rng.random() < 0.6 else None
             if rng.random() < 0.18:
                 c.cancel_day = signup + rng.uniform(15, max(16, rest))
                 c.cancel_at_period_end = rng.random() < 0.5
             if rng.random() < 0.12:
-                c.usage_level *= 2.2  # a heavy user: near or over the limit
+                c.usage_level *= 2.6  # a heavy user: near or over the limit
         out.append(c)
     return sorted(out, key=lambda c: c.signup_day)
 
@@ -118,9 +133,16 @@ def _actions(people: list[Customer]) -> list[tuple[float, int, str, Customer]]:
                                  (c.card_fails_day, 2, "card_fails"), (c.cancel_day, 4, "cancel")):
             if day is not None:
                 acts.append((day, order, name, c))
+        if c.card_fails_day is not None and c.tries_card is not None:
+            acts.append((c.card_fails_day + 3.5, 3, "try_card", c))  # after the renewal failed
         if c.card_fails_day is not None and c.recover_after is not None:
             acts.append((c.card_fails_day + c.recover_after, 3, "recover", c))
     return sorted(acts, key=lambda a: (a[0], a[1], a[3].n))
+
+
+def planned_actions(people: list[Customer], *, start: int, end: int) -> list[tuple[float, int, str, Customer]]:
+    """The actions :func:`run_history` plays, in order: those that fall before ``end``."""
+    return [a for a in _actions(people) if start + int(a[0] * DAY) < end]
 
 
 def run_history(
@@ -143,11 +165,8 @@ def run_history(
             client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": to})
             now = to
 
-    for day, _, action, c in _actions(people):
-        at = start + int(day * DAY)
-        if at >= end:
-            continue
-        advance(at)
+    for day, _, action, c in planned_actions(people, start=start, end=end):
+        advance(start + int(day * DAY))
         tick(action)
         try:
             _apply(client, catalog, clock.id, c, action)
@@ -180,8 +199,14 @@ def _apply(client: stripe.StripeClient, catalog: Catalog, clock: str, c: Custome
         subs.update(c.subscription, {"items": [{"id": c.item, "price": catalog.prices[target]}],
                                      "proration_behavior": "create_prorations"})
     elif action == "card_fails":
-        pm = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": c.id})
+        pm = client.v1.payment_methods.attach(FAILING_CARDS[c.card_failure], {"customer": c.id})
         client.v1.customers.update(c.id, {"invoice_settings": {"default_payment_method": pm.id}})
+    elif action == "try_card":
+        for inv in client.v1.invoices.list({"customer": c.id, "status": "open", "limit": 10}).data:
+            try:
+                client.v1.invoices.pay(inv.id, {"payment_method": c.tries_card})
+            except stripe.CardError:
+                pass  # declined, as it should: a failed charge with its reason
     elif action == "recover":
         pm = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": c.id})
         client.v1.customers.update(c.id, {"invoice_settings": {"default_payment_method": pm.id}})

@@ -1,4 +1,5 @@
-"""Export a month of usage events in the usage-log format of metrics.md §1."""
+"""Export a month of usage events in the usage-log format of metrics.md §1, with the tier each
+call was admitted under (``tier``; empty for calls recorded before the ledger kept it)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ._ledger import Ledger
 __all__ = ["USAGE_COLUMNS", "ExportFormat", "export_usage"]
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
-USAGE_COLUMNS = ("event_id", "customer_id", "tool_name", "timestamp", "status", "user_id", "latency_ms")
+USAGE_COLUMNS = ("event_id", "customer_id", "tool_name", "timestamp", "status", "user_id", "latency_ms", "tier")
 
 
 def export_usage(ledger: Ledger, *, month: Month, format: str, out: Path | None = None) -> int:

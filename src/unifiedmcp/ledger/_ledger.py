@@ -381,13 +381,16 @@ class Ledger:
         ]
 
     def usage_events(self, *, month: Month | None = None, after_seq: int = 0, limit: int | None = None) -> list[tuple]:
-        """Raw usage rows ``(seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms)``.
+        """Raw usage rows ``(seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms, tier)``.
 
         ``seq`` works as a watermark: a later call with ``after_seq`` = the last seq returned
         misses no row (on PostgreSQL, rows that an open transaction could still precede are left
         for that later call).
         """
-        sql = "SELECT seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms FROM usage_events WHERE seq > ?"
+        sql = (
+            "SELECT seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms, tier"
+            " FROM usage_events WHERE seq > ?"
+        )
         params: list = [after_seq]
         settled = self._db.settled_seq()
         if settled is not None:

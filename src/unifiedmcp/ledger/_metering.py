@@ -92,7 +92,7 @@ class Prior:
 
 
 #: ``(event_id, customer_id, tool_name, ts, month, status, user_id)``, as ``usage_events`` stores it.
-EventRow = tuple[str, str, str, str, str, str, str | None]
+EventRow = tuple[str, str, str, str, str, str, str | None, str]  # ..., user_id, tier
 
 
 class MeteringConflict(Exception):
@@ -148,7 +148,7 @@ def admit_all(
         if prior is None:
             refuse = tier.hard_limit and current.used >= tier.monthly_api_calls
             status, month = ("rejected" if refuse else "ok"), call.month
-            events.append((call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id))
+            events.append((call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id, tier.name))
             priors[call.event_id] = Prior(status, call.customer_id, month)
             counts.setdefault((call.customer_id, month), [0, 0])[1 if refuse else 0] += 1
             current.used += not refuse

@@ -1,4 +1,5 @@
-"""Per-call working state of a metrics computation: the tier tables and counted lines as temp tables."""
+"""Per-call working state of a metrics computation: the tier tables, each customer's tier over
+time and the month's calls with their tiers, as temp tables and a temp table macro."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ._sql import sql_text
 
 __all__ = ["metrics_connection", "month_params", "prepare_month", "TEMP_TABLES"]
 
-TEMP_TABLES = ("_m_tiers", "_m_tier_keys", "_m_price_tier", "_m_tier_at")
+TEMP_TABLES = ("_m_tiers", "_m_tier_keys", "_m_price_tier", "_m_tier_timeline", "_m_tier_at")
 
 
 def month_params(m: Month) -> dict[str, datetime]:
@@ -52,15 +53,20 @@ def _register_tiers(con: duckdb.DuckDBPyConnection, tiers: TierTable) -> None:
 
 
 def prepare_month(con: duckdb.DuckDBPyConnection, month: Month, *, currency: str) -> None:
-    """Per-month temp state: each customer's tier at the end of ``month`` (_m_tier_at)."""
-    con.execute(sql_text("tier_at.sql"), {"m_next": month_params(month)["m_next"], "currency": currency})
+    """Per-month temp state: each customer's tier over the month (_m_tier_timeline, which the calls
+    macro _m_calls reads) and at its end (_m_tier_at)."""
+    bounds = month_params(month)
+    con.execute(sql_text("tier_timeline.sql"), {**bounds, "currency": currency})
+    con.execute(sql_text("tier_at.sql"), {"m_next": bounds["m_next"]})
+    con.execute(sql_text("calls.sql"))
 
 
 @contextmanager
 def metrics_connection(
     warehouse: Warehouse, *, currency: str, tiers: TierTable | None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse with the tier tables (_m_tiers, _m_tier_keys, _m_price_tier).
+    """A connection to the warehouse with the tier tables (_m_tiers, _m_tier_keys, _m_price_tier),
+    :func:`prepare_month` adds a month's state.
 
     The heavy lifting (revenue lines, paying intervals, first payment attempts) is done once per
     load by the warehouse; per month only filters and small joins run.
@@ -72,5 +78,6 @@ def metrics_connection(
             _register_tiers(con, tiers if tiers is not None else load_tiers(load_settings().tiers_file))
             yield con
         finally:
+            con.execute("DROP MACRO TABLE IF EXISTS _m_calls")
             for t in TEMP_TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {t}")

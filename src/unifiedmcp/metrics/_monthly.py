@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 import duckdb
 
+from .._times import naive_utc
 from ..config import TierTable
 from ..errors import InvalidInput
 from ..months import Month
-from ..warehouse import Warehouse
+from ..warehouse import Warehouse, open_warehouse
 from ._context import metrics_connection, month_params, prepare_month
-from ._sql import sql_text
+from ._sql import sql_text, subquery
 
-__all__ = ["CONVENTIONS", "monthly", "monthly_on"]
+__all__ = ["CONVENTIONS", "monthly", "monthly_on", "window_counts"]
 
 Convention = Literal["stripe", "chartmogul"]
 CONVENTIONS = ("stripe", "chartmogul")
@@ -47,11 +49,6 @@ def _one(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> d
     return _all(con, name, params)[0]
 
 
-def _subquery(name: str) -> str:
-    """The query of ``name`` as text to nest in another one (without its final semicolon)."""
-    return sql_text(name).rstrip().rstrip(";")
-
-
 # The month's payment totals are the sums of its days (payments_by_day.sql, also a chart series).
 PAYMENT_TOTALS_SQL = """
 SELECT coalesce(sum(attempts), 0) AS attempts, coalesce(sum(succeeded), 0) AS succeeded,
@@ -64,7 +61,7 @@ FROM ({by_day})
 # Only the customers a list can show: over the limit, near it, or an upgrade candidate.
 LISTED_USAGE_SQL = """
 SELECT * FROM ({usage})
-WHERE over > 0 OR utilisation >= 0.8 OR overage_amount > upgrade_threshold
+WHERE over > 0 OR utilisation >= 0.8 OR upgrade_candidate
 ORDER BY overage_amount DESC, customer
 """
 
@@ -89,14 +86,14 @@ def monthly_on(
     cur = currency.lower()
     bounds = month_params(month)
     prepare_month(con, month, currency=cur)
-    mrr = _one(con, "mrr.sql", {**bounds, "currency": cur})
+    mrr = _rows(con, sql_text("mrr.sql").format(customers=subquery("customer_mrr.sql")), {**bounds, "currency": cur})[0]
     subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})
     reasons = _one(con, "churn_reasons.sql", bounds)
-    pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=_subquery("payments_by_day.sql")),
+    pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=subquery("payments_by_day.sql")),
                 {"from": bounds["m_start"], "to": bounds["m_next"], "currency": cur})[0]
     declines = _all(con, "decline_reasons.sql", {**bounds, "currency": cur})
     recovery = _one(con, "recovery.sql", {**bounds, "currency": cur})
-    people = _rows(con, LISTED_USAGE_SQL.format(usage=_subquery("usage.sql")), {**bounds, "currency": cur})
+    people = _rows(con, LISTED_USAGE_SQL.format(usage=subquery("usage.sql")), {**bounds, "currency": cur})
     totals = _one(con, "usage_totals.sql", bounds)
     excluded = _one(con, "excluded.sql", {**bounds, "currency": cur})
 
@@ -114,7 +111,7 @@ def monthly_on(
     succeeded, failed = int(pay["succeeded"]), int(pay["failed"])
     failed_invoices, recovered = int(recovery["failed_invoice_amount"]), int(recovery["recovered_amount"])
 
-    entries = [(_usage_entry(r), r["upgrade_threshold"]) for r in people]
+    entries = [(_usage_entry(r), bool(r["upgrade_candidate"])) for r in people]
     return {
         "month": str(month),
         "currency": cur,
@@ -157,14 +154,44 @@ def monthly_on(
         "near_limit": [
             e for e, _ in entries if e["over"] == 0 and e["utilisation"] is not None and e["utilisation"] >= 0.8
         ],
-        "upgrade_candidates": [
-            e for e, threshold in entries if threshold is not None and e["overage_amount"] > float(threshold)
-        ],
+        "upgrade_candidates": [e for e, candidate in entries if candidate],
         "excluded": {
             "other_currency_lines": int(excluded["other_currency_lines"]),
             "malformed_usage_rows": int(excluded["malformed_usage_rows"]),
             "truncated_lists": int(excluded["truncated_lists"]),
         },
+    }
+
+
+def window_counts(
+    warehouse: Warehouse, start: datetime, end: datetime, *, currency: str = "usd"
+) -> dict[str, Any]:
+    """The counts of metrics.md §4-§6 over any window [start, end) (aware or naive-UTC datetimes),
+    with the SQL of :func:`monthly`: payment attempts and their success rate (§5), subscribers
+    at the start, joining, and ending by reason (§4) with the involuntary churn rate (involuntary
+    ends / (start + new + reactivated), the stripe convention's denominator), calls and rejected
+    calls (§6), and the subscriptions live at ``end``. What alerts watch over "the last 24 hours"
+    as well as over a month."""
+    cur = currency.lower()
+    bounds = {"m_start": naive_utc(start), "m_next": naive_utc(end)}
+    with open_warehouse(warehouse, read_only=True) as con:
+        pay = _rows(con, PAYMENT_TOTALS_SQL.format(by_day=subquery("payments_by_day.sql")),
+                    {"from": bounds["m_start"], "to": bounds["m_next"], "currency": cur})[0]
+        subs = _one(con, "subscribers.sql", {**bounds, "currency": cur})
+        reasons = _one(con, "churn_reasons.sql", bounds)
+        usage = _one(con, "usage_totals.sql", bounds)
+        live = _one(con, "live_subscriptions.sql", {"at": bounds["m_next"]})
+    succeeded, failed = int(pay["succeeded"]), int(pay["failed"])
+    at_risk = int(subs["start"]) + int(subs["new"]) + int(subs["reactivated"])
+    return {
+        "payments": {"attempts": int(pay["attempts"]), "succeeded": succeeded, "failed": failed,
+                     "success_rate": _rate(succeeded, succeeded + failed)},
+        "subscribers": {"start": int(subs["start"]), "new": int(subs["new"]),
+                        "reactivated": int(subs["reactivated"]), "end": int(subs["end"])},
+        "churn_reasons": {"voluntary": int(reasons["voluntary"]), "involuntary": int(reasons["involuntary"])},
+        "involuntary_churn_rate": _rate(int(reasons["involuntary"]), at_risk),
+        "usage": {"calls": int(usage["calls"]), "rejected_calls": int(usage["rejected_calls"])},
+        "live_subscriptions": int(live["live"]),
     }
 
 

@@ -6,6 +6,8 @@ chart and the monthly report never disagree; pandas appears only in the returned
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._times import naive_utc
@@ -15,16 +17,20 @@ from ..months import Month
 from ..warehouse import Warehouse, open_warehouse
 from ._context import metrics_connection, month_params, prepare_month
 from ._monthly import CONVENTIONS, monthly_on
-from ._sql import sql_text
+from ._sql import sql_text, subquery
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built (the CLI never needs it)
     import pandas as pd
 
 __all__ = [
+    "DataSpan",
     "churn_by_month",
     "data_months",
+    "data_span",
     "month_range",
+    "mrr_by_customer",
     "mrr_by_month",
+    "mrr_by_tier",
     "payments_by_day",
     "report_frame",
     "usage_by_customer",
@@ -43,13 +49,35 @@ def month_range(first: Month | str, last: Month | str) -> list[Month]:
     return out
 
 
+@dataclass(frozen=True)
+class DataSpan:
+    """When the warehouse's data starts and how far it runs (UTC; None when there is none):
+    ``stripe_last`` the newest invoice, charge or event, ``usage_last`` the newest usage event."""
+
+    first: datetime | None
+    stripe_last: datetime | None
+    usage_last: datetime | None
+
+    @property
+    def last(self) -> datetime | None:
+        known = [t for t in (self.stripe_last, self.usage_last) if t is not None]
+        return max(known) if known else None
+
+
+def data_span(warehouse: Warehouse) -> DataSpan:
+    """The first and newest instants of the warehouse's data (Stripe objects and usage)."""
+    with open_warehouse(warehouse, read_only=True) as con:
+        row = con.execute(sql_text("data_span.sql")).fetchall()[0]
+    first, stripe_last, usage_last = (None if t is None else t.replace(tzinfo=UTC) for t in row)
+    return DataSpan(first, stripe_last, usage_last)
+
+
 def data_months(warehouse: Warehouse) -> list[Month]:
     """Every month from the first to the last with data in the warehouse (empty when none)."""
-    with open_warehouse(warehouse, read_only=True) as con:
-        first, last = con.execute(sql_text("data_range.sql")).fetchall()[0]
-    if first is None or last is None:
+    span = data_span(warehouse)
+    if span.first is None or span.last is None:
         return []
-    return month_range(Month.of(first), Month.of(last))
+    return month_range(Month.of(span.first), Month.of(span.last))
 
 
 def _reports(
@@ -98,6 +126,61 @@ def mrr_by_month(
             for r in reports
         ]
     )
+
+
+# Each customer's MRR movement (customer_mrr.sql) with its tier at the end of the prepared month.
+CUSTOMER_TIER_SQL = """
+SELECT c.customer, c.a / 100 AS mrr_start, c.b / 100 AS mrr_end, c.movement,
+       coalesce(t.tier, (SELECT name FROM _m_tiers WHERE is_default)) AS tier_end
+FROM ({customers}) c LEFT JOIN _m_tier_at t ON t.customer = c.customer
+ORDER BY c.b DESC, c.a DESC, c.customer
+"""
+TIER_TOTALS_SQL = """
+SELECT coalesce(t.tier, (SELECT name FROM _m_tiers WHERE is_default)) AS tier, sum(c.b) / 100 AS mrr,
+       count(*) AS customers
+FROM ({customers}) c LEFT JOIN _m_tier_at t ON t.customer = c.customer
+WHERE c.b > 0
+GROUP BY 1
+"""
+
+
+def mrr_by_customer(
+    warehouse: Warehouse, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
+) -> pd.DataFrame:
+    """Columns: customer, mrr_start, mrr_end (minor units, at the ends of the previous month and of
+    ``month``), movement (new, reactivation, expansion, contraction, churned or none: metrics.md
+    §3), tier_start, tier_end (§6, at the same instants); by mrr_end descending. The movements
+    add up to :func:`monthly`'s ``mrr``."""
+    m, cur = Month.coerce(month), currency.lower()
+    params = {**month_params(m), "currency": cur}
+    sql = CUSTOMER_TIER_SQL.format(customers=subquery("customer_mrr.sql"))
+    with metrics_connection(warehouse, currency=cur, tiers=tiers) as con:
+        prepare_month(con, m.previous, currency=cur)
+        before = con.execute(sql, {**month_params(m.previous), "currency": cur}).df()
+        prepare_month(con, m, currency=cur)
+        df = con.execute(sql, params).df()
+        default = con.execute("SELECT name FROM _m_tiers WHERE is_default").fetchone()[0]
+    df.insert(4, "tier_start", df["customer"].map(before.set_index("customer")["tier_end"]).fillna(default))
+    return df
+
+
+def mrr_by_tier(
+    warehouse: Warehouse, first: Month | str, last: Month | str, *, currency: str = "usd",
+    tiers: TierTable | None = None,
+) -> pd.DataFrame:
+    """Columns: month, tier, mrr (minor units at the month's end), customers (paying ones); the
+    customer's tier at the month's end (§6). Per month, mrr sums to ``mrr.end``."""
+    import pandas as pd
+
+    cur = currency.lower()
+    sql = TIER_TOTALS_SQL.format(customers=subquery("customer_mrr.sql"))
+    frames = []
+    with metrics_connection(warehouse, currency=cur, tiers=tiers) as con:
+        for m in month_range(first, last):
+            prepare_month(con, m, currency=cur)
+            frames.append(con.execute(sql, {**month_params(m), "currency": cur}).df().assign(month=str(m)))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["tier", "mrr", "customers", "month"])
+    return df[["month", "tier", "mrr", "customers"]].sort_values(["month", "tier"], ignore_index=True)
 
 
 def churn_by_month(

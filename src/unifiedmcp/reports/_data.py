@@ -16,12 +16,24 @@ from pathlib import Path
 import duckdb
 
 from .. import warehouse as wh
+from ..config import load_settings
 from ..errors import WarehouseError
-from ..metrics import data_months
+from ..metrics import data_months, data_span
 from ..months import Month
-from ._sql import sql_text
 
-__all__ = ["USAGE_PATTERNS", "connect_data", "copy_warehouse", "history_start", "latest_complete_month", "load_data", "load_exports", "open_data"]
+__all__ = [
+    "USAGE_PATTERNS",
+    "connect_data",
+    "copy_warehouse",
+    "default_data",
+    "default_ledger",
+    "history_start",
+    "latest_complete_month",
+    "load_data",
+    "load_exports",
+    "open_data",
+    "source_tree",
+]
 
 # Usage logs inside an export directory, in the order they are loaded.
 USAGE_PATTERNS = ("usage*.csv", "usage*.jsonl", "usage*.parquet")
@@ -59,32 +71,57 @@ WHERE table_catalog = 'report_source' AND table_schema = 'main' ORDER BY table_n
 
 def copy_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse over the file at ``path``, which is only read: its tables are
-    attached read-only and exposed as views (no copy); should the warehouse code need to rebuild
-    them (an older schema version), the tables are copied into memory instead."""
+    attached read-only and exposed as views (no copy). A warehouse of an older schema comes as
+    the warehouse package opens it read-only: copied into memory and upgraded there."""
     path = Path(path)
-    wh.connect(path, read_only=True).close()  # a clear WarehouseError when it is missing or unreadable
+    probe = wh.connect(path, read_only=True)  # a clear WarehouseError when it is missing or unreadable
+    if probe.execute("SELECT current_database()").fetchone()[0] == "memory":
+        return probe
+    probe.close()
     con = duckdb.connect(":memory:")
     try:
         con.execute(_ATTACH, [str(path)])
         for (name,) in con.execute(_SOURCE_TABLES).fetchall():
             con.execute(f'CREATE VIEW memory.main."{name}" AS SELECT * FROM report_source.main."{name}"')
-        try:
-            with wh.open_warehouse(con):  # what every metrics call does first
-                pass
-        except duckdb.Error:
-            for (name,) in con.execute(_SOURCE_TABLES).fetchall():
-                con.execute(f'DROP VIEW IF EXISTS memory.main."{name}"')
-                con.execute(f'CREATE OR REPLACE TABLE memory.main."{name}" AS SELECT * FROM report_source.main."{name}"')
+        with wh.open_warehouse(con):  # what every metrics call does first
+            pass
     except duckdb.Error as exc:
         con.close()
         raise WarehouseError(f"cannot read warehouse {path}: {exc}", path=path) from None
     return con
 
 
+def source_tree() -> Path:
+    """The project directory the package runs from (an editable install's checkout), else the cwd."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "notebooks").is_dir() else Path.cwd()
+
+
+def _existing(configured: Path | str) -> Path | None:
+    """``configured`` if it is an existing file or directory; a relative path is looked up from the
+    working directory, then from the project directory (notebooks run in their own folder)."""
+    for candidate in (Path(configured), source_tree() / configured):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def default_data() -> Path:
+    """What a notebook opened with ``warehouse = ""`` reports on: the configured warehouse
+    (``UNIFIEDMCP_WAREHOUSE``, else ``DATA_DIR/warehouse.duckdb``: the demo's after ``make
+    report``) when it exists, else the committed sample."""
+    return _existing(load_settings().warehouse) or source_tree() / "data" / "sample"
+
+
+def default_ledger() -> Path | None:
+    """The ledger a notebook opened with ``ledger = ""`` reads: the configured one, if it exists."""
+    return _existing(load_settings().ledger)
+
+
 def connect_data(warehouse: str | Path) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse for a notebook (close it at the end): an export directory loaded, or
-    a warehouse file copied."""
-    path = Path(warehouse)
+    a warehouse file copied; ``""`` means :func:`default_data`."""
+    path = Path(warehouse) if str(warehouse) else default_data()
     if path.is_dir():
         return load_data(path)
     if path.exists():
@@ -113,11 +150,12 @@ def latest_complete_month(
     when the data reaches that month's last day, else the month before; never the current month
     or later (it has not ended)."""
     with open_data(warehouse) as con:
-        first, last = con.execute(sql_text("data_span.sql")).fetchone()
+        span = data_span(con)
+    first, last = span.first, span.last
     if first is None or last is None:
         raise WarehouseError("the warehouse holds no data: nothing to report", path=None)
     last_month = Month.of(last)
-    reaches_end = last.replace(tzinfo=None) >= (last_month.end - timedelta(days=1)).replace(tzinfo=None)
+    reaches_end = last >= last_month.end - timedelta(days=1)
     month = min(last_month if reaches_end else last_month.previous, Month.of(now or datetime.now(UTC)).previous)
     if month < Month.of(first):
         raise WarehouseError(f"the warehouse holds no complete month (data starts in {Month.of(first)})", path=None)

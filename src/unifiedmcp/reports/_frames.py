@@ -1,8 +1,8 @@
 """Frames the report notebooks need beyond :mod:`unifiedmcp.metrics`, as SQL on the warehouse.
 
-Nothing here re-implements a metric: a customer's tier comes from ``metrics.usage_by_customer``
-and cohorts from the warehouse's ``paying_intervals`` table (the one the subscriber counts use),
-so these frames never disagree with ``metrics.monthly``.
+Nothing here re-implements a metric: a call's tier comes from metrics' ``_m_calls``, a customer's
+from ``metrics.usage_by_customer``, and cohorts from the warehouse's ``paying_intervals`` table
+(the one the subscriber counts use), so these frames never disagree with ``metrics.monthly``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .._times import naive_utc
 from ..config import TierTable
 from .. import metrics
 from ..metrics import usage_by_customer
-from ..metrics._context import month_params
+from ..metrics._context import metrics_connection, month_params, prepare_month
 from ..months import Month
 from ._sql import sql_text
 
@@ -29,37 +29,27 @@ __all__ = [
 ]
 
 
-def _with_tier(
-    df: pd.DataFrame, con: duckdb.DuckDBPyConnection, month: Month, *, currency: str, tiers: TierTable | None
+def _calls_frame(
+    con: duckdb.DuckDBPyConnection, month: Month, name: str, *, currency: str, tiers: TierTable | None
 ) -> pd.DataFrame:
-    """``df`` (with a ``customer`` column) plus each customer's tier at the end of ``month``."""
-    tier_of = usage_by_customer(con, month, currency=currency, tiers=tiers)[["customer", "tier"]]
-    out = df.merge(tier_of, on="customer", how="left")
-    return out.astype({"tier": "object"})
+    """``sql/<name>`` on the month's calls, each with the tier it was made on (metrics' _m_calls)."""
+    with metrics_connection(con, currency=currency, tiers=tiers) as c:
+        prepare_month(c, month, currency=currency.lower())
+        return c.execute(sql_text(name), month_params(month)).df()
 
 
 def usage_by_day(
     con: duckdb.DuckDBPyConnection, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
 ) -> pd.DataFrame:
-    """Columns: day, tier (at the end of the month), calls, billable_calls, errors, rejected."""
-    m = Month.coerce(month)
-    per_customer = _with_tier(con.execute(sql_text("usage_by_day.sql"), month_params(m)).df(), con, m,
-                              currency=currency, tiers=tiers)
-    cols = ["calls", "billable_calls", "errors", "rejected"]
-    if per_customer.empty:
-        return pd.DataFrame(columns=["day", "tier", *cols])
-    return per_customer.groupby(["day", "tier"], as_index=False)[cols].sum().sort_values(["day", "tier"],
-                                                                                         ignore_index=True)
+    """Columns: day, tier (the calls' own, metrics.md §6 v2), calls, billable_calls, errors, rejected."""
+    return _calls_frame(con, Month.coerce(month), "usage_by_day.sql", currency=currency, tiers=tiers)
 
 
 def rejected_calls(
     con: duckdb.DuckDBPyConnection, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
 ) -> pd.DataFrame:
     """Columns: customer, tier, rejected, first_rejected_at, last_rejected_at (most rejected first)."""
-    m = Month.coerce(month)
-    df = _with_tier(con.execute(sql_text("rejected_calls.sql"), month_params(m)).df(), con, m,
-                    currency=currency, tiers=tiers)
-    return df[["customer", "tier", "rejected", "first_rejected_at", "last_rejected_at"]]
+    return _calls_frame(con, Month.coerce(month), "rejected_calls.sql", currency=currency, tiers=tiers)
 
 
 def top_customers(
@@ -76,17 +66,17 @@ def usage_watchlist(
     con: duckdb.DuckDBPyConnection, month: Month | str, *, near: float = 0.8, currency: str = "usd",
     tiers: TierTable | None = None,
 ) -> pd.DataFrame:
-    """Per customer usage with a ``status``: ``over`` (past the included calls), ``near`` (utilisation
-    at least ``near`` and not over), ``upgrade`` (overage above the price step to the next tier, also
-    over) or ``ok``. ``near=0.8`` gives metrics.md §6's near-limit list."""
+    """Per customer usage with a ``status``: ``upgrade`` (metrics.md §6 v2 upgrade candidate: on
+    the free tier with rejected calls, or an overage above the price step to the next tier),
+    ``over`` (past the included calls), ``near`` (utilisation at least ``near`` and not over) or
+    ``ok``. ``near=0.8`` gives metrics.md §6's near-limit list."""
     df = usage_by_customer(con, month, currency=currency, tiers=tiers)
     over = df["over"] > 0
-    upgrade = over & df["upgrade_threshold"].notna() & (df["overage_amount"] > df["upgrade_threshold"])
     near_mask = ~over & (df["utilisation"].fillna(0) >= near)
     df["status"] = "ok"
     df.loc[near_mask, "status"] = "near"
     df.loc[over, "status"] = "over"
-    df.loc[upgrade, "status"] = "upgrade"
+    df.loc[df["upgrade_candidate"], "status"] = "upgrade"
     return df
 
 

@@ -1,4 +1,5 @@
-"""The published month's ``index.html``: headline numbers and links to each report (no scripts)."""
+"""The published month's ``index.html``: the run's header (generation and data time, warnings),
+the month's alerts, headline numbers and links to each report (no scripts)."""
 
 from __future__ import annotations
 
@@ -63,11 +64,15 @@ h1 {{ font-weight: 600; }}
 table {{ border-collapse: collapse; margin-top: 1.5rem; }}
 td, th {{ padding: .4rem .9rem; border-bottom: 1px solid #eee; text-align: left; }}
 .note {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
+.alerts {{ border: 2px solid #c62828; background: #ffebee; border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0; }}
+.clear {{ color: #2e7d32; font-weight: 600; margin: 1rem 0; }}
 </style>
 </head>
 <body>
+{header}
 <h1>{title}</h1>
 <p>Currency {currency} &middot; churn convention {convention}</p>
+{alerts}
 <section class="kpis">
 {kpis}
 </section>
@@ -83,11 +88,19 @@ td, th {{ padding: .4rem .9rem; border-bottom: 1px solid #eee; text-align: left;
 """
 
 
+def _alerts_html(alerts: Sequence[str]) -> str:
+    if not alerts:
+        return '<p class="clear">No alert for this month (<code>unifiedmcp alerts check</code>).</p>'
+    items = "".join(f"<li>{escape(a)}</li>" for a in alerts)
+    return f'<section class="alerts"><strong>Alerts</strong><ul>{items}</ul></section>'
+
+
 def write_index(
     path: Path, *, month: str, currency: str, convention: str, headline: Sequence[Headline],
-    reports: Sequence[tuple[str, str, str, str, float]],
+    reports: Sequence[tuple[str, str, str, str, float]], header: str = "", alerts: Sequence[str] = (),
 ) -> Path:
-    """Write ``index.html``. ``reports`` rows: (name, title, html href, notebook href, seconds)."""
+    """Write ``index.html``. ``reports`` rows: (name, title, html href, notebook href, seconds);
+    ``header`` is the run's HTML header (``DataCheck.header_html``), ``alerts`` the fired ones."""
     links = {name: href for name, _, href, _, _ in reports}
     kpis = "\n".join(
         '<div class="kpi"><div class="label">{}</div><div class="value">{}</div></div>'.format(
@@ -103,7 +116,8 @@ def write_index(
     )
     path.write_text(
         _PAGE.format(title=escape(f"UnifiedMCP billing reports, {month}"), currency=escape(currency.upper()),
-                     convention=escape(convention), kpis=kpis, rows=rows),
+                     convention=escape(convention), kpis=kpis, rows=rows, header=header,
+                     alerts=_alerts_html(alerts)),
         encoding="utf-8",
     )
     return path

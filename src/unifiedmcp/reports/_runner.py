@@ -3,8 +3,11 @@
     run = run_reports("2026-10", out_dir="reports", warehouse="data/warehouse.duckdb")
     run.index      # reports/2026-10/index.html
 
-Layout of ``out_dir/<month>/``: ``index.html``, ``<report>.html`` per report, the executed
-notebooks in ``notebooks/`` and ``run.log`` (timings and outcomes; never parameter values).
+First the data-quality gate (``_quality``): nothing is published from data that fails it, and its
+warnings, with the run's generation time and how far the data runs, head every page. Layout of
+``out_dir/<month>/``: ``index.html`` (headline numbers, the month's alerts, links),
+``<report>.html`` per report, one ``plotly.min.js`` they share, the executed notebooks in
+``notebooks/`` and ``run.log`` (timings and outcomes; never parameter values).
 Parameters are plain values (month, paths, currency, convention, thresholds). Secrets are never
 parameters: papermill stores parameters in the output notebook, so a value that looks like a
 Stripe key or webhook secret is refused. Kernels inherit the environment instead.
@@ -16,25 +19,27 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import papermill as pm
 
-from ..config import TierTable
+from .. import alerts
+from .. import warehouse as wh
+from ..config import AlertSettings, TierTable
 from ..errors import InvalidInput
 from ..metrics import CONVENTIONS, monthly
 from ..months import Month
-from .. import warehouse as wh
-from ._data import load_exports, open_data
+from ._data import load_exports, open_data, source_tree
 from ._errors import ReportFailed
-from ._html import export_html
+from ._html import export_html, write_plotly_js
 from ._index import Headline, headline_numbers, write_index
 from ._kernel import KERNEL_NAME, CurrentEnvKernelManager
-from ._ops import webhook_health
+from ._quality import DataCheck, DataQualityError, check_data
 
 __all__ = ["REPORTS", "NotebookRun", "ReportRun", "default_notebooks_dir", "run_notebook", "run_reports"]
 
@@ -44,10 +49,11 @@ REPORTS: dict[str, str] = {
     "revenue_churn": "Revenue and churn: MRR movements, churn, cohorts",
     "payments": "Payments: success, authorization, declines, recovery",
     "overages": "Overages: customers over and near their limits",
+    "customers": "Customers: at risk, churned, top accounts",
     "ops": "Ops: webhook health",
 }
 # Parameters only some notebooks take.
-_EXTRA = {"ops": ("ledger",)}
+_EXTRA = {"ops": ("ledger",), "customers": ("mask_pii",)}
 _SECRET_PREFIXES = ("sk_", "rk_", "pk_live_", "whsec_", "umcp_")
 
 log = logging.getLogger("unifiedmcp.reports")
@@ -67,7 +73,7 @@ class NotebookRun:
 @dataclass(frozen=True)
 class ReportRun:
     """A published month: ``directory`` (``out_dir/<month>``), ``index``, each report, the
-    headline numbers shown on the index, and the total time."""
+    headline numbers shown on the index, the data check, the month's alerts and the total time."""
 
     month: Month
     directory: Path
@@ -75,16 +81,16 @@ class ReportRun:
     notebooks: tuple[NotebookRun, ...]
     headline: tuple[Headline, ...]
     seconds: float
+    check: DataCheck
+    alerts: alerts.AlertReport
     log: Path = field(repr=False, default=Path())
 
 
 def default_notebooks_dir() -> Path:
     """``notebooks/reports`` of the source tree the package is installed from, else of the cwd."""
-    here = Path(__file__).resolve()
-    for base in (here.parents[3], Path.cwd()):
-        candidate = base / "notebooks" / "reports"
-        if candidate.is_dir():
-            return candidate
+    candidate = source_tree() / "notebooks" / "reports"
+    if candidate.is_dir():
+        return candidate
     raise InvalidInput("cannot find notebooks/reports: run from the project directory or pass notebooks_dir")
 
 
@@ -153,14 +159,28 @@ def run_reports(
     notebooks_dir: str | Path | None = None,
     tiers: TierTable | None = None,
     timeout: float = 600,
+    allow_partial: bool = False,
+    strict: bool = False,
+    max_rejected_share: float = 0.001,
+    mask_pii: bool = False,
+    alert_settings: AlertSettings | None = None,
+    now: datetime | None = None,
+    on_report: Callable[[NotebookRun | ReportFailed], None] = lambda _: None,
 ) -> ReportRun:
-    """Run the report notebooks for ``month`` into ``out_dir/<month>/`` and publish them.
+    """Check the data, run the report notebooks for ``month`` into ``out_dir/<month>/`` and publish them.
 
     ``warehouse`` is a DuckDB file or an export directory (e.g. ``data/sample``); ``ledger`` the
-    ledger SQLite file for the ops report (optional). ``parallel`` is the number of notebooks run at
+    ledger SQLite file for the ops report and the webhook alerts (optional); both are only read.
+    ``reports`` picks a subset of :data:`REPORTS`. ``parallel`` is the number of notebooks run at
     once (default: one per core, at most one per report). ``parameters`` adds per-report
-    parameters, e.g. ``{"ops": {"max_failed_events": 0}}``. Every report runs even when one
-    fails; then :class:`ReportFailed` names the first failing notebook and cell (and the others).
+    parameters, e.g. ``{"ops": {"max_failed_events": 0}}``.
+
+    The data check (``_quality``) raises :class:`DataQualityError` before anything is published:
+    a missing table, a month not ended (unless ``allow_partial``: then every page says "partial
+    month"), a month outside the data; with ``strict``, its warnings too (exit code 2). Otherwise
+    its warnings head every page. ``mask_pii`` publishes customer ids without names or e-mails.
+    ``on_report`` hears each notebook as it finishes. Every report runs even when one fails;
+    then :class:`ReportFailed` names the first failing notebook and cell (and the others).
     """
     m = Month.coerce(month)
     if convention not in CONVENTIONS:
@@ -170,14 +190,21 @@ def run_reports(
     if unknown:
         raise InvalidInput(f"unknown report(s) {', '.join(unknown)}: expected {', '.join(REPORTS)}")
     source_dir = (Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()).resolve()
-    directory = Path(out_dir).resolve() / str(m)
-    (directory / "notebooks").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="unifiedmcp-report-") as scratch:
-        if Path(warehouse).is_dir():  # an export directory: load it once, not once per notebook
-            warehouse = _load_exports(Path(warehouse), Path(scratch) / "warehouse.duckdb")
-        return _run(m, directory=directory, source_dir=source_dir, names=names, warehouse=Path(warehouse),
+        source = Path(warehouse)
+        data_file = _load_exports(source, Path(scratch) / "warehouse.duckdb") if source.is_dir() else source
+        with open_data(data_file) as con:
+            check = check_data(source, con, m, reports=names, allow_partial=allow_partial,
+                               max_rejected_share=max_rejected_share, now=now)
+            if strict and check.warnings:
+                raise DataQualityError(check.warnings, exit_code=2)
+            report = monthly(con, m, currency=currency, convention=convention, tiers=tiers)
+        directory = Path(out_dir).resolve() / str(m)
+        (directory / "notebooks").mkdir(parents=True, exist_ok=True)
+        return _run(m, directory=directory, source_dir=source_dir, names=names, warehouse=data_file,
                     ledger=ledger, parallel=parallel, currency=currency, convention=convention,
-                    parameters=parameters, tiers=tiers, timeout=timeout)
+                    parameters=parameters, timeout=timeout, check=check, report=report, mask_pii=mask_pii,
+                    alert_settings=alert_settings or AlertSettings(), on_report=on_report)
 
 
 def _load_exports(directory: Path, target: Path) -> Path:
@@ -192,28 +219,33 @@ def _load_exports(directory: Path, target: Path) -> Path:
 def _run(
     m: Month, *, directory: Path, source_dir: Path, names: list[str], warehouse: Path,
     ledger: str | Path | None, parallel: int | None, currency: str, convention: str,
-    parameters: Mapping[str, Mapping[str, Any]] | None, tiers: TierTable | None, timeout: float,
+    parameters: Mapping[str, Mapping[str, Any]] | None, timeout: float, check: DataCheck,
+    report: dict[str, Any], mask_pii: bool, alert_settings: AlertSettings,
+    on_report: Callable[[NotebookRun | ReportFailed], None],
 ) -> ReportRun:
     warehouse_path = str(warehouse.resolve())
     ledger_path = str(Path(ledger).resolve()) if ledger else ""
     common = {"month": str(m), "warehouse": warehouse_path, "currency": currency, "convention": convention}
+    extra = {"ledger": ledger_path, "mask_pii": mask_pii}
     workers = max(1, min(len(names), parallel or os.cpu_count() or 1))
     log_path = directory / "run.log"
     (directory / "index.html").unlink(missing_ok=True)  # a failed run must not leave an old index
+    write_plotly_js(directory)
+    header = check.header_html()
     started = time.perf_counter()
 
     def one(name: str) -> NotebookRun | ReportFailed:
-        params = dict(common)
-        if "ledger" in _EXTRA.get(name, ()):
-            params["ledger"] = ledger_path
+        params = dict(common) | {k: extra[k] for k in _EXTRA.get(name, ())}
         params.update((parameters or {}).get(name, {}))
         executed = directory / "notebooks" / f"{name}.ipynb"
         try:
             seconds = run_notebook(source_dir / f"{name}.ipynb", executed, parameters=params, timeout=timeout)
-            html = export_html(executed, directory / f"{name}.html", title=f"{REPORTS[name]} ({m})")
+            html = export_html(executed, directory / f"{name}.html", title=f"{REPORTS[name]} ({m})", header=header)
+            result: NotebookRun | ReportFailed = NotebookRun(name, REPORTS[name], executed, html, seconds)
         except ReportFailed as exc:
-            return exc
-        return NotebookRun(name, REPORTS[name], executed, html, seconds)
+            result = exc
+        on_report(result)
+        return result
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report") as pool:
         results = list(pool.map(one, names))
@@ -229,17 +261,19 @@ def _run(
                            others=tuple(f.notebook for f in failures[1:]))
     runs = tuple(r for r in results if isinstance(r, NotebookRun))
 
-    with open_data(warehouse) as con:
-        report = monthly(con, m, currency=currency, convention=convention, tiers=tiers)
-    health = webhook_health(ledger, m).as_dict() if "ops" in names else None
+    window = alerts.Window.month(m, now=check.generated_at)
+    fired = alerts.check_alerts(warehouse=warehouse, ledger=ledger, window=window, settings=alert_settings,
+                                currency=currency, now=check.generated_at)
+    health = alerts.webhook_health(ledger, window).as_dict() if "ops" in names else None
     headline = tuple(h for h in headline_numbers(report, health) if h.report in names)
     index = write_index(
         directory / "index.html", month=str(m), currency=currency, convention=convention, headline=headline,
         reports=[(r.name, r.title, r.html.name, f"notebooks/{r.notebook.name}", r.seconds) for r in runs],
+        header=header, alerts=[r.message for r in fired.fired],
     )
     total = time.perf_counter() - started
     lines.append(f"total {total:.1f} s")
     log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for line in lines:
         log.info(line)
-    return ReportRun(m, directory, index, runs, headline, total, log_path)
+    return ReportRun(m, directory, index, runs, headline, total, check, fired, log_path)

@@ -2,9 +2,10 @@
 
 Notebooks are committed with their outputs cleared, except the cells marked
 ``# NBVAL_CHECK_OUTPUT`` (headline numbers on the committed sample), which ``pytest --nbval-lax``
-compares. This runs each notebook with papermill (default parameters, or ``-p name=value``
-overrides such as ``-p warehouse=/path/to/sample``), then writes back into the source notebook
-only those cells' outputs, and refuses outputs that carry a machine path.
+compares. This runs each notebook with papermill on the committed sample (``warehouse`` set to
+``data/sample`` unless ``-p warehouse=...`` overrides it, whatever warehouse is configured), then
+writes back into the source notebook only those cells' outputs, and refuses outputs that carry a
+machine path.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 from ..errors import InvalidInput
+from ._data import source_tree
 from ._runner import run_notebook
 
 __all__ = ["CHECK_MARKER", "refresh_notebook"]
@@ -79,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     books = args.notebooks or sorted(Path("notebooks/reports").glob("*.ipynb")) + sorted(
         Path("notebooks/flows").glob("*.ipynb"))
-    params = _parameters(args.parameters)
+    import papermill as pm
+
+    params = {"warehouse": str(source_tree() / "data" / "sample")} | _parameters(args.parameters)
     for book in books:
-        kept = refresh_notebook(book, parameters={k: v for k, v in params.items()})
+        declared = pm.inspect_notebook(str(book))  # only what the notebook takes (flows take no warehouse)
+        kept = refresh_notebook(book, parameters={k: v for k, v in params.items() if k in declared})
         print(f"{book}: {kept} checked cell(s) stored")
     return 0
 

@@ -20,7 +20,9 @@ __all__ = [
     "rebuild_typed",
 ]
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+# Raw-table changes per version, applied before the derived tables are rebuilt. 3: usage_events.tier.
+_UPGRADE_SQL = "ALTER TABLE usage_events ADD COLUMN IF NOT EXISTS tier VARCHAR"
 
 # Stripe object type -> (JSON Lines file, raw table, typed SQL files rebuilt after a load).
 STRIPE_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -66,19 +68,20 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
         rebuild_typed(con, None)
         con.execute("INSERT INTO warehouse_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     elif rows[0][0] != SCHEMA_VERSION:
-        # Raw tables are unchanged across versions so far: the derived tables are rebuilt.
+        # The raw tables gain columns (never lose any); the derived tables are rebuilt.
+        con.execute(_UPGRADE_SQL)
         rebuild_typed(con, None)
         con.execute("UPDATE warehouse_meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION])
 
 
 def _prepared(con: duckdb.DuckDBPyConnection) -> bool:
-    """True when this connection already has the schema and the helper macros."""
+    """True when this connection already has the schema, at this version, and the helper macros."""
     try:
         return bool(con.execute(
             "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'json_items' AND NOT internal"
         ).fetchall()[0][0]) and bool(con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'warehouse_meta'"
-        ).fetchall()[0][0])
+        ).fetchall()[0][0]) and _stored_version(con) == SCHEMA_VERSION
     except duckdb.Error:
         return False
 
@@ -96,8 +99,38 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise WarehouseError(f"cannot open warehouse {path}: {exc}", path=path) from None
     if read_only:
         _session(con)
+        if _stored_version(con) not in (None, SCHEMA_VERSION):
+            con.close()
+            return _upgraded_copy(path)
     else:
         _prepare(con)
+    return con
+
+
+def _stored_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        rows = con.execute("SELECT value FROM warehouse_meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return rows[0][0] if rows else None
+
+
+def _upgraded_copy(path: Path) -> duckdb.DuckDBPyConnection:
+    """A warehouse of an older schema, read without writing it: its tables copied into memory and
+    upgraded there (what opening it for writing would do to the file)."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("ATTACH ? AS old_schema (READ_ONLY)", [str(path)])
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'old_schema'"
+            " AND table_type = 'BASE TABLE'"
+        ).fetchall():
+            con.execute(f'CREATE TABLE memory.main."{name}" AS SELECT * FROM old_schema.main."{name}"')
+        con.execute("DETACH old_schema")
+        _prepare(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseError(f"cannot read warehouse {path}: {exc}", path=path) from None
     return con
 
 

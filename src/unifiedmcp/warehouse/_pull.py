@@ -5,7 +5,9 @@ copied (per ledger) in ``sync_state`` and asks only for rows above it. Rows go t
 same validation and ``event_id`` de-duplication as usage files, so a pull that is interrupted and
 re-run never duplicates an event. A SQLite ledger file is read here directly; a PostgreSQL ledger
 through the ``read`` function its caller passes (``Ledger.usage_events``, which never returns a
-row an open transaction could still precede: the ledger sits above the warehouse).
+row an open transaction could still precede: the ledger sits above the warehouse). The tier each
+call was admitted under (ledger schema v4) comes along; an older ledger has none, and metrics then
+take the tier at the call's instant.
 """
 
 from __future__ import annotations
@@ -26,23 +28,25 @@ from ._usage import insert_usage_rows, rollback_load
 __all__ = ["UsagePull", "UsageReader", "pull_usage"]
 
 #: ``read(after_seq, limit)`` -> ledger rows ``(seq, event_id, customer_id, tool_name, ts, status,
-#: latency_ms, user_id)`` with seq above ``after_seq``, in seq order.
+#: latency_ms, user_id, tier)`` with seq above ``after_seq``, in seq order.
 UsageReader = Callable[[int, int], list[tuple]]
 
+# {tier}: the column, or NULL for a ledger from before the ledger recorded tiers (schema v4).
 LEDGER_BATCH_SQL = """
-SELECT seq, event_id, customer_id, tool_name, ts, status, latency_ms, user_id
+SELECT seq, event_id, customer_id, tool_name, ts, status, latency_ms, user_id, {tier}
 FROM usage_events WHERE seq > ? ORDER BY seq LIMIT ?
 """
 
 BATCH_RELATION_SQL = """
 SELECT seq AS _row, event_id, customer_id, tool_name, ts AS ts_text, NULL::TIMESTAMP AS ts_value,
        status AS status_text, user_id, NULL::VARCHAR AS latency_text, latency_ms AS latency_value,
-       NULL::VARCHAR AS _bad
+       tier AS tier_text, NULL::VARCHAR AS _bad
 FROM _ledger_batch
 """
 
-_COLUMNS = ("seq", "event_id", "customer_id", "tool_name", "ts", "status", "latency_ms", "user_id")
-_TYPES = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.float64(), pa.string())
+_COLUMNS = ("seq", "event_id", "customer_id", "tool_name", "ts", "status", "latency_ms", "user_id", "tier")
+_TYPES = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.float64(), pa.string(),
+          pa.string())
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,13 @@ class UsagePull:
     seconds: float
 
 
+def _has_tier(src: sqlite3.Connection) -> bool:
+    try:
+        return any(r[1] == "tier" for r in src.execute("PRAGMA table_info(usage_events)").fetchall())
+    except sqlite3.Error:
+        return False  # unreadable: the batch query names the ledger and the cause
+
+
 def _sqlite_reader(ledger: Path) -> tuple[UsageReader, Callable[[], None]]:
     if not ledger.exists():
         raise WarehouseError(f"no ledger at {ledger}", path=ledger)
@@ -64,10 +75,11 @@ def _sqlite_reader(ledger: Path) -> tuple[UsageReader, Callable[[], None]]:
         src = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise WarehouseError(f"cannot open ledger {ledger}: {exc}", path=ledger) from None
+    sql = LEDGER_BATCH_SQL.format(tier="tier" if _has_tier(src) else "NULL")
 
     def read(after_seq: int, limit: int) -> list[tuple]:
         try:
-            return src.execute(LEDGER_BATCH_SQL, (after_seq, limit)).fetchall()
+            return src.execute(sql, (after_seq, limit)).fetchall()
         except sqlite3.Error as exc:
             raise WarehouseError(f"cannot read usage_events from {ledger}: {exc}", path=ledger) from None
 

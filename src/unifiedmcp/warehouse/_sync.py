@@ -7,12 +7,16 @@
   are kept 30 days by Stripe: past that, the changing types are listed in full again.
 - Progress is committed page by page with the pagination position, so an interrupted sync
   resumes where it stopped; loading replaces by id, so nothing is ever duplicated.
-- HTTP 429 (rate limited) and connection errors are retried with exponential back-off.
+- HTTP 429 (rate limited) and connection errors are retried with exponential back-off; each retry
+  is announced with the host, the cause and the wait, and a host still unreachable after
+  ``CONNECTION_RETRIES`` retries fails the sync with an error naming both.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,9 +32,14 @@ from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse, rebuild_typed
 from ._stripe import load_stripe_objects
 
-__all__ = ["SyncPart", "SyncResult", "sync", "MUTABLE", "IMMUTABLE"]
+__all__ = ["SyncPart", "SyncResult", "api_host", "sync", "MUTABLE", "IMMUTABLE"]
+
+log = logging.getLogger("unifiedmcp.warehouse")
 
 PAGE = 100
+CONNECTION_RETRIES = 3  # 0.5 + 1 + 2 s of waiting before a sync gives up on an unreachable host
+_STRIPE_API = "https://api.stripe.com"
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"')\]]+)")
 FLUSH_EVERY = 1_000  # objects stored (and the position saved) per transaction
 EVENT_RETENTION = 30 * 86400 - 3600  # Stripe keeps events 30 days; keep an hour of margin
 
@@ -70,32 +79,59 @@ class SyncResult:
         return sum(p.fetched for p in self.parts.values())
 
 
-class _Caller:
-    """Runs API calls, retrying 429s and connection errors with exponential back-off."""
+def api_host(client: stripe.StripeClient) -> str:
+    """The API base URL ``client`` talks to (Stripe's, or e.g. the local sandbox), for messages."""
+    try:
+        return str(client._requestor.base_addresses.get("api") or _STRIPE_API)
+    except AttributeError:  # stripe-python keeps it private; a message must not fail on that
+        return _STRIPE_API
 
-    def __init__(self, result: SyncResult, *, max_retries: int, sleep: Callable[[float], None]) -> None:
+
+def _cause(exc: Exception) -> str:
+    """The network cause inside a stripe APIConnectionError: "Connection refused", "Name or
+    service not known", "timed out", else the underlying error's type."""
+    inner = exc.__cause__ or exc
+    text = str(inner)
+    if m := _ERRNO.search(text):
+        return m.group(1).strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    return type(inner).__name__
+
+
+class _Caller:
+    """Runs API calls, retrying 429s (up to ``max_retries``) and connection errors (up to
+    ``max_connection_retries``: a host that cannot be reached rarely comes back in a minute) with
+    exponential back-off; ``on_retry`` hears each retry, naming the host, the cause and the wait."""
+
+    def __init__(self, result: SyncResult, *, max_retries: int, sleep: Callable[[float], None],
+                 host: str = _STRIPE_API, on_retry: Callable[[str], None] = lambda _: None,
+                 max_connection_retries: int = CONNECTION_RETRIES) -> None:
         self.result, self.max_retries, self.sleep = result, max_retries, sleep
+        self.host, self.on_retry, self.max_connection_retries = host, on_retry, max_connection_retries
 
     def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         delay = 0.5
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             self.result.requests += 1
             try:
                 return fn(*args, **kwargs)
-            except (stripe.RateLimitError, stripe.APIConnectionError) as exc:
-                if attempt == self.max_retries:
-                    raise WarehouseError(f"sync gave up after {attempt + 1} attempts: {exc.__class__.__name__}") from None
-                self.result.retries += 1
-                self.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            except stripe.APIConnectionError as exc:
+                why = f"cannot reach {self.host}: {_cause(exc)}"
+                limit = min(self.max_retries, self.max_connection_retries)
             except stripe.StripeError as exc:
-                if getattr(exc, "http_status", None) == 429 and attempt < self.max_retries:
-                    self.result.retries += 1
-                    self.sleep(delay)
-                    delay = min(delay * 2, 30.0)
-                    continue
-                raise
-        raise AssertionError("unreachable")
+                if not isinstance(exc, stripe.RateLimitError) and getattr(exc, "http_status", None) != 429:
+                    raise
+                why = f"rate limited by {self.host} (HTTP 429)"
+                limit = self.max_retries
+            if attempt > limit:
+                raise WarehouseError(f"sync gave up after {attempt} attempts: {why}") from None
+            self.result.retries += 1
+            self.on_retry(f"{why}; retrying in {delay:g} s (attempt {attempt} of {limit + 1})")
+            self.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def _get_state(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any]:
@@ -167,11 +203,13 @@ def sync(
     max_retries: int = 8,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], float] = time.time,
+    on_retry: Callable[[str], None] | None = None,
 ) -> SyncResult:
-    """Bring the warehouse up to date with the Stripe account ``client`` talks to."""
+    """Bring the warehouse up to date with the Stripe account ``client`` talks to. Retries are
+    announced to ``on_retry`` (default: beside the progress bars, or the log without them)."""
     try:
         return _sync(warehouse, client=client, full=full, progress=progress, max_retries=max_retries,
-                     sleep=sleep, now=now)
+                     sleep=sleep, now=now, on_retry=on_retry)
     except stripe.StripeError as exc:
         message = mask_secrets(getattr(exc, "user_message", None) or str(exc) or exc.__class__.__name__)
         raise WarehouseError(f"Stripe API error during sync ({exc.__class__.__name__}): {message}") from None
@@ -186,14 +224,18 @@ def _sync(
     max_retries: int,
     sleep: Callable[[float], None],
     now: Callable[[], float],
+    on_retry: Callable[[str], None] | None,
 ) -> SyncResult:
     result = SyncResult()
-    call = _Caller(result, max_retries=max_retries, sleep=sleep)
     started = int(now())
     with open_warehouse(warehouse) as con, Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.completed:,} objects"),
         TimeElapsedColumn(), disable=not progress, transient=False, console=Console(stderr=True),
     ) as bar:
+        if on_retry is None and progress:
+            on_retry = lambda line: bar.console.print(line, markup=False, highlight=False)  # noqa: E731
+        call = _Caller(result, max_retries=max_retries, sleep=sleep, host=api_host(client),
+                       on_retry=on_retry or log.warning)
         cursors = {} if full else _get_state(con, "sync:cursors")
         events_cursor = cursors.get("event")
         incremental = events_cursor is not None and now() - events_cursor < EVENT_RETENTION

@@ -1,7 +1,8 @@
 """Loading usage logs (metrics.md §1.2): CSV, JSON Lines or Parquet, read natively by DuckDB.
 
 Columns: ``event_id``, ``customer_id``, ``tool_name``, ``timestamp`` (ISO 8601; naive means UTC),
-optional ``status`` (ok | error | rejected; missing means ok), ``user_id``, ``latency_ms``.
+optional ``status`` (ok | error | rejected; missing means ok), ``user_id``, ``latency_ms``, ``tier``
+(the tier the call was admitted under, as the ledger records it; metrics.md §6 contract v2).
 Every row is validated in SQL; malformed rows are counted, kept in ``usage_rejects`` with their
 line number (CSV and JSON Lines: physical line, header = line 1; Parquet: 1-based row number),
 and the rest loads. A repeated ``event_id`` (in the file or already in the warehouse) counts once:
@@ -33,7 +34,7 @@ __all__ = ["USAGE_COLUMNS", "UsageLoad", "load_usage", "insert_usage_rows", "rol
 UsageFormat = Literal["csv", "jsonl", "parquet"]
 
 REQUIRED = ("event_id", "customer_id", "tool_name", "timestamp")
-OPTIONAL = ("status", "user_id", "latency_ms")
+OPTIONAL = ("status", "user_id", "latency_ms", "tier")
 USAGE_COLUMNS = REQUIRED + OPTIONAL
 _MAX_LISTED = 100
 
@@ -47,12 +48,13 @@ _SUFFIXES: dict[str, UsageFormat] = {
 }
 
 # Each format is a relation (SQL text) with the text columns _row, event_id, customer_id,
-# tool_name, ts_text, ts_value, status_text, user_id, latency_text and _bad (a reason found while
-# reading); CHECKED_SQL validates it in one pass.
+# tool_name, ts_text, ts_value, status_text, user_id, latency_text, tier_text and _bad (a reason
+# found while reading); CHECKED_SQL validates it in one pass.
 CSV_RELATION_SQL = """
 SELECT NULL::BIGINT AS _row, {event_id} AS event_id, {customer_id} AS customer_id, {tool_name} AS tool_name,
        {timestamp} AS ts_text, NULL::TIMESTAMP AS ts_value, {status} AS status_text,
-       {user_id} AS user_id, {latency_ms} AS latency_text, NULL::DOUBLE AS latency_value, NULL::VARCHAR AS _bad
+       {user_id} AS user_id, {latency_ms} AS latency_text, NULL::DOUBLE AS latency_value, {tier} AS tier_text,
+       NULL::VARCHAR AS _bad
 FROM read_csv($path, header = true, columns = {columns}, auto_detect = false,
               delim = ',', quote = '"', escape = '"', null_padding = true{reader_options})
 """
@@ -78,6 +80,7 @@ SELECT line_no AS _row,
        j ->> 'event_id' AS event_id, j ->> 'customer_id' AS customer_id, j ->> 'tool_name' AS tool_name,
        j ->> 'timestamp' AS ts_text, NULL::TIMESTAMP AS ts_value, j ->> 'status' AS status_text,
        j ->> 'user_id' AS user_id, j ->> 'latency_ms' AS latency_text, NULL::DOUBLE AS latency_value,
+       j ->> 'tier' AS tier_text,
        CASE WHEN j IS NULL THEN 'invalid JSON' WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
 FROM (SELECT line_no, TRY_CAST(line AS JSON) AS j FROM _usage_lines WHERE line IS NOT NULL AND trim(line) <> '')
 """
@@ -86,14 +89,14 @@ SELECT file_row_number + 1 AS _row,
        CAST(event_id AS VARCHAR) AS event_id, CAST(customer_id AS VARCHAR) AS customer_id,
        CAST(tool_name AS VARCHAR) AS tool_name, {ts_text} AS ts_text, {ts_value} AS ts_value,
        {status} AS status_text, {user_id} AS user_id, {latency_text} AS latency_text,
-       {latency_value} AS latency_value, NULL::VARCHAR AS _bad
+       {latency_value} AS latency_value, {tier} AS tier_text, NULL::VARCHAR AS _bad
 FROM read_parquet($path, file_row_number = true)
 """
 
 # Timestamps: TIMESTAMPTZ parsing reads offsets and takes naive values as UTC (the session's
 # zone); make_timestamp(epoch_us(..)) turns the instant into a naive UTC TIMESTAMP.
 CHECKED_SQL = """
-SELECT _row, event_id, customer_id, tool_name, ts, status, user_id, latency_ms,
+SELECT _row, event_id, customer_id, tool_name, ts, status, user_id, latency_ms, nullif(trim(tier_text), '') AS tier,
     CASE
         WHEN _bad IS NOT NULL THEN _bad
         WHEN nullif(event_id, '') IS NULL THEN 'missing event_id'
@@ -119,8 +122,8 @@ CHECK_SQL = "CREATE OR REPLACE TEMP TABLE _usage_checked AS" + CHECKED_SQL
 
 # Every way in writes the same columns; $source names the file (or ledger) the rows came from.
 _INSERT_EVENTS = """
-INSERT INTO usage_events
-SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source
+INSERT INTO usage_events (event_id, customer_id, tool_name, ts, status, user_id, latency_ms, source, tier)
+SELECT event_id, customer_id, tool_name, ts, status, user_id, latency_ms, $source, tier
 """
 
 # The one-pass load (CSV and Parquet): rows go straight from the file into usage_events, and the
@@ -315,7 +318,7 @@ def _parquet_relation(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         latency_value = "CAST(latency_ms AS DOUBLE)"
     elif "latency_ms" in schema:
         latency_text = "CAST(latency_ms AS VARCHAR)"
-    opt = {c: (f"CAST({_quote(c)} AS VARCHAR)" if c in schema else "NULL::VARCHAR") for c in ("status", "user_id")}
+    opt = {c: (f"CAST({_quote(c)} AS VARCHAR)" if c in schema else "NULL::VARCHAR") for c in ("status", "user_id", "tier")}
     return PARQUET_RELATION_SQL.format(ts_text=ts_text, ts_value=ts_value, latency_text=latency_text,
                                        latency_value=latency_value, **opt)
 
@@ -499,7 +502,7 @@ def insert_usage_rows(
 ) -> tuple[int, int, int]:
     """Validate and insert rows from ``relation_sql`` (a SELECT with the text columns _row,
     event_id, customer_id, tool_name, ts_text, ts_value, status_text, user_id, latency_text,
-    _bad); used by the ledger pull. Returns (rows, loaded, duplicates)."""
+    tier_text, _bad); used by the ledger pull. Returns (rows, loaded, duplicates)."""
     _check(con, relation_sql, params)
     result = _store(con, source=source)
     con.execute("DROP TABLE IF EXISTS _usage_checked")

@@ -1,12 +1,12 @@
--- Calls in M by the customer's tier at the end of M (_m_tier_at) and by tool. Parameters: $m_start, $m_next.
-SELECT coalesce(t.tier, (SELECT name FROM _m_tiers WHERE is_default)) AS tier,
-       e.tool_name,
-       count(*)                                  AS calls,
-       count(*) FILTER (WHERE e.status = 'ok')   AS billable_calls,
-       count(*) FILTER (WHERE e.status = 'error') AS errors,
-       count(*) FILTER (WHERE e.status = 'rejected') AS rejected,
-       count(DISTINCT e.customer_id)             AS customers
-FROM usage_events e LEFT JOIN _m_tier_at t ON t.customer = e.customer_id
-WHERE e.ts >= $m_start AND e.ts < $m_next
+-- Calls in M by the tier each was made on (_m_calls, metrics.md §6 contract v2) and by tool.
+-- Parameters: $m_start, $m_next.
+SELECT tier,
+       tool_name,
+       count(*)                                 AS calls,
+       count(*) FILTER (WHERE status = 'ok')    AS billable_calls,
+       count(*) FILTER (WHERE status = 'error') AS errors,
+       count(*) FILTER (WHERE status = 'rejected') AS rejected,
+       count(DISTINCT customer)                 AS customers
+FROM _m_calls($m_start, $m_next)
 GROUP BY 1, 2
 ORDER BY 1, 3 DESC, 2;

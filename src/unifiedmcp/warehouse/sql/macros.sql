@@ -26,3 +26,8 @@ CREATE OR REPLACE TEMP MACRO mrr_den(interval, n) AS
 CREATE OR REPLACE TEMP MACRO monthly_x100(x, interval, n) AS
     CAST(sign(x) * ((2 * abs(x)::BIGINT * mrr_num(interval) * 100 + mrr_den(interval, n))
                     // (2 * mrr_den(interval, n))) AS BIGINT);
+-- The same for the amount x_num / x_den (x_den > 0): a positive proration's full amount less its
+-- share of discount, full * net / gross (metrics.md §3, contract v2), without rounding it first.
+CREATE OR REPLACE TEMP MACRO monthly_x100_ratio(x_num, x_den, interval, n) AS
+    CAST(sign(x_num) * ((2 * abs(x_num)::HUGEINT * mrr_num(interval) * 100 + mrr_den(interval, n) * x_den)
+                        // (2 * mrr_den(interval, n) * x_den)) AS BIGINT);

@@ -1,4 +1,4 @@
--- Warehouse schema v1 (DuckDB). All times are naive TIMESTAMPs in UTC; amounts are integers in
+-- Warehouse schema (DuckDB; version in _db.SCHEMA_VERSION). All times are naive TIMESTAMPs in UTC; amounts are integers in
 -- the currency's minor unit. Raw tables keep every Stripe object exactly as loaded (JSON), one row
 -- per id (the last copy wins); typed tables (typed/*.sql) are rebuilt from them after each load.
 
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS usage_events (
     status      VARCHAR NOT NULL,      -- ok | error | rejected
     user_id     VARCHAR,
     latency_ms  DOUBLE,
-    source      VARCHAR                -- file path, or ledger:<path>
+    source      VARCHAR,               -- file path, or ledger:<path>
+    tier        VARCHAR                -- the tier the call was admitted under, when the log says
 );
 
 -- Malformed usage rows, with their line (CSV/JSONL, 1-based) or row (Parquet, 1-based) number.

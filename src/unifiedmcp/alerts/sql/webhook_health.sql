@@ -1,4 +1,6 @@
--- Webhook health from the ledger's event log (SQLite), for events received in [:from, :to).
+-- Webhook health from the ledger's event log (SQLite), for events received in [:from, :to): counts
+-- by status, the latest successful and the latest received event before :to, and the
+-- subscriptions the ledger's mirror holds live (active, trialing or past_due).
 -- Times are ISO-8601 UTC text ('YYYY-MM-DDTHH:MM:SS.ffffffZ'), so text comparison orders them.
 SELECT
     count(*)                                                     AS received,
@@ -8,6 +10,10 @@ SELECT
     coalesce(sum(status = 'received'), 0)                        AS pending,
     coalesce(sum(replayed_at IS NOT NULL), 0)                    AS replayed,
     (SELECT max(processed_at) FROM webhook_events
-      WHERE status = 'applied' AND processed_at < :to)           AS last_success_at
+      WHERE status = 'applied' AND processed_at < :to)           AS last_success_at,
+    (SELECT max(received_at) FROM webhook_events
+      WHERE received_at < :to)                                   AS last_received_at,
+    (SELECT count(*) FROM subscriptions
+      WHERE status IN ('active', 'trialing', 'past_due'))        AS live_subscriptions
 FROM webhook_events
 WHERE received_at >= :from AND received_at < :to;
