@@ -20,12 +20,9 @@ from unifiedmcp.months import Month
 OCT = datetime(2026, 10, 15, 12, tzinfo=UTC)
 
 
-def _tiers(path: Path) -> dict[str, str | None]:
-    con = sqlite3.connect(path)
-    try:
-        return dict(con.execute("SELECT event_id, tier FROM usage_events").fetchall())
-    finally:
-        con.close()
+def _tiers(ledger: Ledger) -> dict[str, str | None]:
+    """Each recorded call's tier, through the ledger (either backend)."""
+    return {r[1]: r[8] for r in ledger.usage_events()}
 
 
 def test_each_call_records_the_tier_it_was_admitted_under(ledger: Ledger) -> None:
@@ -39,7 +36,7 @@ def test_each_call_records_the_tier_it_was_admitted_under(ledger: Ledger) -> Non
         ledger.check_and_record("cus_pro", "search", event_id=f"fill-{i}", at=OCT)
     with pytest.raises(QuotaExceeded):
         ledger.check_and_record("cus_pro", "search", event_id="refused", at=OCT)
-    tiers = _tiers(ledger.path)
+    tiers = _tiers(ledger)
     assert (tiers["on-pro-1"], tiers["on-pro-2"], tiers["on-free"], tiers["refused"]) == ("pro", "pro", "free", "free")
 
 
@@ -65,4 +62,4 @@ def test_a_ledger_from_before_the_tier_column_migrates_and_keeps_its_calls(tmp_p
     con.close()
     with Ledger(path) as ledger:
         ledger.check_and_record("cus_a", "t", event_id="new", at=OCT)
-    assert _tiers(path) == {"old": None, "new": "pro"}
+        assert _tiers(ledger) == {"old": None, "new": "pro"}
