@@ -12,6 +12,7 @@ from metrics_scenario import T, Book, write_usage_csv
 SECTION_7 = {
     "top": {"month", "currency", "convention", "mrr", "subscribers", "subscriber_churn_rate", "gross_mrr_churn_rate",
             "net_mrr_churn_rate", "net_revenue_retention", "arpu", "churn_reasons", "payments", "usage", "overages",
+            "overage_revenue", "overage_expected",  # contract v2
             "near_limit", "upgrade_candidates", "excluded"},
     "mrr": {"start", "end", "new", "reactivation", "expansion", "contraction", "churned"},
     "subscribers": {"start", "new", "reactivated", "churned", "end"},
@@ -48,6 +49,8 @@ def test_json_has_exactly_the_section_7_keys(cli, tmp_path: Path) -> None:
         assert set(r[key]) == SECTION_7[key], key
     assert r["payments"]["decline_reasons"] == {"insufficient_funds": 1}
     assert len(r["overages"]) == 1 and set(r["overages"][0]) == SECTION_7["entry"]
+    # 50 calls past pro's 10,000 at 0.2 cents: expected 10; nothing metered is invoiced in this export
+    assert (r["overage_expected"], r["overage_revenue"]) == (10, 0)
     assert r["overages"][0]["overage_amount"] == 10.0  # 50 calls over 10,000 at 0.2 cents
     assert (r["month"], r["currency"], r["convention"], r["mrr"]["end"]) == ("2026-10", "usd", "stripe", 2900)
 

@@ -51,7 +51,8 @@ from ._series import (
 REPORT_KEYS = (
     "month", "currency", "convention", "mrr", "subscribers", "subscriber_churn_rate",
     "gross_mrr_churn_rate", "net_mrr_churn_rate", "net_revenue_retention", "arpu", "churn_reasons",
-    "payments", "usage", "overages", "near_limit", "upgrade_candidates", "excluded",
+    "payments", "usage", "overages", "overage_revenue", "overage_expected", "near_limit", "upgrade_candidates",
+    "excluded",
 )
 
 __all__ = [

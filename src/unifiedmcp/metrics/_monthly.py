@@ -96,6 +96,7 @@ def monthly_on(
     people = _rows(con, LISTED_USAGE_SQL.format(usage=subquery("usage.sql")), {**bounds, "currency": cur})
     totals = _one(con, "usage_totals.sql", bounds)
     excluded = _one(con, "excluded.sql", {**bounds, "currency": cur})
+    billed = _one(con, "overage_revenue.sql", {**bounds, "currency": cur})
 
     start, end = int(mrr["mrr_start"]), int(mrr["mrr_end"])
     churned, contraction = int(mrr["churned"]), int(mrr["contraction"])
@@ -155,6 +156,8 @@ def monthly_on(
             e for e, _ in entries if e["over"] == 0 and e["utilisation"] is not None and e["utilisation"] >= 0.8
         ],
         "upgrade_candidates": [e for e, candidate in entries if candidate],
+        "overage_revenue": amount(billed["overage_revenue"]),
+        "overage_expected": amount(sum(e["overage_amount"] for e, _ in entries)),
         "excluded": {
             "other_currency_lines": int(excluded["other_currency_lines"]),
             "malformed_usage_rows": int(excluded["malformed_usage_rows"]),

@@ -20,8 +20,9 @@ __all__ = [
     "rebuild_typed",
 ]
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 # Raw-table changes per version, applied before the derived tables are rebuilt. 3: usage_events.tier.
+# 4: no raw change (prices and price_catalog gain usage_type, revenue lines skip metered prices).
 _UPGRADE_SQL = "ALTER TABLE usage_events ADD COLUMN IF NOT EXISTS tier VARCHAR"
 
 # Stripe object type -> (JSON Lines file, raw table, typed SQL files rebuilt after a load).

@@ -9,6 +9,7 @@ SELECT
     data ->> 'type'                                          AS type,
     data -> 'recurring' ->> 'interval'                       AS recurring_interval,
     TRY_CAST(data -> 'recurring' ->> 'interval_count' AS INTEGER) AS recurring_interval_count,
+    data -> 'recurring' ->> 'usage_type'                     AS usage_type,
     data ->> 'lookup_key'                                    AS lookup_key,
     data ->> 'nickname'                                      AS nickname,
     data -> 'metadata' ->> 'tier'                            AS metadata_tier,

@@ -7,6 +7,8 @@
 --   * positive proration lines of a subscription item (the "remaining time" half of a change
 --     made with create_prorations): the new price's unit_amount x the line's quantity, less the
 --     line's share of discount, normalised by the price's interval.
+-- Lines of metered prices (usage billed in arrears: the overage) are not recurring revenue; they
+-- are reported as overage_revenue (metrics.md §6 v2, "Billed, not estimated").
 -- A line covers period.start to period.end, cut short at its subscription's ended_at.
 -- Over the instants a positive proration covers, it replaces every other counted line of its
 -- subscription item; where positive prorations of one item overlap, the latest change wins (by
@@ -41,6 +43,7 @@ WITH base AS (
     LEFT JOIN subscriptions s ON s.id = l.subscription
     LEFT JOIN price_catalog p ON p.id = l.price
     WHERE i.status IN ('paid', 'open')
+      AND coalesce(p.usage_type, 'licensed') <> 'metered'
       AND ((l.is_subscription AND NOT l.proration)
            OR (l.proration AND l.amount > 0 AND l.subscription_item IS NOT NULL
                AND p.unit_amount IS NOT NULL AND p.interval IS NOT NULL))
