@@ -10,7 +10,9 @@ import httpx
 import pytest
 import stripe
 
-from unifiedmcp.sandbox import SandboxServer, serve_in_thread
+from unifiedmcp.sandbox import SandboxServer, WebhookReceiver, serve_in_thread
+
+from .helpers import connect
 
 T0 = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())
 HOUR, DAY = 3600, 86400
@@ -251,6 +253,29 @@ def test_a_customer_of_another_account_is_unknown_to_the_meter(sandbox: SandboxS
     _, other_key = sandbox.create_account()
     stranger = sandbox.client(api_key=other_key).v1.customers.create({})
     assert error_of(lambda: record(client, m, stranger.id))["code"] == "meter_event_customer_not_found"
+
+
+def test_a_platform_meters_usage_on_a_connected_account(sandbox: SandboxServer) -> None:
+    """Through Stripe-Account the meter and its events live in the connected account (its own key
+    sees them), and billing.meter.created reaches the platform's Connect endpoint with account."""
+    platform_key = sandbox.create_account()[1]
+    platform = sandbox.client(api_key=platform_key)
+    token = connect(sandbox, platform_key=platform_key)
+    acct = {"stripe_account": token["stripe_user_id"]}
+    with WebhookReceiver() as hub:
+        platform.v1.webhook_endpoints.create({"url": hub.url, "enabled_events": ["billing.meter.created"], "connect": True})
+        m = platform.v1.billing.meters.create({"display_name": "calls", "event_name": "calls",
+                                               "default_aggregation": {"formula": "sum"}}, acct)
+        cus = platform.v1.customers.create({}, acct)
+        platform.v1.billing.meter_events.create(
+            {"event_name": "calls", "payload": {"stripe_customer_id": cus.id, "value": "4"}}, acct)
+        sandbox.wait_for_webhooks()
+        assert [(e["type"], e["data"]["object"]["id"], e["account"]) for e in hub.events()] == [
+            ("billing.meter.created", m.id, token["stripe_user_id"])]
+    own = sandbox.client(api_key=token["access_token"])
+    now = int(datetime.now(timezone.utc).timestamp()) // HOUR * HOUR
+    assert summaries(own, m, cus.id, now - DAY, now + DAY) == [(now - DAY, now + DAY, 4)]
+    assert platform.v1.billing.meters.list().data == []
 
 
 def test_chaos_fails_a_reproducible_share_of_meter_events_some_after_recording(sandbox: SandboxServer) -> None:
