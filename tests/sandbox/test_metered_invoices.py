@@ -81,6 +81,19 @@ def metered_item(sub: stripe.Subscription, tier: Tier) -> stripe.SubscriptionIte
     return next(i for i in sub.items.data if i.price.id == tier.overage.id)
 
 
+def assert_january_usage_lines(client: stripe.StripeClient, cases: list[tuple[Tier, int, int]]) -> None:
+    """For each ``(tier, usage, cents)``: a customer subscribed on January 1 (one shared clock)
+    reports ``usage`` on January 2; its renewal bills it as one line of ``cents``."""
+    clock = new_clock(client)
+    subs = [subscribe(client, clock, tier) for tier, _, _ in cases]
+    advance(client, clock, T0 + 3 * DAY)
+    for sub, (tier, usage, _) in zip(subs, cases):
+        push(client, tier.meter, sub.customer, usage, T0 + DAY)
+    advance(client, clock, FEB1 + 2 * HOUR)
+    for sub, (tier, usage, cents) in zip(subs, cases):
+        assert usage_lines(invoices(client, sub)[-1], tier.overage) == [(usage, cents, T0, FEB1)], (usage, cents)
+
+
 def test_pro_overage_of_10500_calls_is_one_line_of_100_cents_on_the_renewal_invoice(sandbox: SandboxServer) -> None:
     """The first invoice bills the flat price only; the renewal bills February in advance and
     January's 10,500 calls in arrears: 500 over × 0.2 = 100, one line in the current shape."""
@@ -113,16 +126,9 @@ def test_line_amounts_round_half_up_once_for_the_line(sandbox: SandboxServer) ->
     client = sandbox.client()
     pro = make_tier(client, included=10_000, per_call="0.2")
     enterprise = make_tier(client, included=100_000, per_call="0.1", flat=20000)
-    clock = new_clock(client)
-    cases = [(pro, 10_001, 0), (pro, 10_003, 1), (pro, 9_999, 0),
-             (enterprise, 100_005, 1), (enterprise, 100_025, 3), (enterprise, 100_500, 50), (enterprise, 100_000, 0)]
-    subs = [subscribe(client, clock, tier) for tier, _, _ in cases]
-    advance(client, clock, T0 + 3 * DAY)
-    for sub, (tier, calls, _) in zip(subs, cases):
-        push(client, tier.meter, sub.customer, calls, T0 + DAY)
-    advance(client, clock, FEB1 + 2 * HOUR)
-    for sub, (tier, calls, cents) in zip(subs, cases):
-        assert usage_lines(invoices(client, sub)[-1], tier.overage) == [(calls, cents, T0, FEB1)], (calls, cents)
+    assert_january_usage_lines(client, [
+        (pro, 10_001, 0), (pro, 10_003, 1), (pro, 9_999, 0),
+        (enterprise, 100_005, 1), (enterprise, 100_025, 3), (enterprise, 100_500, 50), (enterprise, 100_000, 0)])
 
 
 def test_volume_and_flat_tiers_and_per_unit_decimal_prices(sandbox: SandboxServer) -> None:
@@ -136,16 +142,9 @@ def test_volume_and_flat_tiers_and_per_unit_decimal_prices(sandbox: SandboxServe
     flat_first = make_tier(client, included=0, per_call="0", billing_scheme="tiered", tiers_mode="graduated", tiers=[
         {"up_to": 100, "flat_amount": 500}, {"up_to": "inf", "unit_amount": 2}])
     per_unit = make_tier(client, included=0, per_call="0", unit_amount_decimal="0.05")
-    clock = new_clock(client)
-    cases = [(volume, 800, 800), (volume, 1000, 1000), (volume, 1001, 601), (volume, 6000, 1500),
-             (flat_first, 50, 500), (flat_first, 150, 600), (per_unit, 30, 2)]
-    subs = [subscribe(client, clock, tier) for tier, _, _ in cases]
-    advance(client, clock, T0 + 3 * DAY)
-    for sub, (tier, units, _) in zip(subs, cases):
-        push(client, tier.meter, sub.customer, units, T0 + DAY)
-    advance(client, clock, FEB1 + 2 * HOUR)
-    for sub, (tier, units, cents) in zip(subs, cases):
-        assert usage_lines(invoices(client, sub)[-1], tier.overage) == [(units, cents, T0, FEB1)], (units, cents)
+    assert_january_usage_lines(client, [
+        (volume, 800, 800), (volume, 1000, 1000), (volume, 1001, 601), (volume, 6000, 1500),
+        (flat_first, 50, 500), (flat_first, 150, 600), (per_unit, 30, 2)])
 
 
 def test_usage_is_billed_in_the_period_its_timestamp_falls_in_until_finalization(sandbox: SandboxServer) -> None:
@@ -305,3 +304,17 @@ def test_usage_during_a_trial_is_not_billed_and_the_preview_shows_usage_so_far(s
     assert usage_lines(invoices(client, sub)[-1], pro.overage) == []
     preview = client.v1.invoices.create_preview({"subscription": sub.id})
     assert usage_lines(preview, pro.overage) == [(8, 8, T0 + 14 * DAY, T0 + 14 * DAY + 31 * DAY)]
+
+
+def test_the_final_usage_invoice_keeps_the_subscriptions_discount(sandbox: SandboxServer) -> None:
+    """A 50 % forever coupon applies to the last usage on the final invoice as to any renewal."""
+    client = sandbox.client()
+    pro = make_tier(client, included=0, per_call="1")
+    coupon = client.v1.coupons.create({"percent_off": 50, "duration": "forever"})
+    clock = new_clock(client)
+    sub = subscribe(client, clock, pro, discounts=[{"coupon": coupon.id}], cancel_at_period_end=True)
+    advance(client, clock, T0 + 10 * DAY)
+    push(client, pro.meter, sub.customer, 30, T0 + DAY)
+    advance(client, clock, FEB1 + 2 * HOUR)
+    final = invoices(client, sub)[-1]
+    assert (final.subtotal, final.total, final.status) == (30, 15, "paid")

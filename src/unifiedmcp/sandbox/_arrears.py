@@ -35,7 +35,7 @@ from typing import Any
 from . import _pricing, _usage
 from ._state import Sandbox
 
-__all__ = ["Usage", "window_start", "restart", "forget", "unbilled", "unbilled_all", "quantity"]
+__all__ = ["Usage", "restart", "forget", "unbilled", "unbilled_all", "quantity"]
 
 Obj = dict[str, Any]
 
@@ -52,7 +52,7 @@ class Usage:
     amount: int
 
 
-def window_start(sub: Obj, item: Obj) -> int:
+def _window_start(sub: Obj, item: Obj) -> int:
     return max(item["current_period_start"], (sub.get("_usage_since") or {}).get(item["id"], 0))
 
 
@@ -72,7 +72,7 @@ def quantity(sb: Sandbox, price: Obj, customer: str, start: int, end: int) -> in
 def unbilled(sb: Sandbox, sub: Obj, item: Obj, end: int) -> Usage | None:
     """The item's usage from its window start to ``end`` (``None``: not metered, or no window)."""
     price = item["price"]
-    start = window_start(sub, item)
+    start = _window_start(sub, item)
     if not _pricing.is_metered(price) or start >= end:
         return None
     q = quantity(sb, price, sub["customer"], start, end)

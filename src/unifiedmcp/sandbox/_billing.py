@@ -315,7 +315,7 @@ def final_usage_invoice(sb: Sandbox, sub: Obj, end: int, *, billing_reason: str,
     inv = create_invoice(
         sb, customer=sb.store.get(sub["customer"]), lines=lines, billing_reason=billing_reason, subscription=sub,
         currency=sub["currency"], period=(start, end), auto_advance=True, collection_method=sub["collection_method"],
-        days_until_due=sub.get("days_until_due"), discounts=[],
+        days_until_due=sub.get("days_until_due"),
     )
     if windows:
         inv["_metered"] = windows
