@@ -7,7 +7,10 @@ Measures, for each server (each started here as its own process on 127.0.0.1):
   own speed, without stripe-python's per-request cost);
 - ``customers.list(limit=100)`` latency (median of 15) at both sizes;
 - sandbox only (localstripe has no test clocks): the time to advance a test clock carrying 1,000
-  active subscriptions by one month (+2 h, so every renewal invoice is finalized and charged).
+  active subscriptions by one month (+2 h, so every renewal invoice is finalized and charged);
+- sandbox only (localstripe has no meters): meter events per second into one meter for one
+  customer, each with its own identifier, through stripe-python and raw HTTP, and the server's
+  CPU time per raw event (skipped for a sandbox version without meters, to compare with it).
 
 localstripe re-pickles its whole store on every write, so filling it to 5,000 customers takes
 many minutes; its fill stops after ``--localstripe-fill-seconds`` (default 120) and the report
@@ -104,10 +107,15 @@ def median_ms(n: int, fn: Callable[[], object]) -> float:
     return statistics.median(times)
 
 
-def measure(server: Server, *, size: int, n: int, fill_seconds: float | None) -> None:
+def clients(server: Server) -> tuple[stripe.StripeClient, httpx.Client]:
+    """stripe-python, and a raw keep-alive HTTP client with TCP_NODELAY (the server's own speed)."""
     client = stripe.StripeClient(KEY, base_addresses={"api": server.url}, max_network_retries=0)
     transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    http = httpx.Client(base_url=server.url, transport=transport, headers={"Authorization": f"Bearer {KEY}"})
+    return client, httpx.Client(base_url=server.url, transport=transport, headers={"Authorization": f"Bearer {KEY}"})
+
+
+def measure(server: Server, *, size: int, n: int, fill_seconds: float | None) -> None:
+    client, http = clients(server)
     r = server.results
     stored = 0
 
@@ -144,6 +152,34 @@ def measure(server: Server, *, size: int, n: int, fill_seconds: float | None) ->
     http.close()
 
 
+def meter_events(server: Server, *, n: int) -> None:
+    client, http = clients(server)
+    created = http.post("/v1/billing/meters", data={"display_name": "Bench", "event_name": "bench_calls",
+                                                    "default_aggregation[formula]": "sum"})
+    if created.status_code == 404:  # a sandbox version from before meters
+        http.close()
+        return
+    created.raise_for_status()
+    cus = http.post("/v1/customers").json()["id"]
+
+    def record_sdk(i: int) -> None:
+        client.v1.billing.meter_events.create({"event_name": "bench_calls", "identifier": f"sdk-{i}",
+                                               "payload": {"stripe_customer_id": cus, "value": "1"}})
+
+    def record_raw(i: int) -> None:
+        http.post("/v1/billing/meter_events", data={"event_name": "bench_calls", "identifier": f"raw-{i}",
+                                                    "payload[stripe_customer_id]": cus, "payload[value]": "1"}).raise_for_status()
+
+    for i in range(20):  # warm-up
+        record_raw(-1 - i)
+    r = server.results
+    r["meter_sdk"] = rate(n, record_sdk)
+    cpu = server_cpu(server)
+    r["meter_raw"] = rate(n, record_raw)
+    r["meter_raw_cpu_ms"] = (server_cpu(server) - cpu) * 1000 / n
+    http.close()
+
+
 def clock_advance(server: Server, *, subs: int) -> None:
     client = stripe.StripeClient(KEY, base_addresses={"api": server.url}, max_network_retries=0)
     t0 = 1_767_225_600  # 2026-01-01
@@ -169,7 +205,7 @@ def clock_advance(server: Server, *, subs: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=5000)
-    ap.add_argument("--n", type=int, default=300, help="creates per rate measurement")
+    ap.add_argument("--n", type=int, default=300, help="creates (and meter events) per rate measurement")
     ap.add_argument("--subs", type=int, default=1000)
     ap.add_argument("--localstripe-fill-seconds", type=float, default=120)
     ap.add_argument("--json", action="store_true")
@@ -188,6 +224,8 @@ def main() -> None:
         server = start(name, cmd, ready)
         try:
             measure(server, size=args.size, n=args.n, fill_seconds=fill)
+            if name.startswith("sandbox"):
+                meter_events(server, n=args.n)
             if name.startswith("sandbox (SQLite)"):
                 clock_advance(server, subs=args.subs)
         finally:
@@ -211,11 +249,15 @@ def main() -> None:
                   f"{row[f'list_sdk_{lst}']:12.1f} {row[f'list_raw_{lst}']:12.1f}  {'0' if phase == 'empty' else row[size_key]:>6} "
                   f"(list at {row[size_key]})")
     for row in report:
+        if "meter_raw" in row:
+            print(f"{row['server']}: meter events/s SDK {row['meter_sdk']:.0f}, raw {row['meter_raw']:.0f}, "
+                  f"server CPU {row['meter_raw_cpu_ms']:.2f} ms per raw event")
+    for row in report:
         if "advance_seconds" in row:
             print(f"{row['server']}: test clock with {row['advance_subs']} subscriptions advanced one month in "
                   f"{row['advance_seconds']:.2f} s, server CPU {row['advance_cpu_seconds']:.2f} s "
                   f"(setup {row['setup_subs_seconds']:.1f} s)")
-    print("localstripe: no test clocks (advance not measurable)")
+    print("localstripe: no test clocks, no meters (advance and meter events not measurable)")
 
 
 if __name__ == "__main__":

@@ -91,3 +91,18 @@ def test_invoice_search(sandbox: SandboxServer) -> None:
     res = client.v1.invoices.search({"query": f"customer:'{cus.id}' AND status:'paid' AND total>=7500"})
     assert [i.id for i in res.data] == [inv.id]
     assert client.v1.invoices.search({"query": f"customer:'{cus.id}' AND total<100"}).data == []
+
+
+def test_decimal_invoice_items_round_half_up_once_for_the_line(sandbox: SandboxServer) -> None:
+    """unit_amount_decimal × quantity is rounded half up at the line (Stripe's decimal-amounts
+    rule): 0.5 × 3 = 1.5 -> 2 and 0.25 × 2 = 0.5 -> 1 (not truncated per unit, not to even);
+    a price with a decimal unit amount bills the same way."""
+    client = sandbox.client()
+    cus = client.v1.customers.create({})
+    three = client.v1.invoice_items.create({"customer": cus.id, "currency": "usd", "unit_amount_decimal": "0.5", "quantity": 3})
+    assert (three.amount, str(three.pricing.unit_amount_decimal)) == (2, "0.5")
+    two = client.v1.invoice_items.create({"customer": cus.id, "currency": "usd", "unit_amount_decimal": "0.25", "quantity": 2})
+    assert two.amount == 1
+    prod = client.v1.products.create({"name": "Sub-cent"})
+    price = client.v1.prices.create({"product": prod.id, "currency": "usd", "unit_amount_decimal": "0.05"})
+    assert client.v1.invoice_items.create({"customer": cus.id, "pricing": {"price": price.id}, "quantity": 30}).amount == 2

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 import stripe
 
 from unifiedmcp.sandbox import SandboxServer
+from unifiedmcp.sandbox._params import endpoint_params
+from unifiedmcp.sandbox._router import routes
 
 
 def test_missing_and_invalid_keys_get_401(sandbox: SandboxServer) -> None:
@@ -65,6 +69,15 @@ def test_unknown_parameters_are_rejected_like_stripe(sandbox: SandboxServer) -> 
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.subscriptions.create({"customer": cus.id, "items": [{"prise": "price_x"}]})  # type: ignore[typeddict-unknown-key]
     assert exc.value.param == "items[0][prise]"
+
+
+def test_every_route_is_checked_against_a_stripe_python_typeddict() -> None:
+    """Each route the sandbox serves (meters included) has stripe-python's parameter TypedDict,
+    so an unknown parameter is refused on every one."""
+    served = routes()
+    assert ("POST", "/v1/billing/meter_events") in served
+    for method, template in served:
+        assert endpoint_params(method, re.sub(r"\{\w+\}", "x_1", template)) is not None, (method, template)
 
 
 def test_missing_objects_are_404_resource_missing(sandbox: SandboxServer) -> None:

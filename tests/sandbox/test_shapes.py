@@ -43,6 +43,11 @@ def objects(sandbox_server: SandboxServer) -> dict[str, dict[str, Any]]:
     charge = call("GET", f"/v1/charges/{pi_charge['latest_charge']}")
     refund_pi = call("POST", "/v1/payment_intents", amount="500", currency="usd", payment_method="pm_card_visa", confirm="true")
     we = call("POST", "/v1/webhook_endpoints", url="http://127.0.0.1:9/hook", **{"enabled_events[0]": "*"})
+    meter = call("POST", "/v1/billing/meters", display_name="Shape", event_name=f"shape_{clock['id']}",
+                 **{"default_aggregation[formula]": "sum"})
+    usage = {"event_name": meter["event_name"], "payload[stripe_customer_id]": cus["id"], "payload[value]": "3"}
+    meter_event = call("POST", "/v1/billing/meter_events", identifier=f"shape-{clock['id']}", **usage)
+    start = int(clock["frozen_time"]) - 3600
     out.update(
         {
             "customer": call("GET", f"/v1/customers/{cus['id']}"),
@@ -71,6 +76,14 @@ def objects(sandbox_server: SandboxServer) -> dict[str, dict[str, Any]]:
             "account": call("GET", "/v1/account"),
             "invoiceitem": call("POST", "/v1/invoiceitems", customer=cus["id"], amount="100", currency="usd"),
             "deleted_customer": call("DELETE", f"/v1/customers/{call('POST', '/v1/customers')['id']}"),
+            "billing.meter": meter,
+            "billing.meter_event": meter_event,
+            "billing.meter_event_adjustment": call(
+                "POST", "/v1/billing/meter_event_adjustments", event_name=meter["event_name"], type="cancel",
+                **{"cancel[identifier]": meter_event["identifier"]}),
+            "billing.meter_event_summary": call(
+                "GET", f"/v1/billing/meters/{meter['id']}/event_summaries", customer=cus["id"], start_time=str(start),
+                end_time=str(start + 7200))["data"][0],
         }
     )
     call("DELETE", f"/v1/webhook_endpoints/{we['id']}")
@@ -83,6 +96,7 @@ RESOURCES = [
     "subscription_item", "plan", "invoice", "line_item", "invoice_payment", "payment_intent", "charge", "refund",
     "dispute", "balance", "balance_transaction", "event", "webhook_endpoint", "test_helpers.test_clock",
     "payment_link", "billing_portal.session", "account", "invoiceitem",
+    "billing.meter", "billing.meter_event", "billing.meter_event_adjustment", "billing.meter_event_summary",
 ]
 
 

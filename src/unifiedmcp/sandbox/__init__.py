@@ -42,6 +42,17 @@ Several accounts, Connect and restricted keys (the tenancy model: each customer'
     #   -> 302 redirect_uri?code=ac_...; sb.client().oauth.token({"grant_type": "authorization_code", "code": ...})
     sb.client(stripe_account="acct_...")                    # the platform acting on a connected account
 
+Usage-based billing (Billing Meters, as stripe-python 16 calls them)::
+
+    meter = client.v1.billing.meters.create({"display_name": "MCP calls", "event_name": "mcp_api_call",
+                                             "default_aggregation": {"formula": "sum"}})
+    overage = client.v1.prices.create({"product": prod.id, "currency": "usd", "billing_scheme": "tiered",
+        "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id}, "tiers_mode": "graduated",
+        "tiers": [{"up_to": 10000, "unit_amount": 0}, {"up_to": "inf", "unit_amount_decimal": "0.2"}]})
+    client.v1.billing.meter_events.create({"event_name": "mcp_api_call", "identifier": "call-42",
+        "payload": {"stripe_customer_id": cus.id, "value": "1"}})
+    # renewal invoices bill the ended period's usage; sb.settings(chaos_meter_event_failure_rate=0.2, chaos_seed=1)
+
 From a shell: ``unifiedmcp sandbox serve [--port 12111] [--host 127.0.0.1] [--memory] [--db PATH]
 [--forward-to URL]``, then ``STRIPE_API_BASE=http://127.0.0.1:12111`` and any ``sk_test_`` key
 (each new key is an account of its own; the first one is the primary account, the one
@@ -57,7 +68,10 @@ transactions, subscriptions (incomplete / trialing / active / past_due / unpaid 
 incomplete_expired, prorations), invoices and invoice items (finalize, pay, void,
 mark_uncollectible; ``payments`` and ``confirmation_secret`` when expanded), invoice payments,
 payment links, billing portal sessions (a local HTML page), account, events
-(``previous_attributes`` on updates), webhook endpoints and test clocks. Lists, ``expand``,
+(``previous_attributes`` on updates), webhook endpoints and test clocks; billing meters, meter
+events (identifier de-duplication, the 35-day / 5-minute timestamp window on the customer's test
+clock), cancel adjustments and event summaries; tiered (graduated, volume), decimal and metered
+prices, and metered usage invoiced in arrears. Lists, ``expand``,
 search, idempotency keys, unknown-parameter errors (from stripe-python's own parameter
 TypedDicts), 401/402/403/404/429 errors all follow Stripe. Every object has exactly the top-level
 keys of Stripe's published fixture for its resource.
@@ -101,6 +115,18 @@ Behaviour worth knowing (and where it differs from Stripe; also ``docs/sandbox.m
 - A restricted key's permissions are checked against the route only, not against the objects
   it expands. Settings are server-wide (any key reads them; a secret key changes them).
 - Search is immediately consistent (Stripe's can lag by about a minute).
+- Meters: a renewal bills each metered item's usage of the ended period (by event timestamp;
+  none on the first invoice, none while trialing), recomputed when the draft is finalized (the
+  grace period); amounts are summed exactly and rounded half up once per line (Stripe's
+  decimal-amounts rule). New subscriptions default to ``billing_mode=flexible`` (Stripe's default
+  since 2025-09-30.clover): swapping a metered price mid-period bills its usage so far per
+  ``proration_behavior``; ``classic`` drops it, as Stripe does. A subscription that ends at period
+  end, at ``cancel_at`` or by ``DELETE`` with ``invoice_now`` gets a final usage invoice.
+- Meter events are checked in full on receipt (Stripe reports customer and value problems later,
+  as ``v1.billing.meter.error_report_triggered``): 400s carry the error report's codes.
+  Identifiers are remembered for good (Stripe: at least 24 h); adjustments and summaries are
+  immediate; meter event rate limits are not modelled; ``chaos_meter_event_failure_rate`` makes a
+  share of meter events fail with 429 or 500 (some after recording). Details in docs/sandbox.md.
 - Card outcomes are decided by the test card alone (amounts never trigger declines).
 
 Differences from localstripe 1.15.10 (the other stateful fake; checked by the conformance suite,

@@ -28,7 +28,7 @@ from ._accounts import SECRET, Accounts
 from ._auth import acting_on, authenticate, check_permission, key_from
 from ._clock import run_until
 from ._control import Control
-from ._errors import StripeError
+from ._errors import StripeError, rate_limited
 from ._form import decode_form
 from ._guard import Guard
 from ._oauth import OAuth
@@ -88,10 +88,7 @@ def create_app(
                 cred = authenticate(accounts, key_from(request.headers), api_keys=api_keys)
             rate = accounts.settings.rate_limit_per_second
             if rate and not bucket.take(cred.key, float(rate)):
-                raise StripeError(
-                    429, type="invalid_request_error", code="rate_limit",
-                    message="Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-                )
+                raise rate_limited()
             body = await request.body()
             method = request.method
             path = request.url.path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _arrears, _pricing
 from ._errors import StripeError
 from ._money import new_payment_intent, confirm, resolve_payment_method
 from ._objects import blank, new_id, public
@@ -17,6 +18,9 @@ Obj = dict[str, Any]
 
 __all__ = [
     "build_lines_for_subscription",
+    "usage_lines",
+    "final_usage_invoice",
+    "recompute_totals",
     "create_invoice",
     "finalize",
     "attempt_payment",
@@ -101,13 +105,17 @@ def _line(
 
 
 def build_lines_for_subscription(sb: Sandbox, sub: Obj, *, trial: bool = False) -> list[Obj]:
+    """The licensed items' lines for the subscription's current period, billed in advance
+    (metered items are billed in arrears: :func:`usage_lines`)."""
     lines = []
     for item in sub["items"]["data"]:
         price = item["price"]
+        if _pricing.is_metered(price):
+            continue
         qty = item["quantity"] or 1
         product = sb.store.get(price["product"]) or {"name": price["product"]}
-        amount = 0 if trial else (price["unit_amount"] or 0) * qty
-        desc = f"Trial period for {product.get('name')}" if trial else f"{qty} × {product.get('name')} (at ${(price['unit_amount'] or 0) / 100:.2f} / {price['recurring']['interval']})"
+        amount = 0 if trial else _pricing.amount(sb, price, qty)
+        desc = f"Trial period for {product.get('name')}" if trial else _pricing.describe(sb, price, qty)
         lines.append(
             _line(
                 sb, amount=amount, currency=price["currency"], description=desc,
@@ -116,6 +124,55 @@ def build_lines_for_subscription(sb: Sandbox, sub: Obj, *, trial: bool = False) 
             )
         )
     return lines
+
+
+def usage_lines(sb: Sandbox, sub: Obj, usages: list[_arrears.Usage]) -> tuple[list[Obj], Obj]:
+    """Lines billing metered usage, and what an invoice keeps (``_metered``) to recompute them
+    when it is finalized."""
+    lines, windows = [], {}
+    for u in usages:
+        line = _line(
+            sb, amount=u.amount, currency=u.price["currency"], description=_pricing.describe(sb, u.price, u.quantity),
+            period=(u.start, u.end), quantity=u.quantity, price=u.price, subscription=sub["id"], subscription_item=u.item,
+        )
+        lines.append(line)
+        windows[line["id"]] = {"start": u.start, "end": u.end}
+    return lines, windows
+
+
+def _refresh_usage(sb: Sandbox, inv: Obj) -> None:
+    """The grace period: a draft's metered lines take the usage known when it is finalized."""
+    windows = inv.get("_metered")
+    if not windows:
+        return
+    for line in inv["lines"]["data"]:
+        window = windows.get(line["id"])
+        if window is None:
+            continue
+        price = sb.store.get(line["pricing"]["price_details"]["price"], "price")
+        if price is None:
+            continue
+        q = _arrears.quantity(sb, price, inv["customer"], window["start"], window["end"])
+        amount = _pricing.amount(sb, price, q)
+        line.update(amount=amount, subtotal=amount, quantity=q, quantity_decimal=str(q),
+                    description=_pricing.describe(sb, price, q))
+    recompute_totals(sb, inv)
+
+
+def recompute_totals(sb: Sandbox, inv: Obj) -> None:
+    """Subtotal, discounts and totals of an invoice from its current lines."""
+    lines = inv["lines"]["data"]
+    for l in lines:
+        l["discount_amounts"] = []
+        l["discounts"] = []
+    subtotal = sum(l["amount"] for l in lines)
+    totals = _discount_amounts(sb, inv["discounts"], subtotal, inv.get("_clock"))
+    _spread_discounts(lines, totals)
+    total = subtotal - sum(d["amount"] for d in totals)
+    inv.update(subtotal=subtotal, subtotal_excluding_tax=subtotal, total=total, total_excluding_tax=total,
+               total_discount_amounts=totals, amount_due=max(total, 0), amount_remaining=max(total, 0))
+    inv["lines"]["total_count"] = len(lines)
+    sb.store.touch(inv)
 
 
 def _discount_amounts(sb: Sandbox, discount_ids: list[str], subtotal: int, clock: str | None) -> list[Obj]:
@@ -243,6 +300,30 @@ def create_invoice(
     return inv
 
 
+def final_usage_invoice(sb: Sandbox, sub: Obj, end: int, *, billing_reason: str, for_pending_items: bool = False) -> Obj | None:
+    """The last invoice of an ending subscription: its metered usage up to ``end`` and its pending
+    invoice items, as an auto-advancing draft. ``None`` when it has no metered usage to bill (nor,
+    with ``for_pending_items``, pending invoice items)."""
+    lines, windows = usage_lines(sb, sub, _arrears.unbilled_all(sb, sub, end))
+    pending = for_pending_items and any(
+        ii["customer"] == sub["customer"] and ii["invoice"] is None and _ii_sub(ii) == sub["id"]
+        for ii in sb.store.iter("invoiceitem")
+    )
+    if not lines and not pending:
+        return None
+    start = min((w["start"] for w in windows.values()), default=end)
+    inv = create_invoice(
+        sb, customer=sb.store.get(sub["customer"]), lines=lines, billing_reason=billing_reason, subscription=sub,
+        currency=sub["currency"], period=(start, end), auto_advance=True, collection_method=sub["collection_method"],
+        days_until_due=sub.get("days_until_due"),
+    )
+    if windows:
+        inv["_metered"] = windows
+    sub["latest_invoice"] = inv["id"]
+    sub.setdefault("_invoices", []).append(inv["id"])
+    return inv
+
+
 def _ii_sub(ii: Obj) -> str | None:
     parent = ii.get("parent") or {}
     return (parent.get("subscription_details") or {}).get("subscription")
@@ -254,7 +335,7 @@ def _line_from_item(sb: Sandbox, ii: Obj) -> Obj:
     return _line(
         sb, amount=ii["amount"], currency=ii["currency"], description=ii["description"] or "",
         period=(ii["period"]["start"], ii["period"]["end"]), quantity=ii["quantity"], price=public(price) if price else None,
-        subscription=sub, subscription_item=ii.get("_subscription_item") if ii.get("proration") else None,
+        subscription=sub, subscription_item=ii.get("_subscription_item"),
         invoice_item=ii["id"], proration=bool(ii.get("proration")), metadata=dict(ii["metadata"]),
     )
 
@@ -275,6 +356,7 @@ def _spread_discounts(lines: list[Obj], totals: list[Obj]) -> None:
 
 def finalize(sb: Sandbox, inv: Obj) -> None:
     """draft -> open (or paid if nothing is due); creates the payment intent to charge."""
+    _refresh_usage(sb, inv)
     clock = inv.get("_clock")
     now = sb.now(clock)
     cus = sb.store.get(inv["customer"]) or {}
@@ -460,8 +542,8 @@ def on_failed(sb: Sandbox, pi: Obj, error: StripeError) -> None:
     sb.store.touch(inv)
     sb.emit("invoice.payment_failed", inv, clock=clock)
     sub = _subscription_of(sb, inv)
-    if sub is None or not dunning:
-        return
+    if sub is None or not dunning or sub["status"] in ("canceled", "incomplete_expired"):
+        return  # a final invoice of an ended subscription is retried, but moves nothing
     before = sb.snapshot(sub)
     if sub["status"] in ("active", "trialing"):
         sub["status"] = "past_due"

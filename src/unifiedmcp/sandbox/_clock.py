@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _arrears
 from ._billing import (
     attempt_payment,
     build_lines_for_subscription,
     cancel_subscription,
     create_invoice,
+    final_usage_invoice,
     finalize,
     period_end as _period_end,
+    usage_lines,
     void_invoice,
 )
 from ._periods import add_interval
@@ -95,6 +98,7 @@ def _run(sb: Sandbox, kind: str, oid: str) -> None:
         sb.store.touch(obj)
         sb.emit("customer.subscription.trial_will_end", obj, clock=obj.get("test_clock"))
     elif kind == "cancel_at" and obj["status"] in _LIVE:
+        final_usage_invoice(sb, obj, obj["cancel_at"], billing_reason="subscription_update")
         cancel_subscription(sb, obj, reason="cancellation_requested")
     elif kind == "renew" and obj["status"] in _LIVE:
         renew(sb, obj)
@@ -122,10 +126,12 @@ def renew(sb: Sandbox, sub: Obj) -> None:
     clock = sub.get("test_clock")
     end = _period_end(sub)
     if sub.get("cancel_at_period_end") or (sub.get("cancel_at") and sub["cancel_at"] <= end):
+        final_usage_invoice(sb, sub, end, billing_reason="subscription_cycle")
         cancel_subscription(sb, sub, reason="cancellation_requested")
         return
     before = sb.snapshot(sub)
     ending_trial = sub["status"] == "trialing" and sub.get("trial_end") and sub["trial_end"] <= end
+    usages = _arrears.unbilled_all(sb, sub, end)  # the period that ends, billed in arrears
     rec = sub["items"]["data"][0]["price"]["recurring"]
     anchor = sub["billing_cycle_anchor"]
     idx = sub.get("_period_index", 0) + 1
@@ -138,15 +144,19 @@ def renew(sb: Sandbox, sub: Obj) -> None:
         **sub["items"],
         "data": [{**item, "current_period_start": end, "current_period_end": nxt} for item in sub["items"]["data"]],
     }
+    sub.pop("_usage_since", None)  # every item's usage window now starts with the new period
     if ending_trial:
         sub["status"] = "active"
     cus = sb.store.get(sub["customer"])
     auto = sub["status"] != "unpaid"  # unpaid subscriptions keep drafting invoices, uncharged
+    arrears, windows = usage_lines(sb, sub, usages)
     inv = create_invoice(
-        sb, customer=cus, lines=build_lines_for_subscription(sb, sub), billing_reason="subscription_cycle",
+        sb, customer=cus, lines=build_lines_for_subscription(sb, sub) + arrears, billing_reason="subscription_cycle",
         subscription=sub, currency=sub["currency"], period=(before_start(before), end), auto_advance=auto,
         collection_method=sub["collection_method"], days_until_due=sub.get("days_until_due"),
     )
+    if windows:
+        inv["_metered"] = windows
     sub["latest_invoice"] = inv["id"]
     sub.setdefault("_invoices", []).append(inv["id"])
     _expire_discounts(sb, sub)

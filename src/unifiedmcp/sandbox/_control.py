@@ -94,8 +94,10 @@ class Control:
                     self.accounts.save_settings()
                     self.accounts.db.commit()
                     dispatcher = self.accounts.shared.dispatcher
-                    if dispatcher is not None and "chaos_seed" in values:
-                        dispatcher.reseed()
+                    if "chaos_seed" in values:
+                        self.accounts.shared.chaos.seed(self.accounts.settings.chaos_seed)
+                        if dispatcher is not None:
+                            dispatcher.reseed()
             return JSONResponse(self.accounts.settings.to_dict())
         except StripeError as exc:
             return _error(exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["StripeError", "invalid", "missing", "card_error"]
+__all__ = ["StripeError", "invalid", "missing", "card_error", "rate_limited"]
 
 
 class StripeError(Exception):
@@ -58,6 +58,14 @@ def missing(kind: str, ident: str, *, param: str | None = "id", status: int = 40
         message=f"No such {kind}: '{ident}'",
         param=param,
         code="resource_missing",
+    )
+
+
+def rate_limited() -> StripeError:
+    """429 ``rate_limit``, Stripe's answer to too many requests."""
+    return StripeError(
+        429, type="invalid_request_error", code="rate_limit",
+        message="Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
     )
 
 

@@ -51,7 +51,7 @@ def decode_form(raw: str) -> dict[str, Any]:
 
 
 # Maps with free-form keys: "metadata[123]=x" is a key "123", never an array index.
-_FREE_KEYS = frozenset({"metadata", "evidence"})
+_FREE_KEYS = frozenset({"metadata", "evidence", "payload"})
 
 
 def _finish(node: Any, key: str | None = None) -> Any:

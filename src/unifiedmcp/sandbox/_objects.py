@@ -39,6 +39,7 @@ PREFIXES: dict[str, str] = {
     "clock": "test_helpers.test_clock",
     "acct": "account",
     "di": "discount",
+    "mtr": "billing.meter",  # mtr_test_...
 }
 
 

@@ -17,6 +17,10 @@ _RESOURCES: dict[str, str] = {
     "account": "account",
     "balance": "balance",
     "balance_transactions": "balance",
+    # Stripe's permissions reference names one pair for meters; it covers their events too.
+    "billing/meter_event_adjustments": "billing_meter",
+    "billing/meter_events": "billing_meter",
+    "billing/meters": "billing_meter",
     "billing_portal/sessions": "billing_portal_session",
     "charges": "charge",
     "coupons": "coupon",

@@ -180,6 +180,7 @@ def serve_in_thread(
     accounts.db.commit()
     if settings:
         accounts.settings.update(settings)
+        accounts.shared.chaos.seed(accounts.settings.chaos_seed)
     forward = [ForwardTarget(u, "whsec_" + secrets.token_urlsafe(24)) for u in forward_to]
     app = create_app(accounts, api_keys={key}, forward=forward, tick_seconds=tick_seconds, check_host=is_loopback(host))
     sock = bind(host, port)

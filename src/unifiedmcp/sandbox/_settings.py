@@ -19,6 +19,11 @@ class SandboxSettings:
     becomes ``canceled`` (``dunning_final_action="cancel"``), ``unpaid`` or stays ``past_due``.
     Webhook retries follow Stripe's test-mode schedule (10 min, 30 min, 90 min, ...; ``3**n``
     growth) multiplied by ``webhook_retry_scale`` (tests use e.g. 0.0001).
+
+    ``chaos_meter_event_failure_rate`` is the share of ``POST /v1/billing/meter_events`` requests
+    that fail, each in one of three ways chosen with equal odds: 429 ``rate_limit`` or 500
+    ``api_error`` before anything is recorded, or 500 ``api_error`` after the event was recorded
+    (a response lost on the way back). Drawn from a generator seeded with ``chaos_seed``.
     """
 
     dunning_retry_days: list[float] = field(default_factory=lambda: [3.0, 5.0, 7.0])
@@ -33,6 +38,7 @@ class SandboxSettings:
     chaos_reorder: bool = False
     chaos_reorder_window_seconds: float = 0.25
     chaos_seed: int | None = None
+    chaos_meter_event_failure_rate: float = 0.0
     rate_limit_per_second: float | None = None
     oauth_code_lifetime_seconds: float = 300.0
 
@@ -48,4 +54,6 @@ class SandboxSettings:
                 raise invalid("dunning_final_action must be cancel, unpaid or past_due", param=key)
             if key == "dunning_retry_days":
                 value = [float(v) for v in value]
+            if key == "chaos_meter_event_failure_rate" and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise invalid("chaos_meter_event_failure_rate must be a number from 0 to 1", param=key)
             setattr(self, key, value)

@@ -8,6 +8,7 @@ share (settings, the webhook dispatcher, the server's URL) lives in :class:`Shar
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -34,12 +35,14 @@ INCLUDABLES: dict[str, dict[str, Callable[[Sandbox, Obj], Any]]] = {}
 
 
 class Shared:
-    """What every account of one server shares: settings, the webhook dispatcher, the base URL."""
+    """What every account of one server shares: settings, the webhook dispatcher, the base URL,
+    and the generator behind request-level chaos (reseeded whenever ``chaos_seed`` is set)."""
 
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         self.dispatcher: Dispatcher | None = None
         self.base_url = "http://127.0.0.1:12111"  # set by the server once it knows its port
+        self.chaos = random.Random(settings.chaos_seed)
 
 
 class Sandbox:
@@ -64,6 +67,10 @@ class Sandbox:
     @property
     def base_url(self) -> str:
         return self._shared.base_url
+
+    @property
+    def chaos(self) -> random.Random:
+        return self._shared.chaos
 
     # -- time --------------------------------------------------------------------------------
     def now(self, clock: str | None = None) -> int:

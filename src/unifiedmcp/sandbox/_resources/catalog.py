@@ -6,8 +6,9 @@ import secrets
 
 from .._errors import invalid, missing
 from .._objects import blank, new_id, public, to_bool, to_float, to_int
+from .._pricing import parse_tiers, tiers_of, unit_fields
 from .._router import route
-from .._state import Sandbox
+from .._state import INCLUDABLES, Sandbox
 from ._common import Obj, apply_metadata, do_search, require
 
 
@@ -94,6 +95,31 @@ def product_search(sb: Sandbox, p: Obj) -> Obj:
 
 
 # -- prices -------------------------------------------------------------------------------------
+def _recurring(sb: Sandbox, r: Obj) -> Obj:
+    interval = require(r, "interval")
+    if interval not in ("day", "week", "month", "year"):
+        raise invalid("Invalid recurring[interval]: must be one of day, month, week, or year", param="recurring[interval]")
+    usage_type = r.get("usage_type", "licensed")
+    if usage_type not in ("licensed", "metered"):
+        raise invalid("Invalid recurring[usage_type]: must be one of licensed or metered", param="recurring[usage_type]")
+    meter = r.get("meter") or None
+    if usage_type == "metered" and meter is None:
+        raise invalid("Starting with Stripe version `2025-03-31.basil`, metered prices must be backed by meters.",
+                      param="recurring[meter]")
+    if meter is not None:
+        if usage_type != "metered":
+            raise invalid("`recurring[meter]` can only be set when `recurring[usage_type]` is `metered`.", param="recurring[meter]")
+        if sb.get("billing.meter", meter, param="recurring[meter]")["status"] != "active":
+            raise invalid("You can't attach a deactivated meter to a price.", param="recurring[meter]")
+    return {
+        "interval": interval,
+        "interval_count": to_int(r.get("interval_count", 1), param="recurring[interval_count]", minimum=1),
+        "meter": meter,
+        "usage_type": usage_type,
+        "trial_period_days": to_int(r["trial_period_days"], param="recurring[trial_period_days]", minimum=0) if r.get("trial_period_days") else None,
+    }
+
+
 def _price(sb: Sandbox, p: Obj) -> Obj:
     currency = str(require(p, "currency")).lower()
     if "product" in p and p["product"]:
@@ -102,27 +128,27 @@ def _price(sb: Sandbox, p: Obj) -> Obj:
         product = product_create(sb, p["product_data"])["id"]
     else:
         raise invalid("You must specify either `product` or `product_data` when creating a price.", param="product")
-    if "unit_amount" in p:
-        unit = to_int(p["unit_amount"], param="unit_amount", minimum=0)
-    elif "unit_amount_decimal" in p:
-        unit = int(round(to_float(p["unit_amount_decimal"], param="unit_amount_decimal")))
-    elif p.get("custom_unit_amount"):
-        unit = None
+    scheme = p.get("billing_scheme", "per_unit")
+    if scheme not in ("per_unit", "tiered"):
+        raise invalid("Invalid billing_scheme: must be one of per_unit or tiered", param="billing_scheme")
+    tiers, tiers_mode = None, None
+    if scheme == "tiered":
+        for name in ("unit_amount", "unit_amount_decimal"):
+            if name in p:
+                raise invalid(f"You cannot set `{name}` when `billing_scheme` is `tiered`; set the amounts in `tiers`.", param=name)
+        tiers_mode = require(p, "tiers_mode")
+        if tiers_mode not in ("graduated", "volume"):
+            raise invalid("Invalid tiers_mode: must be one of graduated or volume", param="tiers_mode")
+        tiers = parse_tiers(p.get("tiers"))
+        unit, unit_text = None, None
     else:
-        raise invalid("Missing required param: unit_amount.", param="unit_amount")
-    recurring = None
-    if isinstance(p.get("recurring"), dict):
-        r = p["recurring"]
-        interval = require(r, "interval")
-        if interval not in ("day", "week", "month", "year"):
-            raise invalid("Invalid recurring[interval]: must be one of day, month, week, or year", param="recurring[interval]")
-        recurring = {
-            "interval": interval,
-            "interval_count": to_int(r.get("interval_count", 1), param="recurring[interval_count]", minimum=1),
-            "meter": r.get("meter"),
-            "usage_type": r.get("usage_type", "licensed"),
-            "trial_period_days": to_int(r["trial_period_days"], param="recurring[trial_period_days]", minimum=0) if r.get("trial_period_days") else None,
-        }
+        for name in ("tiers", "tiers_mode"):
+            if name in p:
+                raise invalid(f"`{name}` can only be set when `billing_scheme` is `tiered`.", param=name)
+        unit, unit_text = unit_fields(p)
+        if unit_text is None and not p.get("custom_unit_amount"):
+            raise invalid("Missing required param: unit_amount.", param="unit_amount")
+    recurring = _recurring(sb, p["recurring"]) if isinstance(p.get("recurring"), dict) else None
     lookup_key = p.get("lookup_key")
     if lookup_key:
         for other in sb.store.iter("price"):
@@ -138,7 +164,7 @@ def _price(sb: Sandbox, p: Obj) -> Obj:
         "price",
         id=new_id("price"),
         active=to_bool(p.get("active", True), param="active"),
-        billing_scheme=p.get("billing_scheme", "per_unit"),
+        billing_scheme=scheme,
         created=sb.now(),
         currency=currency,
         custom_unit_amount=None,
@@ -147,11 +173,12 @@ def _price(sb: Sandbox, p: Obj) -> Obj:
         product=product,
         recurring=recurring,
         tax_behavior=p.get("tax_behavior", "unspecified"),
-        tiers_mode=None,
+        tiers_mode=tiers_mode,
         transform_quantity=None,
         type="recurring" if recurring else "one_time",
         unit_amount=unit,
-        unit_amount_decimal=str(unit) if unit is not None else None,
+        unit_amount_decimal=unit_text,
+        _tiers=tiers,
     )
     apply_metadata(price, p)
     sb.store.put(price)
@@ -221,6 +248,10 @@ def price_list(sb: Sandbox, p: Obj) -> Obj:
 @route("GET", "/v1/prices/search")
 def price_search(sb: Sandbox, p: Obj) -> Obj:
     return do_search(sb, "price", p, url="/v1/prices/search", resource="prices")
+
+
+# A price's tiers appear only when expanded (``expand: ["tiers"]``), as with Stripe.
+INCLUDABLES["price"] = {"tiers": lambda sb, node: [dict(t) for t in tiers_of(sb, node)]}
 
 
 # -- coupons ------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from .. import _billing as engine
+from .. import _pricing
 from .._errors import invalid
 from .._money import resolve_payment_method
 from .._objects import blank, new_id, public, to_bool, to_int
@@ -15,8 +18,10 @@ from .catalog import apply_discounts
 def _invoice_item(sb: Sandbox, cus: Obj, *, amount: int, currency: str, description: str | None, price: Obj | None,
                   quantity: int, period: tuple[int, int], subscription: str | None, proration: bool = False,
                   subscription_item: str | None = None, invoice: str | None = None, metadata: Obj | None = None,
-                  discountable: bool = True, persist: bool = True) -> Obj:
+                  discountable: bool = True, persist: bool = True, unit_amount_decimal: str | None = None) -> Obj:
     clock = cus.get("test_clock")
+    if unit_amount_decimal is None:
+        unit_amount_decimal = price["unit_amount_decimal"] if price else str(amount // max(quantity, 1))
     ii = blank(
         "invoiceitem",
         id=new_id("ii"),
@@ -35,7 +40,7 @@ def _invoice_item(sb: Sandbox, cus: Obj, *, amount: int, currency: str, descript
         tax_rates=[],
         test_clock=clock,
         parent={"type": "subscription_details", "subscription_details": {"subscription": subscription, "subscription_item": subscription_item}} if subscription else None,
-        pricing={"type": "price_details", "price_details": {"price": price["id"], "product": price["product"]} if price else None, "unit_amount_decimal": str(amount // max(quantity, 1)) if not price else price["unit_amount_decimal"]},
+        pricing={"type": "price_details", "price_details": {"price": price["id"], "product": price["product"]} if price else None, "unit_amount_decimal": unit_amount_decimal},
         net_amount=amount,
         quantity_decimal=str(quantity),
         _subscription_item=subscription_item,
@@ -53,13 +58,19 @@ def ii_create(sb: Sandbox, p: Obj) -> Obj:
     price_id = p.get("price") or sget(p, "pricing", "price")
     price = sb.get("price", price_id, param="pricing[price]") if price_id else None
     qty = to_int(p.get("quantity", 1), param="quantity", minimum=1)
+    unit_text = None
     if price is not None:
-        amount = (price["unit_amount"] or 0) * qty
+        amount = _pricing.amount(sb, price, qty)
         currency = price["currency"]
     else:
         if "amount" not in p and "unit_amount_decimal" not in p:
             raise invalid("Missing required param: amount.", param="amount")
-        amount = to_int(p["amount"], param="amount") if "amount" in p else int(float(p["unit_amount_decimal"])) * qty
+        if "amount" in p:
+            amount = to_int(p["amount"], param="amount")
+        else:
+            # Rounded once for the line, half up, like every decimal amount (see _pricing).
+            unit_text = _pricing.parse_decimal(p["unit_amount_decimal"], param="unit_amount_decimal")
+            amount = _pricing.round_half_up(Decimal(unit_text) * qty)
         currency = str(require(p, "currency")).lower()
     inv = None
     if p.get("invoice"):
@@ -75,29 +86,15 @@ def ii_create(sb: Sandbox, p: Obj) -> Obj:
         sb, cus, amount=amount, currency=currency, description=p.get("description"), price=public(price) if price else None,
         quantity=qty, period=(to_int(period.get("start"), param="period[start]"), to_int(period.get("end"), param="period[end]")) if period else (now, now), subscription=sub_id,
         invoice=inv["id"] if inv else None, discountable=to_bool(p.get("discountable", True), param="discountable"),
+        unit_amount_decimal=unit_text,
     )
     apply_metadata(ii, p)
     if inv is not None:
         line = engine._line_from_item(sb, ii)
         line["invoice"] = inv["id"]
         inv["lines"] = {**inv["lines"], "data": inv["lines"]["data"] + [line]}
-        _recompute(sb, inv)
+        engine.recompute_totals(sb, inv)
     return ii
-
-
-def _recompute(sb: Sandbox, inv: Obj) -> None:
-    lines = inv["lines"]["data"]
-    for l in lines:
-        l["discount_amounts"] = []
-        l["discounts"] = []
-    subtotal = sum(l["amount"] for l in lines)
-    totals = engine._discount_amounts(sb, inv["discounts"], subtotal, inv.get("_clock"))
-    engine._spread_discounts(lines, totals)
-    total = subtotal - sum(d["amount"] for d in totals)
-    inv.update(subtotal=subtotal, subtotal_excluding_tax=subtotal, total=total, total_excluding_tax=total,
-               total_discount_amounts=totals, amount_due=max(total, 0), amount_remaining=max(total, 0))
-    inv["lines"]["total_count"] = len(lines)
-    sb.store.touch(inv)
 
 
 @route("GET", "/v1/invoiceitems/{iid}")
@@ -128,7 +125,7 @@ def ii_delete(sb: Sandbox, p: Obj, iid: str) -> Obj:
             raise invalid("This invoice item is on a finalized invoice and cannot be deleted.")
         if inv is not None:
             inv["lines"] = {**inv["lines"], "data": [l for l in inv["lines"]["data"] if (l.get("parent") or {}).get("invoice_item_details", {}) is None or (l["parent"].get("invoice_item_details") or l["parent"].get("subscription_item_details") or {}).get("invoice_item") != iid]}
-            _recompute(sb, inv)
+            engine.recompute_totals(sb, inv)
     sb.store.remove(iid)
     sb.emit("invoiceitem.deleted", ii, clock=ii.get("test_clock"))
     return {"id": iid, "object": "invoiceitem", "deleted": True}
@@ -168,7 +165,7 @@ def inv_create(sb: Sandbox, p: Obj) -> Obj:
         inv["default_payment_method"] = resolve_payment_method(sb, p["default_payment_method"], param="default_payment_method")["id"]
     if "discounts" in p:
         inv["discounts"] = apply_discounts(sb, p, customer=cus["id"], subscription=None, clock=clock)
-        _recompute(sb, inv)
+        engine.recompute_totals(sb, inv)
     apply_metadata(inv, p)
     # Stripe finalizes an auto_advance draft about an hour after creation.
     inv["automatically_finalizes_at"] = now + sb.settings.finalize_delay_seconds if inv["auto_advance"] else None
@@ -198,7 +195,7 @@ def inv_update(sb: Sandbox, p: Obj, iid: str) -> Obj:
             inv["automatically_finalizes_at"] = sb.now(inv.get("_clock")) + sb.settings.finalize_delay_seconds if inv["auto_advance"] else None
     if "discounts" in p:
         inv["discounts"] = apply_discounts(sb, p, customer=inv["customer"], subscription=None, clock=inv.get("_clock"))
-        _recompute(sb, inv)
+        engine.recompute_totals(sb, inv)
     apply_metadata(inv, p)
     sb.store.touch(inv)
     sb.emit_updated("invoice.updated", inv, before, clock=inv.get("_clock"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from .. import _arrears, _pricing
 from .. import _billing as engine
 from .._errors import invalid
 from .._money import attach, resolve_payment_method, would_fail
@@ -28,9 +29,20 @@ def _plan(price: Obj) -> Obj:
         id=price["id"], active=price["active"], amount=price["unit_amount"], amount_decimal=price["unit_amount_decimal"],
         billing_scheme=price["billing_scheme"], created=price["created"], currency=price["currency"],
         interval=rec.get("interval"), interval_count=rec.get("interval_count"), metadata=dict(price["metadata"]),
-        meter=None, nickname=price["nickname"], product=price["product"], tiers_mode=None, transform_usage=None,
-        trial_period_days=rec.get("trial_period_days"), usage_type=rec.get("usage_type", "licensed"),
+        meter=rec.get("meter"), nickname=price["nickname"], product=price["product"], tiers_mode=price["tiers_mode"],
+        transform_usage=None, trial_period_days=rec.get("trial_period_days"), usage_type=rec.get("usage_type", "licensed"),
     )
+
+
+def _quantity(price: Obj, item: Obj, param: str, default: int | None) -> int | None:
+    """An item's quantity: none for a metered price (Stripe refuses one), else the given one."""
+    if _pricing.is_metered(price):
+        if "quantity" in item:
+            index = param.rsplit("[", 1)[0]
+            raise invalid(f"Quantity should not be specified where usage_type is `metered`. Remove quantity from `{index}`.",
+                          param=param)
+        return None
+    return to_int(item["quantity"], param=param, minimum=0) if "quantity" in item else default
 
 
 def _resolve_price(sb: Sandbox, item: Obj, i: int) -> Obj:
@@ -40,7 +52,7 @@ def _resolve_price(sb: Sandbox, item: Obj, i: int) -> Obj:
         from .catalog import _price
 
         pd = item["price_data"]
-        price = _price(sb, {"currency": pd.get("currency"), "product": pd.get("product"), "unit_amount": pd.get("unit_amount"), "recurring": pd.get("recurring")})
+        price = _price(sb, {k: pd[k] for k in ("currency", "product", "unit_amount", "unit_amount_decimal", "recurring") if k in pd})
     else:
         raise invalid("Missing required param: items[0][price].", param=f"items[{i}][price]")
     if price["type"] != "recurring":
@@ -53,7 +65,7 @@ def _resolve_price(sb: Sandbox, item: Obj, i: int) -> Obj:
     return price
 
 
-def _item(sb: Sandbox, sub_id: str, price: Obj, qty: int, now: int, start: int, end: int, metadata: Obj | None = None) -> Obj:
+def _item(sb: Sandbox, sub_id: str, price: Obj, qty: int | None, now: int, start: int, end: int, metadata: Obj | None = None) -> Obj:
     return blank(
         "subscription_item",
         id=new_id("si", 14), created=now, discounts=[], metadata=metadata or {}, price=public(price), plan=_plan(price),
@@ -95,7 +107,8 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
     for i, it in enumerate(raw_items):
         if not isinstance(it, dict):
             raise invalid("Invalid array", param=f"items[{i}]")
-        priced.append((_resolve_price(sb, it, i), to_int(it.get("quantity", 1), param=f"items[{i}][quantity]", minimum=0), it.get("metadata") if isinstance(it.get("metadata"), dict) else None))
+        price = _resolve_price(sb, it, i)
+        priced.append((price, _quantity(price, it, f"items[{i}][quantity]", 1), it.get("metadata") if isinstance(it.get("metadata"), dict) else None))
     currency = priced[0][0]["currency"]
     rec0 = priced[0][0]["recurring"]
     for i, (price, _, _) in enumerate(priced):
@@ -120,7 +133,10 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
     elif to_bool(p.get("trial_from_plan", False), param="trial_from_plan") and rec0.get("trial_period_days"):
         trial_end = now + int(rec0["trial_period_days"]) * 86400
     pm = _default_pm(sb, cus, p)
-    total = sum((pr["unit_amount"] or 0) * q for pr, q, _ in priced)
+    total = sum(_pricing.amount(sb, pr, q) for pr, q, _ in priced if q is not None)
+    mode = sget(p, "billing_mode", "type") or "flexible"  # the default since 2025-09-30.clover
+    if mode not in ("classic", "flexible"):
+        raise invalid("Invalid billing_mode[type]: must be one of classic or flexible", param="billing_mode[type]")
     if behavior == "error_if_incomplete" and trial_end is None and total > 0 and collection == "charge_automatically":
         error = would_fail(pm, off_session=False)
         if error is not None:
@@ -161,7 +177,11 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
         trial_end=trial_end,
         trial_settings={"end_behavior": {"missing_payment_method": sget(p, "trial_settings", "end_behavior", "missing_payment_method") or "create_invoice"}},
         trial_start=now if trial_end else None,
-        billing_mode={"type": "classic", "flexible": None},
+        billing_mode={
+            "type": mode,
+            "flexible": {"proration_discounts": sget(p, "billing_mode", "flexible", "proration_discounts") or "included"} if mode == "flexible" else None,
+            "updated_at": now if mode == "flexible" else None,
+        },
         _invoices=[],
         _period_index=0,
     )
@@ -219,17 +239,32 @@ def _prorate(sb: Sandbox, sub: Obj, old: Obj, new: Obj | None, now: int, *, pers
     out = []
     cus = sb.store.get(sub["customer"])
     for item, sign in ((old, -1), (new, 1)):
-        if item is None or item["quantity"] == 0:
+        if item is None or not item["quantity"]:  # metered items have no quantity: billed by usage
             continue
         price = item["price"]
         product = (sb.store.get(price["product"]) or {}).get("name", price["product"])
-        amount = sign * int(round((price["unit_amount"] or 0) * item["quantity"] * frac))
+        amount = sign * int(round(float(_pricing.exact_amount(sb, price, item["quantity"])) * frac))
         label = "Unused time on" if sign < 0 else "Remaining time on"
         desc = f"{label} {'' if item['quantity'] == 1 else str(item['quantity']) + ' × '}{product} after {_fmt_date(now)}"
         out.append(_invoice_item(sb, cus, amount=amount, currency=price["currency"], description=desc, price=price,
                                  quantity=item["quantity"], period=(now, end), subscription=sub["id"], proration=True,
                                  subscription_item=item["id"], persist=persist))
     return out
+
+
+def _close_usage(sb: Sandbox, sub: Obj, old: Obj, now: int) -> list[Obj]:
+    """In flexible billing mode, an outgoing metered price's usage so far as a pending invoice
+    item (Stripe: "we create an invoice item that bills for previously reported metered usage
+    when you remove a metered price"); classic mode does not bill it."""
+    if sub["billing_mode"]["type"] != "flexible":
+        return []
+    usage = _arrears.unbilled(sb, sub, old, now)
+    if usage is None or usage.quantity == 0:
+        return []
+    return [_invoice_item(sb, sb.store.get(sub["customer"]), amount=usage.amount, currency=usage.price["currency"],
+                          description=_pricing.describe(sb, usage.price, usage.quantity), price=usage.price,
+                          quantity=usage.quantity, period=(usage.start, usage.end), subscription=sub["id"],
+                          subscription_item=old["id"])]
 
 
 @route("POST", "/v1/subscriptions/{sid}")
@@ -255,6 +290,8 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
         if error is not None:
             raise error
     created_items: list[Obj] = []
+    started: list[str] = []
+    ended: list[str] = []
     if isinstance(p.get("items"), list):
         items = [dict(i) for i in sub["items"]["data"]]
         by_id = {i["id"]: i for i in items}
@@ -268,6 +305,8 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
                 if to_bool(change.get("deleted", False), param=f"items[{n}][deleted]"):
                     if proration != "none" and sub["status"] in ("active", "past_due"):
                         created_items += _prorate(sb, sub, old, None, now)
+                        created_items += _close_usage(sb, sub, old, now)
+                    ended.append(old["id"])
                     items.remove(old)
                     continue
                 new = dict(old)
@@ -275,29 +314,41 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
                     price = _resolve_price(sb, change, n)
                     new["price"] = public(price)
                     new["plan"] = _plan(price)
-                if "quantity" in change:
-                    new["quantity"] = to_int(change["quantity"], param=f"items[{n}][quantity]", minimum=0)
+                # A licensed item keeps its quantity through a price change; a metered one has none.
+                kept = old["quantity"] if old["quantity"] is not None else 1
+                new["quantity"] = _quantity(new["price"], change, f"items[{n}][quantity]", kept)
                 if isinstance(change.get("metadata"), dict):
                     from .._objects import metadata_update
 
                     new["metadata"] = metadata_update(old["metadata"], change["metadata"])
-                changed = new["price"]["id"] != old["price"]["id"] or new["quantity"] != old["quantity"]
+                swapped = new["price"]["id"] != old["price"]["id"]
+                changed = swapped or new["quantity"] != old["quantity"]
                 if changed and proration != "none" and sub["status"] in ("active", "past_due"):
                     created_items += _prorate(sb, sub, old, new, now)
+                    if swapped:
+                        created_items += _close_usage(sb, sub, old, now)
+                if swapped:
+                    started.append(new["id"])
                 items[items.index(old)] = new
             else:
                 price = _resolve_price(sb, change, n)
-                qty = to_int(change.get("quantity", 1), param=f"items[{n}][quantity]", minimum=0)
+                qty = _quantity(price, change, f"items[{n}][quantity]", 1)
                 ref = items[0] if items else None
                 start = ref["current_period_start"] if ref else now
                 end = ref["current_period_end"] if ref else add_interval(now, price["recurring"]["interval"], price["recurring"]["interval_count"])
                 new = _item(sb, sid, price, qty, now, start, end)
                 if proration != "none" and sub["status"] in ("active", "past_due"):
                     created_items += _prorate(sb, sub, {**new, "quantity": 0}, new, now)
+                started.append(new["id"])
                 items.append(new)
         if not items:
             raise invalid("A subscription must have at least one active plan. To cancel a subscription, please use the cancel API endpoint.", param="items")
         sub["items"] = {**sub["items"], "data": items, "total_count": len(items)}
+        # A price that arrives mid-period bills usage from now on; a removed item's window goes.
+        for item_id in started:
+            _arrears.restart(sub, item_id, now)
+        for item_id in ended:
+            _arrears.forget(sub, item_id)
     for k in ("description",):
         if k in p:
             sub[k] = p[k] or None
@@ -366,17 +417,25 @@ def _end_trial_now(sb: Sandbox, sub: Obj, now: int) -> None:
 
 @route("DELETE", "/v1/subscriptions/{sid}")
 def sub_cancel(sb: Sandbox, p: Obj, sid: str) -> Obj:
+    """Cancel now. ``prorate`` credits the unused time of licensed items; ``invoice_now`` bills
+    the metered usage so far and pending invoice items on a final invoice (otherwise the usage
+    is discarded, as Stripe does)."""
     sub = _sub(sb, sid)
     if sub["status"] in ("canceled", "incomplete_expired"):
         raise invalid(f"No such subscription: '{sid}'", code="resource_missing", param="id")
     cd = p.get("cancellation_details") if isinstance(p.get("cancellation_details"), dict) else {}
+    now = sb.now(sub.get("test_clock"))
+    draft = sb.store.get(sub.get("latest_invoice") or "", "invoice")
+    if to_bool(p.get("prorate", False), param="prorate") and sub["status"] in ("active", "past_due"):
+        for item in sub["items"]["data"]:
+            _prorate(sb, sub, item, None, now)
+    if to_bool(p.get("invoice_now", False), param="invoice_now"):
+        engine.final_usage_invoice(sb, sub, now, billing_reason="subscription_update", for_pending_items=True)
     engine.cancel_subscription(sb, sub, reason="cancellation_requested", comment=cd.get("comment") or None, feedback=cd.get("feedback") or None)
-    sub["canceled_at"] = sb.now(sub.get("test_clock"))
-    if sub["status"] == "canceled" and sub.get("latest_invoice"):
-        inv = sb.store.get(sub["latest_invoice"])
-        if inv is not None and inv["status"] == "draft":
-            inv["auto_advance"] = False
-            sb.store.touch(inv)
+    sub["canceled_at"] = now
+    if draft is not None and draft["status"] == "draft":
+        draft["auto_advance"] = False
+        sb.store.touch(draft)
     return sub
 
 
@@ -437,7 +496,8 @@ def inv_preview(sb: Sandbox, p: Obj) -> Obj:
         old = by_id.get(change.get("id") or "")
         if old is None:
             price = _resolve_price(sb, change, n)
-            new = _item(sb, sub["id"], price, to_int(change.get("quantity", 1), param=f"subscription_details[items][{n}][quantity]", minimum=0), now, items[0]["current_period_start"], items[0]["current_period_end"])
+            qty = _quantity(price, change, f"subscription_details[items][{n}][quantity]", 1)
+            new = _item(sb, sub["id"], price, qty, now, items[0]["current_period_start"], items[0]["current_period_end"])
             if proration != "none":
                 lines += [engine._line_from_item(sb, ii) for ii in _prorate(sb, sub, {**new, "quantity": 0}, new, when, persist=False)]
             items.append(new)
@@ -446,8 +506,8 @@ def inv_preview(sb: Sandbox, p: Obj) -> Obj:
         if change.get("price"):
             price = _resolve_price(sb, change, n)
             new["price"], new["plan"] = public(price), _plan(price)
-        if "quantity" in change:
-            new["quantity"] = to_int(change["quantity"], param=f"subscription_details[items][{n}][quantity]", minimum=0)
+        new["quantity"] = _quantity(new["price"], change, f"subscription_details[items][{n}][quantity]",
+                                    old["quantity"] if old["quantity"] is not None else 1)
         if to_bool(change.get("deleted", False), param="deleted"):
             if proration != "none":
                 lines += [engine._line_from_item(sb, ii) for ii in _prorate(sb, sub, old, None, when, persist=False)]
@@ -467,6 +527,7 @@ def inv_preview(sb: Sandbox, p: Obj) -> Obj:
     future = {**sub, "items": {**sub["items"], "data": [{**i, "current_period_start": end, "current_period_end": nxt} for i in items]}}
     if sub["status"] not in ("canceled", "incomplete_expired") and not sub.get("cancel_at_period_end"):
         lines += engine.build_lines_for_subscription(sb, future)
+    lines += engine.usage_lines(sb, sub, _arrears.unbilled_all(sb, sub, end))[0]  # the usage so far, billed at period end
     return _preview_invoice(sb, cus, sub, lines, (sub["items"]["data"][0]["current_period_start"], end), "upcoming")
 
 
