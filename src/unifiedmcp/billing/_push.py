@@ -13,10 +13,10 @@ The ledger is the source of truth and the outbox is in the ledger (``sql/005_usa
    timestamp (a call made just before a period ends lands in that period). Stripe de-duplicates
    identifiers, so a retry, a crash between Stripe's answer and our record of it, or a second
    pusher never counts a call twice. 429, 5xx and connection errors are retried with exponential
-   back-off (bounded); what still fails stays pending for the next run. Any other refusal (an
-   unknown customer, a timestamp outside Stripe's window of 35 days back to 5 minutes ahead, no
-   meter) marks the row ``failed`` with Stripe's error: visible to ``billing reconcile``, never a
-   silent drop.
+   back-off (bounded); what still fails stays pending for the next run, as does an event Stripe
+   finds dated in the future (clock skew: time cures it). Any other refusal (an unknown
+   customer, a timestamp more than 35 days old, no meter) marks the row ``failed`` with Stripe's
+   error: visible to ``billing reconcile``, never a silent drop.
 
 One event per customer and second keeps the volume near Stripe's live-mode limit for meter
 events (1,000 per second per account, docs "Rate limits") only when more than 1,000 customers
@@ -43,6 +43,8 @@ __all__ = ["PushResult", "UsagePusher", "billable_tiers"]
 log = logging.getLogger("unifiedmcp.billing.push")
 
 _RETRYABLE_STATUS = frozenset({409, 429}) | frozenset(range(500, 600))
+# Refusals that time cures: an event dated a little ahead of Stripe's clock (our clock runs fast).
+_LATER_CODES = frozenset({"timestamp_in_future"})
 
 
 def billable_tiers(tiers: TierTable) -> set[str]:
@@ -147,6 +149,8 @@ class UsagePusher:
             except stripe.StripeError as exc:
                 if _duplicate(exc):  # an earlier attempt got through: counted once, as wanted
                     break
+                if exc.code in _LATER_CODES:
+                    return row.identifier, "pending", None
                 status = exc.http_status
                 if status is not None and status not in _RETRYABLE_STATUS:
                     message = mask_secrets(f"{status} {exc.code or ''} {exc.user_message or exc}".strip())
