@@ -17,6 +17,7 @@ from unifiedmcp.billing import (
     cancel,
     change_tier,
     idempotency_key,
+    metered_price_for_tier,
     portal_session,
     subscribe,
     subscriptions,
@@ -186,8 +187,10 @@ def test_the_callers_idempotency_key_wins(stack: Stack) -> None:
     email, cid, _ = stack.customer_on_clock()
     key = f"agent-call-{cid}"
     first = subscribe(stack.client, email, "pro", idempotency_key=key)
+    overage = metered_price_for_tier(stack.client, "pro")["id"]  # the second item: usage past the included calls
     replayed = stack.client.v1.subscriptions.create(
-        {"customer": cid, "items": [{"price": first.price_id}], "payment_behavior": "default_incomplete",
+        {"customer": cid, "items": [{"price": first.price_id}, {"price": overage}],
+         "payment_behavior": "default_incomplete",
          "payment_settings": {"save_default_payment_method": "on_subscription"}, "metadata": {"tier": "pro"},
          "expand": ["latest_invoice.confirmation_secret", "latest_invoice.payments"]},
         {"idempotency_key": key},

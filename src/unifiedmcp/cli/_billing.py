@@ -73,12 +73,29 @@ def change_tier_cmd(
     idempotency_key: str = typer.Option(None, "--idempotency-key", help=_KEY_HELP),
     as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
-    """Move a customer's subscription to another tier, with proration."""
+    """Move a customer's subscription to another tier, with proration.
+
+    Usage recorded so far is pushed to Stripe's meter first: Stripe bills the old price's usage up
+    to the change and ignores events that arrive later dated before it."""
     tiers()[tier]
+    client = _client()
+    _push_usage_now(client)
     result = change_tier(
-        _client(), customer, tier, proration=proration, tiers=tiers(), idempotency_key=idempotency_key  # type: ignore[arg-type]
+        client, customer, tier, proration=proration, tiers=tiers(), idempotency_key=idempotency_key  # type: ignore[arg-type]
     )
     _print(result, as_json=as_json)
+
+
+def _push_usage_now(client) -> None:  # type: ignore[no-untyped-def]
+    from ..billing import UsagePusher
+
+    with open_ledger() as ledger:
+        result = UsagePusher(ledger, client, tiers=tiers()).run_once()
+    if result.pending or result.failed:
+        console.print(
+            f"note: {result.pending} usage event(s) still pending and {result.failed} refused; "
+            "see `unifiedmcp billing reconcile`", highlight=False,
+        )
 
 
 def cancel_cmd(
