@@ -1,0 +1,2 @@
+-- Placeholder (branch oauth): version 004 belongs to concurrent work (usage tier per call).
+-- The migration runner needs versions without gaps; the lead drops this file at merge.

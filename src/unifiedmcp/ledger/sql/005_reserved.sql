@@ -1,0 +1,2 @@
+-- Placeholder (branch oauth): version 005 belongs to concurrent work (the usage outbox).
+-- The migration runner needs versions without gaps; the lead drops this file at merge.
