@@ -42,12 +42,12 @@ def _root(
 def _register() -> None:
     # Sub-command groups live next to the code they drive; each module exposes `register(app)`.
     from . import (
-        _billing, _connections, _customers, _demo, _keys, _ledger, _metrics, _report, _sandbox, _server, _usage,
-        _warehouse, _webhooks,
+        _billing, _connections, _customers, _demo, _keys, _ledger, _metrics, _oauth, _report, _sandbox, _server,
+        _usage, _warehouse, _webhooks,
     )
 
-    for module in (_customers, _keys, _usage, _connections, _ledger, _server, _billing, _webhooks, _sandbox,
-                   _warehouse, _metrics, _report, _demo):
+    for module in (_customers, _keys, _usage, _connections, _ledger, _server, _oauth, _billing, _webhooks,
+                   _sandbox, _warehouse, _metrics, _report, _demo):
         module.register(app)
 
 

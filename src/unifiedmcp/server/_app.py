@@ -42,6 +42,7 @@ from ..accounts import CALLBACK_PATH
 from ..errors import AuthError, UnknownCustomer
 from ..ledger import Ledger
 from ..ledger._tokens import OAUTH_PREFIX
+from ._events import MemoryEventStore
 from ._metrics import metrics_endpoint, watch_sessions
 from ._oauth import SCOPES, BearerChallenge, LedgerOAuthProvider, OAuthOptions, oauth_routes, off_loop
 from ._registry import select
@@ -156,6 +157,8 @@ def create_app(
         stateless=stateless,
         security_settings=transport_security(host=host, base_url=base_url),
         session_idle_timeout=runtime.options.session_idle_seconds,
+        # Resumability: a client reconnecting with Last-Event-ID gets what its broken stream missed.
+        event_store=None if stateless else MemoryEventStore(),
     )
     watch_sessions(manager)
     resource = f"{base_url}{MCP_PATH}"
