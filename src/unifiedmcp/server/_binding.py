@@ -167,6 +167,7 @@ class _Granted:
 @dataclass(frozen=True)
 class _Refused:
     failure: ToolFailure
+    over_quota: bool = False  # refused because the quota ran out: metering answers for it
 
 
 _CONFIRM_HELP = (
@@ -226,7 +227,8 @@ def _confirm_resolver(runtime: Runtime, spec: ToolSpec, arg_names: list[str]) ->
                     f"{spec.name} was not confirmed: the monthly quota was exhausted when it was "
                     "about to be asked; call again",
                     tool=spec.name,
-                )
+                ),
+                over_quota=True,
             )
         if not _can_elicit(ctx):
             return _Refused(
@@ -304,7 +306,10 @@ async def _invoke(
         if isinstance(resolved, ToolFailure):
             return error_result(resolved, tool=spec.name)
         call = resolved
-    else:  # served from UnifiedMCP's own data: it runs, so it is metered now
+    refused = getattr(confirmation, "data", None)
+    if not spec.stripe or (isinstance(refused, _Refused) and refused.over_quota):
+        # Served from UnifiedMCP's own data: it runs, so it is metered now. Or a caller past a
+        # hard limit was not asked to confirm: the quota refusal is the answer.
         try:
             await meter.admit()
         except ToolFailure as failure:

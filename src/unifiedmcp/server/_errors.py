@@ -180,7 +180,8 @@ def arguments_refused(exc: ValidationError, *, tool: str) -> ArgumentsRefused:
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
         where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
-        problem = "is not a known argument" if err["type"] == "extra_forbidden" else err["msg"].lower()
+        msg = err["msg"]
+        problem = "is not a known argument" if err["type"] == "extra_forbidden" else msg[:1].lower() + msg[1:]
         errors.append({"field": where, "problem": problem})
     listed = "; ".join(f"{e['field']} {e['problem']}" for e in errors)
     return ArgumentsRefused(f"invalid arguments for {tool}: {listed}", errors=errors)

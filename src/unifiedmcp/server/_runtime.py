@@ -16,7 +16,7 @@ from ..accounts import Accounts, Caller, Target
 from ..billing import StripeNotConfigured, portal_session
 from ..errors import AuthError, UnifiedMCPError
 from ..ledger import Ledger
-from ._errors import Misconfigured
+from ._errors import MeteringUnavailable, Misconfigured, ToolFailure
 
 __all__ = ["Runtime", "ServerOptions", "Role"]
 
@@ -122,9 +122,9 @@ class Runtime:
             return Caller.operator()
         return Caller.of_customer(self.options.customer) if self.options.customer else None
 
-    def misconfigured(self) -> Misconfigured:
-        """Why no call can be served: the configuration problem, or no caller at all."""
-        return self.problem or Misconfigured(
+    def misconfigured(self) -> ToolFailure:
+        """Why no call can be served: the configuration problem, or no caller to meter at all."""
+        return self.problem or MeteringUnavailable(
             "no customer to meter this call for: start the stdio server with --customer or "
             "UNIFIEDMCP_CUSTOMER, or call the HTTP server with a bearer key"
         )
