@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import mcp
 import pytest
 import stripe
@@ -127,8 +128,18 @@ def error(result: CallToolResult) -> str:
     return result.content[0].text
 
 
+_SCHEMAS: dict[int, dict[str, Any]] = {}
+
+
 async def call(client: mcp.Client, name: str, args: dict[str, Any] | None = None) -> CallToolResult:
-    return await client.call_tool(name, args or {})
+    """Call a tool; a successful result is validated against the tool's advertised output schema
+    (JSON Schema 2020-12), so every tool test also checks that the schema tells the truth."""
+    result = await client.call_tool(name, args or {})
+    if not result.is_error:
+        if id(client) not in _SCHEMAS:
+            _SCHEMAS[id(client)] = {t.name: t.output_schema for t in (await client.list_tools()).tools}
+        jsonschema.Draft202012Validator(_SCHEMAS[id(client)][name]).validate(result.structured_content)
+    return result
 
 
 def http_client(url: str, token: str) -> mcp.Client:
