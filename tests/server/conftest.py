@@ -39,6 +39,20 @@ def customer(ledger: Ledger) -> str:
     return cid
 
 
+def npm_install(name: str, *packages: str, what: str) -> Path:
+    """``scripts/install-npm.sh NAME PACKAGES...`` (once per machine, under .cache/NAME): the
+    folder. Skips the test, saying so, when Node.js is not installed (``what`` cannot run)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip(f"Node.js (node and npm) is not installed: {what} cannot run")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "install-npm.sh"
+    proc = subprocess.run(["bash", str(script), name, *packages], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
 SECRET_KEY = new_secret_key()  # encrypts the test connections' keys
 
 

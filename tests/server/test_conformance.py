@@ -10,7 +10,6 @@ Skipped, with the reason, only when Node.js is not installed."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -28,9 +27,8 @@ from unifiedmcp._loopback import serve_app
 from unifiedmcp.ledger import Ledger
 
 from ._serve import Served, start_serve
-from .conftest import connect_key
+from .conftest import connect_key, npm_install
 
-REPO = Path(__file__).resolve().parents[2]
 BASELINE = Path(__file__).with_name("conformance-baseline.yml")
 PACKAGES = ["node@22", "@modelcontextprotocol/conformance@0.1.16"]
 
@@ -65,14 +63,7 @@ def bearer_proxy(upstream: str, token: str) -> Starlette:
 
 @pytest.fixture(scope="module")
 def conformance() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js (node and npm) is not installed: the MCP conformance suite cannot be installed")
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "install-npm.sh"), "conformance", *PACKAGES],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return Path(proc.stdout.strip().splitlines()[-1]) / "node_modules" / ".bin"
+    return npm_install("conformance", *PACKAGES, what="the MCP conformance suite") / "node_modules" / ".bin"
 
 
 @pytest.fixture

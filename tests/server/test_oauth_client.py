@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,8 @@ import pytest
 from unifiedmcp.billing.testing import serve_app
 from unifiedmcp.server import create_app
 
-from .conftest import connect_key, customer_runtime, free_port
+from .conftest import connect_key, customer_runtime, free_port, npm_install
 
-REPO = Path(__file__).resolve().parents[2]
 SDK_VERSION = "1.32.2"
 
 pytestmark = pytest.mark.xdist_group("mcp-npm")
@@ -27,14 +25,8 @@ pytestmark = pytest.mark.xdist_group("mcp-npm")
 
 @pytest.fixture(scope="module")
 def sdk_dir() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js (node and npm) is not installed: the TypeScript SDK client cannot run")
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "install-npm.sh"), "mcp-sdk", f"@modelcontextprotocol/sdk@{SDK_VERSION}"],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return Path(proc.stdout.strip().splitlines()[-1]) / "node_modules" / "@modelcontextprotocol" / "sdk"
+    folder = npm_install("mcp-sdk", f"@modelcontextprotocol/sdk@{SDK_VERSION}", what="the TypeScript SDK client")
+    return folder / "node_modules" / "@modelcontextprotocol" / "sdk"
 
 
 def test_typescript_sdk_client_authorizes_calls_metered_tools_refreshes_and_is_revoked(
