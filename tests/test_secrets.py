@@ -18,6 +18,9 @@ from unifiedmcp.config import Settings
     ('"secret": "whsec_abcDEF0123456789"', '"secret": "whsec_***"'),
     ("Bearer umk_1a2b3c4d5e6f_Zm9vYmFyYmF6cXV4cXV1eGZvb2Jhcg-_x", "Bearer umk_1a2b3c4d5e6f_***"),
     ("revoked umk_1a2b3c4d5e6f", "revoked umk_1a2b3c4d5e6f"),  # a key id is not secret
+    ("Bearer umo_at_48057e954697_9QFgylWdab15CkHcUCpfmHL9T9kYniPkdYBINHzW8BI", "Bearer umo_at_48057e954697_***"),
+    ("refresh_token=umo_rt_fd95cb721a10_cR4GBJUVkZY1UG1f&code=umo_ac_7e2c1780f051_Oe63cbI0DREpNEHg",
+     "refresh_token=umo_rt_fd95cb721a10_***&code=umo_ac_7e2c1780f051_***"),
     ("sub_123 risk_level desk_9999 rak_customer_write", "sub_123 risk_level desk_9999 rak_customer_write"),
 ])
 def test_keys_and_secrets_are_masked_by_shape_keeping_their_kind(text: str, masked: str) -> None:

@@ -6,9 +6,10 @@
     with masked_stderr(): ...                 # and around its work: every line printed to stderr
 
 Two nets. Shapes: Stripe keys (``sk_``, ``rk_``, ``pk_``; their mode stays visible), webhook
-secrets (``whsec_``) and ledger API keys (``umk_<key id>_<secret>``: the key id stays, it is not
-secret). And values: each secret ``config`` read in this process, whatever its shape, also where
-an API echoes it back (in an error message, a ``Request-Id``). A remembered value shorter than
+secrets (``whsec_``), ledger API keys (``umk_<key id>_<secret>``: the key id stays, it is not
+secret) and the OAuth tokens and codes of the MCP server (``umo_at_<id>_<secret>``, ``umo_rt_``,
+``umo_ac_``: the id stays). And values: each secret ``config`` read in this process, whatever its
+shape, also where an API echoes it back (in an error message, a ``Request-Id``). A remembered value shorter than
 8 characters is left to the shapes: masking it would garble ordinary words.
 """
 
@@ -31,6 +32,7 @@ _SHAPES = re.compile(
     r"(?P<stripe>(?:sk|rk|pk)_(?:(?:test|live)_)?)(?!(?:test|live)_)[A-Za-z0-9]{4,}[A-Za-z0-9_]*"
     r"|(?P<webhook>whsec_)[A-Za-z0-9_+/=]{4,}"
     r"|(?P<ledger>umk_[0-9a-f]{12}_)[A-Za-z0-9_-]{4,}"
+    r"|(?P<oauth>umo_(?:at|rt|ac)_[0-9a-f]{12}_)[A-Za-z0-9_-]{4,}"
     r")"
 )
 _MIN_REMEMBERED = 8
@@ -66,7 +68,7 @@ def _masked_value(match: re.Match[str]) -> str:
 
 
 def _masked_shape(match: re.Match[str]) -> str:
-    return (match.group("stripe") or match.group("webhook") or match.group("ledger")) + "***"
+    return (match.group("stripe") or match.group("webhook") or match.group("ledger") or match.group("oauth")) + "***"
 
 
 def _masked_arg(arg: Any) -> Any:

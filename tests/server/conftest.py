@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import mcp
 import pytest
 import stripe
@@ -36,6 +37,20 @@ def customer(ledger: Ledger) -> str:
     cid = "cus_meter" + uuid.uuid4().hex[:10]
     ledger.upsert_customer(cid, tier="pro")
     return cid
+
+
+def npm_install(name: str, *packages: str, what: str) -> Path:
+    """``scripts/install-npm.sh NAME PACKAGES...`` (once per machine, under .cache/NAME): the
+    folder. Skips the test, saying so, when Node.js is not installed (``what`` cannot run)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip(f"Node.js (node and npm) is not installed: {what} cannot run")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "install-npm.sh"
+    proc = subprocess.run(["bash", str(script), name, *packages], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 SECRET_KEY = new_secret_key()  # encrypts the test connections' keys
@@ -127,8 +142,18 @@ def error(result: CallToolResult) -> str:
     return result.content[0].text
 
 
+_SCHEMAS: dict[int, dict[str, Any]] = {}
+
+
 async def call(client: mcp.Client, name: str, args: dict[str, Any] | None = None) -> CallToolResult:
-    return await client.call_tool(name, args or {})
+    """Call a tool; a successful result is validated against the tool's advertised output schema
+    (JSON Schema 2020-12), so every tool test also checks that the schema tells the truth."""
+    result = await client.call_tool(name, args or {})
+    if not result.is_error:
+        if id(client) not in _SCHEMAS:
+            _SCHEMAS[id(client)] = {t.name: t.output_schema for t in (await client.list_tools()).tools}
+        jsonschema.Draft202012Validator(_SCHEMAS[id(client)][name]).validate(result.structured_content)
+    return result
 
 
 def http_client(url: str, token: str) -> mcp.Client:

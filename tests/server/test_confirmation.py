@@ -60,7 +60,7 @@ async def test_decline_or_cancel_leaves_it_untouched(
     assert "nothing was changed" in error(result)
     assert result.structured_content["error"]["type"] == "not_confirmed"
     assert customer_stripe.v1.subscriptions.retrieve(sub).status == "active"
-    assert ledger.usage(customer).calls == 1  # the refused call is still metered once
+    assert ledger.usage(customer).calls == 0  # refused before it reached Stripe: not metered
 
 
 async def test_client_without_elicitation_is_told_how_to_confirm(server: Any, sandbox: Any, customer_stripe: Any) -> None:

@@ -5,7 +5,6 @@ streamable HTTP with a bearer key. Skipped, with the reason, when Node.js is not
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +15,8 @@ import pytest
 from unifiedmcp.billing.testing import serve_app
 from unifiedmcp.server import create_app
 
-from .conftest import SECRET_KEY, connect_key, customer_runtime
+from .conftest import SECRET_KEY, connect_key, customer_runtime, npm_install
 
-REPO = Path(__file__).resolve().parents[2]
 UNIFIEDMCP = [sys.executable, "-m", "unifiedmcp"]
 
 
@@ -28,14 +26,8 @@ pytestmark = pytest.mark.xdist_group("mcp-inspector")
 
 @pytest.fixture(scope="module")
 def inspector() -> str:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js (node and npm) is not installed: the MCP Inspector CLI cannot run")
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "install-inspector.sh")], capture_output=True, text=True, timeout=600
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"could not install the MCP Inspector from npm: {proc.stderr.strip()[-300:]}")
-    return proc.stdout.strip().splitlines()[-1]
+    folder = npm_install("inspector", "@modelcontextprotocol/inspector@2.12.0", what="the MCP Inspector CLI")
+    return str(folder / "node_modules" / ".bin" / "mcp-inspector")
 
 
 def _run(inspector: str, target: list[str], *method: str) -> dict[str, Any]:

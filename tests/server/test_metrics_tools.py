@@ -59,7 +59,7 @@ async def test_billing_metrics_and_usage_report(ledger: Any, tmp_path: Path) -> 
     assert report == json.loads(json.dumps(monthly(db, "2026-11", tiers=ledger.tiers)))
     row = next(r for r in usage["by_customer"] if r["customer"] == "cus_metrics")
     assert row["calls"] == 7
-    assert "validation error" in error(bad)
+    assert "invalid_arguments" in error(bad) and "month" in error(bad)
 
 
 async def test_without_a_warehouse_the_tool_says_how_to_build_one(ledger: Any, tmp_path: Path) -> None:

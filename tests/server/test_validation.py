@@ -117,7 +117,7 @@ def test_the_bad_input_table_covers_every_tool_with_arguments() -> None:
 
 
 @pytest.mark.parametrize(("tool", "prop", "why", "value"), CASES)
-def test_invalid_argument_is_a_validation_error_and_no_stripe_call(
+def test_invalid_argument_is_an_invalid_arguments_error_naming_the_field_and_no_stripe_call(
     session: Any, recorder: RecordingHTTPClient, tool: str, prop: str, why: str, value: Any
 ) -> None:
     schema = SCHEMAS[tool]
@@ -126,7 +126,9 @@ def test_invalid_argument_is_a_validation_error_and_no_stripe_call(
     result = session(tool, args)
     assert result.is_error
     text = result.content[0].text
-    assert "validation error" in text and prop in text, text
+    error = result.structured_content["error"]
+    assert error["type"] == "invalid_arguments" and prop in text and "\n" not in text, text
+    assert prop in {e["field"].split(".")[0] for e in error["errors"]}
     assert recorder.requests == []
 
 

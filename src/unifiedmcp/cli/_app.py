@@ -42,12 +42,12 @@ def _root(
 def _register() -> None:
     # Sub-command groups live next to the code they drive; each module exposes `register(app)`.
     from . import (
-        _alerts, _billing, _connections, _customers, _demo, _keys, _ledger, _metrics, _report, _sandbox, _server,
-        _usage, _usage_billing, _warehouse, _webhooks,
+        _alerts, _billing, _connections, _customers, _demo, _keys, _ledger, _metrics, _oauth, _report, _sandbox,
+        _server, _usage, _usage_billing, _warehouse, _webhooks,
     )
 
-    for module in (_customers, _keys, _usage, _connections, _ledger, _server, _billing, _usage_billing, _webhooks,
-                   _sandbox, _warehouse, _metrics, _report, _demo, _alerts):
+    for module in (_customers, _keys, _usage, _connections, _ledger, _server, _oauth, _billing, _usage_billing,
+                   _webhooks, _sandbox, _warehouse, _metrics, _report, _demo, _alerts):
         module.register(app)
 
 

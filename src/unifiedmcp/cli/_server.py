@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,20 +152,59 @@ def mcp_stdio(
     allow_confirm_argument: bool = typer.Option(False, "--allow-confirm-argument", help=_CONFIRM_HELP),
     upgrade_url: str = typer.Option(None, "--upgrade-url", help="Upgrade link shown past the free limit."),
 ) -> None:
-    """Serve the MCP tools over stdio (for Claude Code, Cursor, VS Code, Windsurf)."""
-    role = _role(customer, operator)
-    if role == "customer" and not customer:
-        raise InvalidInput(
-            "give --customer (or UNIFIEDMCP_CUSTOMER): every call is metered for a customer; "
-            "operators use --operator"
-        )
+    """Serve the MCP tools over stdio (for Claude Code, Cursor, VS Code, Windsurf).
+
+    A misconfigured server (unknown customer, no customer, no ledger, a bad key...) still starts
+    and completes the handshake, so the client can say why: every call then answers with the
+    problem and its fix (the same line goes to stderr, which clients keep in their logs).
+    """
     from ..server import build_server
 
-    with _runtime(
-        role=role, customer=customer, tools=tools, allow_confirm=allow_confirm_argument, metering=True,
-        upgrade_url=upgrade_url,
-    ) as runtime:
+    with ExitStack() as stack:
+        try:
+            role = _role(customer, operator)
+            if role == "customer" and not customer:
+                raise InvalidInput(
+                    "give --customer (or UNIFIEDMCP_CUSTOMER): every call is metered for a customer; "
+                    "operators use --operator"
+                )
+            runtime = stack.enter_context(
+                _runtime(
+                    role=role, customer=customer, tools=tools, allow_confirm=allow_confirm_argument, metering=True,
+                    upgrade_url=upgrade_url,
+                )
+            )
+        except UnifiedMCPError as exc:
+            runtime = _misconfigured(exc, operator=operator, tools=tools)
         build_server(runtime).run("stdio")
+
+
+def _misconfigured(exc: UnifiedMCPError, *, operator: bool, tools: str) -> Any:
+    """A runtime that serves nothing but the reason it cannot, with the fix."""
+    from ..errors import LedgerError, UnknownCustomer
+    from ..server import Runtime, ServerOptions, select_tools
+    from ..server._errors import Misconfigured
+
+    role: Role = "operator" if operator else "customer"
+    if isinstance(exc, UnknownCustomer):
+        fix = (
+            f"add it to the ledger (`unifiedmcp customers add {exc.customer} --tier free`), or set "
+            "UNIFIEDMCP_CUSTOMER (and UNIFIEDMCP_LEDGER or UNIFIEDMCP_DATA_DIR) to an existing customer's ledger"
+        )
+    elif isinstance(exc, LedgerError):
+        fix = "point UNIFIEDMCP_LEDGER (or UNIFIEDMCP_DATA_DIR) at a ledger this process can open"
+    else:
+        fix = "correct the setting named above in the server's environment (the client's MCP configuration)"
+    message = f"this UnifiedMCP stdio server is misconfigured: {exc}. Fix: {fix}, then restart the server"
+    _note(f"error: {message}")
+    try:
+        select_tools(tools, role=role)
+    except UnifiedMCPError:
+        tools = "all"
+    return Runtime(
+        stripe_client=None, ledger=None,
+        options=ServerOptions(role=role, tools=tools, metering=False), problem=Misconfigured(message),
+    )
 
 
 def serve(

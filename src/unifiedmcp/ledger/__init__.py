@@ -1,5 +1,6 @@
 """The ledger: customers and tiers, hashed API keys (customer and operator), metered usage,
-connections with encrypted credentials, Connect OAuth states and the operator's catalog prices.
+connections with encrypted credentials, Connect OAuth states, the operator's catalog prices, and
+the MCP server's OAuth clients and tokens (``Ledger.oauth``).
 A SQLite file (the embedded default) or a PostgreSQL database shared by several servers.
 
     from unifiedmcp.ledger import Ledger
@@ -12,6 +13,7 @@ from ._export import USAGE_COLUMNS, export_usage
 from ._ledger import USAGE_STATUSES, Ledger, LedgerConnection
 from ._metering import new_event_id
 from ._migrations import latest_version
+from ._oauth import OAuthLedger
 from ._records import (
     Admission,
     ApiKey,
@@ -19,7 +21,11 @@ from ._records import (
     Customer,
     MeterEventRow,
     NewApiKey,
+    NewOAuthToken,
+    OAuthAuthorization,
+    OAuthClient,
     OAuthConnection,
+    OAuthTokenRecord,
     Principal,
     StageResult,
     Usage,
@@ -36,6 +42,11 @@ __all__ = [
     "MeterEventRow",
     "LedgerConnection",
     "NewApiKey",
+    "NewOAuthToken",
+    "OAuthAuthorization",
+    "OAuthClient",
+    "OAuthLedger",
+    "OAuthTokenRecord",
     "OAuthConnection",
     "Principal",
     "StageResult",

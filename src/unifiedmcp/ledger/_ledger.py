@@ -8,6 +8,7 @@ rewrites. Where the dialects differ, the backends keep their own statements.
 from __future__ import annotations
 
 import functools
+from functools import cached_property
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -22,6 +23,7 @@ from ..months import Month
 from . import _tokens
 from .._dsn import is_database_url
 from ._group_commit import GroupCommit
+from ._oauth import OAuthLedger
 from ._metering import Call, Completion, MeteringConflict, admit_all, new_event_id
 from ._records import (
     Admission,
@@ -139,6 +141,11 @@ class Ledger:
             flush_now=functools.partial(self._write_batch, wait=False),
             on_error=self._write_error,
         )
+
+    @cached_property
+    def oauth(self) -> OAuthLedger:
+        """The OAuth authorization server's clients, authorizations and tokens (``_oauth``)."""
+        return OAuthLedger(self)
 
     @property
     def backend(self) -> str:

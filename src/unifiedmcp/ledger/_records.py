@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -150,3 +150,72 @@ class MeterEventRow:
     status: str  # pending | sent | failed
     attempts: int
     error: str | None
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """An OAuth client of the MCP server's authorization server. ``metadata`` is its RFC 7591
+    metadata as JSON (never a secret); ``has_secret``: a confidential client (its secret is
+    stored hashed)."""
+
+    client_id: str
+    kind: Literal["dcr", "cimd"]
+    client_name: str | None
+    metadata: str
+    has_secret: bool
+    created_at: str
+    fetched_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+    active_tokens: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class OAuthAuthorization:
+    """One /authorize request: waiting for consent, then (approved) the code's grant."""
+
+    auth_id: str
+    client_id: str
+    scopes: tuple[str, ...]
+    code_challenge: str
+    redirect_uri: str
+    redirect_uri_explicit: bool
+    resource: str
+    state: str | None
+    expires_at: str
+    decided_at: str | None
+    customer_id: str | None
+    code_expires_at: str | None
+    code_used_at: str | None
+
+
+@dataclass(frozen=True)
+class OAuthTokenRecord:
+    """A stored access or refresh token (its hash stays in the ledger)."""
+
+    token_id: str
+    kind: Literal["access", "refresh"]
+    auth_id: str
+    client_id: str
+    customer_id: str
+    scopes: tuple[str, ...]
+    resource: str
+    created_at: str
+    expires_at: str
+    revoked_at: str | None
+    secret_hash: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class NewOAuthToken:
+    """A token about to be stored: its public id, its hash and what it grants."""
+
+    token_id: str
+    kind: Literal["access", "refresh"]
+    secret_hash: str = field(repr=False)
+    expires_at: str
+    scopes: tuple[str, ...]

@@ -2,11 +2,14 @@
 receiver at ``/webhooks/stripe``, the Connect OAuth callback, ``/healthz`` and ``/metrics``
 (Prometheus, operator keys only: see ``_metrics``), in one ASGI app.
 
-``/mcp`` answers 401 with ``WWW-Authenticate: Bearer ... resource_metadata=...`` without a valid
-``Authorization: Bearer umk_...`` key, and 403 (``insufficient_scope``) for a key of the other
-role: a customer server accepts customer keys only, an operator server (``--operator``)
-operator keys only. The SDK serves the protected-resource metadata at
-``/.well-known/oauth-protected-resource/mcp``. Each key may hold ``sessions_per_key`` open
+``/mcp`` takes ``Authorization: Bearer`` with a ledger API key (``umk_...``) or, on customer
+servers, an OAuth access token of the server's own authorization server (``_oauth``: metadata at
+``/.well-known/oauth-authorization-server``, /authorize, /token, /register, /revoke, the consent
+page). Without a token it answers 401 with the bare challenge (``resource_metadata=...``,
+``scope=...``), with a bad one 401 ``invalid_token``, and 403 (``insufficient_scope``) for a key of
+the other role: a customer server accepts customer keys and tokens only, an operator server
+(``--operator``) operator keys only. The SDK serves the protected-resource metadata at
+``/.well-known/oauth-protected-resource/mcp`` (customer servers). Each key may hold ``sessions_per_key`` open
 sessions (429 past it); idle sessions close after ``session_idle_seconds``.
 
 Host and Origin headers are validated (DNS rebinding): against loopback names on a loopback
@@ -22,9 +25,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
@@ -44,7 +46,10 @@ from ..accounts import CALLBACK_PATH
 from ..billing import UsagePusher
 from ..errors import AuthError, UnknownCustomer
 from ..ledger import Ledger
+from ..ledger._tokens import OAUTH_PREFIX
+from ._events import MemoryEventStore
 from ._metrics import metrics_endpoint, watch_sessions
+from ._oauth import SCOPES, BearerChallenge, LedgerOAuthProvider, OAuthOptions, oauth_routes, off_loop
 from ._registry import select
 from ._runtime import Role, Runtime
 from ._server import build_server
@@ -59,34 +64,45 @@ SCOPE = "mcp"
 
 
 class LedgerTokenVerifier:
-    """Bearer tokens are ledger API keys.
+    """Bearer tokens are ledger API keys, or (customer servers) OAuth access tokens.
 
-    The access token names the key (``client_id``, its public id, never the secret), the
-    principal (``subject``: the customer, or ``operator``) and its role as a scope, so the SDK
-    binds each session to the key and the app can require the server's role.
+    The access token names the credential (``client_id``: the key's public id, or the OAuth
+    client), the principal (``subject``: the customer, or ``operator``) and its role as a scope,
+    so the SDK binds each session to it and the app can require the server's role. Both kinds
+    give the same claims (``role``, ``customer``): the rest of the server cannot tell them apart,
+    except by the scopes (an API key holds ``mcp:read`` and ``mcp:write``, a token what the
+    customer granted). An OAuth token issued for another resource (RFC 8707) is refused.
     """
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, oauth: LedgerOAuthProvider | None = None) -> None:
         self._ledger = ledger
+        self._oauth = oauth
 
     def __repr__(self) -> str:
         return f"LedgerTokenVerifier({self._ledger!r})"
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        if token.startswith(OAUTH_PREFIX):
+            return await self._oauth_token(token)
         try:
-            if self._ledger.backend == "sqlite":
-                who = self._ledger.authenticate(token)
-            else:  # a network round trip: never on the event loop, which serves every other request
-                who = await anyio.to_thread.run_sync(self._ledger.authenticate, token)
+            who = await off_loop(self._ledger, self._ledger.authenticate, token)
         except (AuthError, UnknownCustomer):
             return None
         return AccessToken(
             token=who.key_id,
             client_id=who.key_id,
             subject=who.customer_id or "operator",
-            scopes=[SCOPE, who.role],
+            scopes=[SCOPE, who.role, *SCOPES],
             claims={"role": who.role, "customer": who.customer_id},
         )
+
+    async def _oauth_token(self, token: str) -> AccessToken | None:
+        if self._oauth is None:
+            return None
+        grant = await self._oauth.load_access_token(token)
+        if grant is None or grant.resource is None or grant.resource.rstrip("/") != self._oauth.resource.rstrip("/"):
+            return None
+        return grant.model_copy(update={"scopes": [SCOPE, "customer", *grant.scopes]})
 
 
 async def _no_webhooks(request: Request) -> Response:
@@ -137,6 +153,7 @@ def create_app(
     stateless: bool = False,
     usage_pusher: UsagePusher | None = None,
     push_interval: float = 10.0,
+    oauth: OAuthOptions | None = None,
 ) -> Starlette:
     """The ASGI app of ``unifiedmcp serve``.
 
@@ -146,6 +163,10 @@ def create_app(
     ``connect_app`` serves the Connect OAuth callback (``unifiedmcp.accounts.create_connect_app``).
     Both are mounted behind the MCP routes. Without a webhook app ``/webhooks/stripe`` answers 503.
     ``usage_pusher`` runs every ``push_interval`` seconds while the app lives (usage billing).
+
+    A customer server is also its own OAuth authorization server (``_oauth``: ``oauth`` sets its
+    lifetimes); the protected-resource metadata names it. An operator server takes operator
+    keys only: it has no authorization server and serves no protected-resource metadata.
     """
     if runtime.ledger is None:
         raise ValueError("the HTTP app authenticates callers with the ledger: give the runtime one")
@@ -158,11 +179,20 @@ def create_app(
         stateless=stateless,
         security_settings=transport_security(host=host, base_url=base_url),
         session_idle_timeout=runtime.options.session_idle_seconds,
+        # Resumability: a client reconnecting with Last-Event-ID gets what its broken stream missed.
+        event_store=None if stateless else MemoryEventStore(),
     )
     watch_sessions(manager)
     resource = f"{base_url}{MCP_PATH}"
-    mcp_endpoint = RequireAuthMiddleware(
-        StreamableHTTPASGIApp(manager), [SCOPE, role], build_resource_metadata_url(AnyHttpUrl(resource))
+    provider = None
+    if role == "customer":
+        if oauth is None:  # a development server on loopback may have loopback clients
+            oauth = OAuthOptions(http_loopback_clients=base_url.startswith("http://") and is_loopback(urlsplit(base_url).hostname or ""))
+        provider = LedgerOAuthProvider(runtime.ledger, issuer=base_url, resource=resource, options=oauth)
+    metadata_url = build_resource_metadata_url(AnyHttpUrl(resource)) if provider else None
+    mcp_endpoint = BearerChallenge(
+        StreamableHTTPASGIApp(manager), [SCOPE, role], metadata_url,
+        scope_hint=" ".join(SCOPES) if provider else f"{SCOPE} {role}",
     )
     tools = len(select(runtime.options.tools, role=role))
 
@@ -179,12 +209,15 @@ def create_app(
 
     routes: list[Route | Mount] = [
         Route(MCP_PATH, endpoint=mcp_endpoint),
-        *create_protected_resource_routes(
-            resource_url=AnyHttpUrl(resource), authorization_servers=[AnyHttpUrl(base_url)], scopes_supported=[SCOPE, role]
-        ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
+    if provider is not None:
+        routes += create_protected_resource_routes(
+            resource_url=AnyHttpUrl(resource), authorization_servers=[base_url],  # type: ignore[list-item]  (a str keeps no trailing slash)
+            scopes_supported=list(SCOPES),
+        )
+        routes += oauth_routes(provider)
     if connect_app is not None:
         routes.append(Route(CALLBACK_PATH, endpoint=connect_app, methods=["GET"]))
     if webhook_app is not None:
@@ -194,7 +227,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(LedgerTokenVerifier(runtime.ledger))),
+            Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(LedgerTokenVerifier(runtime.ledger, oauth=provider))),
             Middleware(AuthContextMiddleware),
         ],
         lifespan=lambda app: _lifespan(manager, usage_pusher, push_interval),

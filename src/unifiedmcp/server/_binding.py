@@ -4,15 +4,22 @@ The bound tool is an async function with the spec's typed signature (so the SDK 
 argument before anything runs). Its body runs once per completed call (on the 2026-07-28
 protocol, after the confirmation round trip) and does:
 
-1. for a Stripe tool, resolve the caller's account (``Runtime.target``): a customer reaches only
+1. refuse a token whose scopes do not cover the tool (``insufficient_scope``: an OAuth token
+   with ``mcp:read`` alone calling a write tool);
+2. for a Stripe tool, resolve the caller's account (``Runtime.target``): a customer reaches only
    its own connected accounts (the optional ``account`` argument picks one), the operator only
-   the operator's. A customer without a connection gets ``no_connection``, unmetered;
-2. on a customer server, ``ledger.check_and_record_async(customer, tool, event_id=...)``, on the
-   event loop, where concurrent calls share a transaction: a call past a hard limit ends here as
-   a ``quota_exceeded`` error naming tier, limit, reset time and an upgrade link;
+   the operator's. A customer without a connection gets ``no_connection``;
 3. in a worker thread, the confirmation outcome check (destructive tools) and the tool itself,
    whose Stripe errors become ``stripe_error`` results;
-4. ``ledger.complete_async(event_id, status=..., latency_ms=...)``.
+4. on a customer server the call is metered (``ledger.check_and_record_async``, on the event loop,
+   where concurrent calls share a transaction) at the moment it first reaches Stripe (a tool's
+   first use of ``call.stripe``), or before it runs for a tool served from UnifiedMCP's own data;
+   past a hard limit it ends there as ``quota_exceeded``. So every refusal that never reaches
+   Stripe (arguments, rules between them, scope, confirmation, account) costs nothing;
+5. a metered call's outcome: ``ledger.complete_async(event_id, status=..., latency_ms=...)``.
+
+A write's structured result says ``replayed: true`` when Stripe answered it from its idempotency
+cache (``Idempotent-Replayed``): the same write was sent before, nothing new was created.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ import functools
 import inspect
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import anyio.from_thread
 import anyio.to_thread
 import stripe
 from mcp.server.mcpserver import (
@@ -55,12 +63,14 @@ from ._errors import (
     MeteringUnavailable,
     NoConnectionFailure,
     NotConfirmed,
+    ScopeRefused,
     ToolFailure,
     error_result,
     from_stripe_error,
     quota_failure,
 )
 from ._metrics import count_call, count_stripe_error, metering_timer
+from ._oauth import allows
 from ._registry import ToolSpec
 from ._runtime import Runtime
 
@@ -69,15 +79,55 @@ __all__ = ["ToolCall", "bind", "ConfirmAction"]
 log = logging.getLogger("unifiedmcp.server")
 
 
+class _Meter:
+    """Meters one call, once, when it first needs to (see the module docstring, step 4)."""
+
+    def __init__(self, runtime: Runtime, caller: Caller, tool: str) -> None:
+        self.ledger = runtime.ledger if runtime.options.metered else None
+        self.runtime = runtime
+        self.customer = caller.customer
+        self.tool = tool
+        self.tier: str | None = "operator" if caller.role == "operator" else None
+        self.event_id: str | None = None  # set once admitted
+
+    async def admit(self) -> None:
+        """Admit the call (a no-op when admitted already or not metered); a refusal is raised
+        as a :class:`ToolFailure`."""
+        if self.ledger is None or self.event_id is not None:
+            return
+        customer = self.customer
+        assert customer is not None  # a customer server's callers are customers
+        event_id = new_event_id()
+        try:
+            with metering_timer():
+                self.tier = (await self.ledger.check_and_record_async(customer, self.tool, event_id=event_id)).tier
+        except QuotaExceeded as exc:
+            count_call(tier=exc.tier, tool=self.tool, outcome="rejected")
+            raise quota_failure(exc, upgrade_url=self.runtime.upgrade_url(customer)) from None
+        except UnknownCustomer:
+            count_call(tier=None, tool=self.tool, outcome="unknown_customer")
+            raise MeteringUnavailable(f"customer {customer} is not in the ledger", customer=customer) from None
+        except LedgerError as exc:  # no metering, no call
+            count_call(tier=None, tool=self.tool, outcome="unmetered")
+            raise MeteringUnavailable(f"the ledger is unavailable: {exc}") from None
+        self.event_id = event_id
+
+    def admit_from_thread(self) -> None:
+        if self.ledger is not None and self.event_id is None:
+            anyio.from_thread.run(self.admit)
+
+
 @dataclass(frozen=True)
 class ToolCall:
     """What a tool function receives first: the runtime, who is calling, and (Stripe tools) the
-    account the call goes to. Tools use ``call.stripe`` and never choose an account themselves."""
+    account the call goes to. Tools use ``call.stripe`` and never choose an account themselves;
+    the first use of ``call.stripe`` meters the call."""
 
     runtime: Runtime
     caller: Caller
     tool: str
     target: Target | None = None
+    meter: _Meter | None = field(default=None, repr=False, compare=False)
 
     @property
     def customer(self) -> str | None:
@@ -87,14 +137,20 @@ class ToolCall:
     def stripe(self) -> stripe.StripeClient:
         if self.target is None:
             raise RuntimeError(f"{self.tool} is not a Stripe tool: it has no Stripe account")
+        if self.meter is not None:
+            self.meter.admit_from_thread()
         return self.target.client
 
     def write(self, operation: str, send: Any, params: dict[str, Any], key: str | None) -> dict[str, Any]:
-        """Send one write with the caller's idempotency key or one derived from the params."""
+        """Send one write with the caller's idempotency key or one derived from the params; the
+        result says ``replayed`` (Stripe answered from its idempotency cache, nothing new)."""
         params = {k: v for k, v in params.items() if v is not None}
         scope = f"{self.customer or 'operator'}:{self.target.account if self.target else ''}"
         options = {"idempotency_key": key or idempotency_key(operation, params, scope=scope)}
-        return send(params, options).to_dict()
+        obj = send(params, options)
+        response = obj.last_response
+        replayed = response is not None and response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return obj.to_dict() | {"replayed": replayed}
 
 
 class ConfirmAction(BaseModel):
@@ -111,6 +167,7 @@ class _Granted:
 @dataclass(frozen=True)
 class _Refused:
     failure: ToolFailure
+    over_quota: bool = False  # refused because the quota ran out: metering answers for it
 
 
 _CONFIRM_HELP = (
@@ -170,7 +227,8 @@ def _confirm_resolver(runtime: Runtime, spec: ToolSpec, arg_names: list[str]) ->
                     f"{spec.name} was not confirmed: the monthly quota was exhausted when it was "
                     "about to be asked; call again",
                     tool=spec.name,
-                )
+                ),
+                over_quota=True,
             )
         if not _can_elicit(ctx):
             return _Refused(
@@ -208,7 +266,7 @@ def _check_confirmation(spec: ToolSpec, outcome: Any) -> None:
 def _resolve(call: ToolCall, spec: ToolSpec, account: str | None) -> ToolCall | ToolFailure:
     """``call`` with its Stripe target, or the (unmetered) failure that keeps it from Stripe."""
     try:
-        return ToolCall(call.runtime, call.caller, call.tool, call.runtime.target(call.caller, account=account))
+        return ToolCall(call.runtime, call.caller, call.tool, call.runtime.target(call.caller, account=account), call.meter)
     except NoConnection as exc:
         return NoConnectionFailure(str(exc), customer=exc.customer)
     except UnknownCustomer as exc:
@@ -223,58 +281,52 @@ def _resolve(call: ToolCall, spec: ToolSpec, account: str | None) -> ToolCall | 
 async def _invoke(
     runtime: Runtime, spec: ToolSpec, args: dict[str, Any], confirmation: Any, account: str | None
 ) -> dict[str, Any] | CallToolResult:
+    if runtime.problem is not None:
+        return error_result(runtime.problem, tool=spec.name)
     try:
         caller = runtime.caller()
     except AuthError as exc:
         return error_result(MeteringUnavailable(str(exc)), tool=spec.name)
     if caller is None:
+        return error_result(runtime.misconfigured(), tool=spec.name)
+    scopes = runtime.scopes()
+    if scopes is not None and not allows(scopes, read_only=spec.read_only):
         return error_result(
-            MeteringUnavailable(
-                "no customer to meter this call for: start the stdio server with --customer or "
-                "UNIFIEDMCP_CUSTOMER, or call the HTTP server with a bearer key"
+            ScopeRefused(
+                f"{spec.name} changes your Stripe data and this token was granted read access only; "
+                "authorize the client again and approve the write permission",
+                required="mcp:write",
             ),
             tool=spec.name,
         )
-    call = ToolCall(runtime, caller, spec.name)
+    meter = _Meter(runtime, caller, spec.name)
+    call = ToolCall(runtime, caller, spec.name, meter=meter)
     if spec.stripe:
         resolved = _resolve(call, spec, account)
         if isinstance(resolved, ToolFailure):
             return error_result(resolved, tool=spec.name)
         call = resolved
-    # Metering runs on the event loop, where concurrent calls share the ledger's transactions
-    # (group commit); the tool itself, which blocks on Stripe, runs in a worker thread.
-    ledger = runtime.ledger if runtime.options.metered else None
-    event_id: str | None = None
-    tier = "operator" if caller.role == "operator" else None
-    if ledger is not None:
-        customer = caller.customer
-        assert customer is not None  # a customer server's callers are customers
-        event_id = new_event_id()
+    refused = getattr(confirmation, "data", None)
+    if not spec.stripe or (isinstance(refused, _Refused) and refused.over_quota):
+        # Served from UnifiedMCP's own data: it runs, so it is metered now. Or a caller past a
+        # hard limit was not asked to confirm: the quota refusal is the answer.
         try:
-            with metering_timer():
-                tier = (await ledger.check_and_record_async(customer, spec.name, event_id=event_id)).tier
-        except QuotaExceeded as exc:
-            count_call(tier=exc.tier, tool=spec.name, outcome="rejected")
-            return error_result(quota_failure(exc, upgrade_url=runtime.upgrade_url(customer)), tool=spec.name)
-        except UnknownCustomer:
-            count_call(tier=None, tool=spec.name, outcome="unknown_customer")
-            return error_result(
-                MeteringUnavailable(f"customer {customer} is not in the ledger", customer=customer),
-                tool=spec.name,
-            )
-        except LedgerError as exc:  # no metering, no call
-            count_call(tier=None, tool=spec.name, outcome="unmetered")
-            return error_result(MeteringUnavailable(f"the ledger is unavailable: {exc}"), tool=spec.name)
+            await meter.admit()
+        except ToolFailure as failure:
+            return error_result(failure, tool=spec.name)
     started = time.perf_counter()
     status = "error"
     try:
         result, status = await anyio.to_thread.run_sync(functools.partial(_run, call, spec, args, confirmation))
         return result
     finally:
-        count_call(tier=tier, tool=spec.name, outcome="admitted" if status == "ok" else "errored")
-        if ledger is not None and event_id is not None:
+        if meter.event_id is not None or meter.ledger is None:
+            count_call(tier=meter.tier, tool=spec.name, outcome="admitted" if status == "ok" else "errored")
+        if meter.ledger is not None and meter.event_id is not None:
             try:  # written even if this call is being cancelled: a queued write is never dropped
-                await ledger.complete_async(event_id, status=status, latency_ms=(time.perf_counter() - started) * 1000)
+                await meter.ledger.complete_async(
+                    meter.event_id, status=status, latency_ms=(time.perf_counter() - started) * 1000
+                )
             except LedgerError as exc:  # the call is counted; only its outcome row is stale
                 log.warning("could not record the outcome of %s: %s", spec.name, exc)
 
@@ -282,7 +334,7 @@ async def _invoke(
 def _run(
     call: ToolCall, spec: ToolSpec, args: dict[str, Any], confirmation: Any
 ) -> tuple[dict[str, Any] | CallToolResult, str]:
-    """The tool itself, after metering: its result and its status (``ok`` or ``error``)."""
+    """The tool itself: its result and its status (``ok`` or ``error``)."""
     try:
         if spec.confirm is not None:
             _check_confirmation(spec, confirmation)

@@ -15,6 +15,7 @@ from typing import Any
 
 import stripe
 from mcp_types import CallToolResult, TextContent
+from pydantic import ValidationError
 
 from .._secrets import mask_secrets
 from ..errors import QuotaExceeded, UnifiedMCPError
@@ -29,7 +30,11 @@ __all__ = [
     "StripeFailure",
     "ToolFailure",
     "ToolSelectionError",
+    "ArgumentsRefused",
     "InvalidArguments",
+    "Misconfigured",
+    "ScopeRefused",
+    "arguments_refused",
     "MeteringUnavailable",
     "error_result",
     "from_stripe_error",
@@ -68,6 +73,26 @@ class InvalidArguments(ToolFailure):
     """Arguments that pass the schema but not the tool's own rules (nothing was sent to Stripe)."""
 
     type = "validation_error"
+
+
+class ArgumentsRefused(ToolFailure):
+    """Arguments that break the tool's input schema: unknown, of the wrong type, out of range.
+    ``errors`` holds one ``{"field", "problem"}`` per fault; the message names each in one line."""
+
+    type = "invalid_arguments"
+
+
+class ScopeRefused(ToolFailure):
+    """The caller's OAuth token was not granted the scope this tool needs."""
+
+    type = "insufficient_scope"
+
+
+class Misconfigured(ToolFailure):
+    """The server cannot serve any call as configured (a stdio server that started anyway, so
+    that its client learns why): the message names the problem and the fix."""
+
+    type = "server_misconfigured"
 
 
 class StripeFailure(ToolFailure):
@@ -147,6 +172,19 @@ def from_stripe_error(exc: stripe.StripeError, *, tool: str, permission: str) ->
     elif isinstance(exc, stripe.AuthenticationError):
         message = f"Stripe rejected the API key: {message}"
     return StripeFailure(message, **fields)
+
+
+def arguments_refused(exc: ValidationError, *, tool: str) -> ArgumentsRefused:
+    """The ``invalid_arguments`` failure for a schema validation error: every field at fault,
+    with pydantic's reason, in one line (the rejected values are the caller's: never echoed)."""
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        msg = err["msg"]
+        problem = "is not a known argument" if err["type"] == "extra_forbidden" else msg[:1].lower() + msg[1:]
+        errors.append({"field": where, "problem": problem})
+    listed = "; ".join(f"{e['field']} {e['problem']}" for e in errors)
+    return ArgumentsRefused(f"invalid arguments for {tool}: {listed}", errors=errors)
 
 
 def quota_failure(exc: QuotaExceeded, *, upgrade_url: str | None) -> QuotaRefused:

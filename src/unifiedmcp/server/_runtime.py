@@ -16,6 +16,7 @@ from ..accounts import Accounts, Caller, Target
 from ..billing import StripeNotConfigured, portal_session
 from ..errors import AuthError, UnifiedMCPError
 from ..ledger import Ledger
+from ._errors import MeteringUnavailable, Misconfigured, ToolFailure
 
 __all__ = ["Runtime", "ServerOptions", "Role"]
 
@@ -85,11 +86,15 @@ class Runtime:
         ledger: Ledger | None,
         options: ServerOptions,
         accounts: Accounts | None = None,
+        problem: Misconfigured | None = None,
     ) -> None:
-        if options.metered and ledger is None:
+        if problem is None and options.metered and ledger is None:
             raise ValueError("metering needs a ledger")
-        if options.role == "customer" and accounts is None:
+        if problem is None and options.role == "customer" and accounts is None:
             raise ValueError("a customer server needs an Accounts resolver (its callers' own Stripe accounts)")
+        # A server that cannot work as configured still serves (stdio: the client completes the
+        # handshake), and every call answers with this problem and its fix.
+        self.problem = problem
         self.stripe = stripe_client
         self.ledger = ledger
         self.options = options
@@ -116,6 +121,20 @@ class Runtime:
         if self.options.role == "operator":
             return Caller.operator()
         return Caller.of_customer(self.options.customer) if self.options.customer else None
+
+    def misconfigured(self) -> ToolFailure:
+        """Why no call can be served: the configuration problem, or no caller to meter at all."""
+        return self.problem or MeteringUnavailable(
+            "no customer to meter this call for: start the stdio server with --customer or "
+            "UNIFIEDMCP_CUSTOMER, or call the HTTP server with a bearer key"
+        )
+
+    @staticmethod
+    def scopes() -> frozenset[str] | None:
+        """The OAuth scopes of the current call's token (an API key holds them all); None
+        without a token (stdio)."""
+        token = get_access_token()
+        return frozenset(token.scopes) if token is not None else None
 
     def target(self, caller: Caller, *, account: str | None = None) -> Target:
         """The Stripe account ``caller``'s call goes to (see ``unifiedmcp.accounts``)."""

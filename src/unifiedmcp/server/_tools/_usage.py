@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...ledger import Ledger
 from .._binding import ToolCall
 from .._errors import MeteringUnavailable
 from .._registry import tool
@@ -24,7 +25,12 @@ def get_usage(call: ToolCall) -> dict[str, Any]:
     ledger = call.runtime.ledger
     if ledger is None or not call.customer:
         raise MeteringUnavailable("this server does not meter calls, so it has no usage to report")
-    usage = ledger.usage(call.customer)
+    return usage_of(ledger, call.customer)
+
+
+def usage_of(ledger: Ledger, customer: str) -> dict[str, Any]:
+    """A customer's usage this month as ``get_usage`` and ``unifiedmcp://usage/current`` give it."""
+    usage = ledger.usage(customer)
     tier = ledger.tiers[usage.tier]
     return {
         "customer": usage.customer_id,
