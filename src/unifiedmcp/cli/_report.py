@@ -88,9 +88,9 @@ def report(
     m = parse_month(month)
     if m is None and not latest:
         raise typer.BadParameter("give --month YYYY-MM or --latest", param_hint="--month")
+    names = _names(only)  # a bad name fails before anything is written
     with writing(out):  # an unwritable --out fails here, in plain words, before any notebook runs
         out.mkdir(parents=True, exist_ok=True)
-    names = _names(only)
     source = _data_source(warehouse, latest=latest)
     if m is None:
         m = reports.latest_complete_month(source)
