@@ -51,7 +51,10 @@ def _data_source(warehouse: Path | None, *, latest: bool) -> Path:
 
 
 def _names(only: str | None) -> list[str] | None:
-    return None if not only else [n.strip() for n in only.split(",") if n.strip()]
+    """``--only``'s reports (checked), or None for all of them."""
+    from .. import reports
+
+    return None if not only else reports.select_reports([n.strip() for n in only.split(",") if n.strip()])
 
 
 def report(

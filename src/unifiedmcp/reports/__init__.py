@@ -87,6 +87,7 @@ from ..alerts import WebhookHealth, webhook_by_day, webhook_failures, webhook_he
 _LAZY = {
     "REPORTS": "_runner", "NotebookRun": "_runner", "ReportRun": "_runner",
     "default_notebooks_dir": "_runner", "run_notebook": "_runner", "run_reports": "_runner",
+    "select_reports": "_runner",
     "check_offline": "_html", "export_html": "_html", "write_plotly_js": "_html",
     "LifecycleStack": "_lifecycle", "lifecycle_stack": "_lifecycle", "start_lifecycle_stack": "_lifecycle",
 }
@@ -94,7 +95,15 @@ _LAZY = {
 if TYPE_CHECKING:
     from ._html import check_offline, export_html, write_plotly_js
     from ._lifecycle import LifecycleStack, lifecycle_stack, start_lifecycle_stack
-    from ._runner import REPORTS, NotebookRun, ReportRun, default_notebooks_dir, run_notebook, run_reports
+    from ._runner import (
+        REPORTS,
+        NotebookRun,
+        ReportRun,
+        default_notebooks_dir,
+        run_notebook,
+        run_reports,
+        select_reports,
+    )
 
 
 def __getattr__(name: str) -> object:
@@ -151,6 +160,7 @@ __all__ = [
     "rejected_calls",
     "run_notebook",
     "run_reports",
+    "select_reports",
     "setup_plotly",
     "source_tree",
     "start_lifecycle_stack",

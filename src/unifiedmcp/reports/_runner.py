@@ -19,7 +19,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +41,15 @@ from ._index import Headline, headline_numbers, write_index
 from ._kernel import KERNEL_NAME, CurrentEnvKernelManager
 from ._quality import DataCheck, DataQualityError, check_data
 
-__all__ = ["REPORTS", "NotebookRun", "ReportRun", "default_notebooks_dir", "run_notebook", "run_reports"]
+__all__ = [
+    "REPORTS",
+    "NotebookRun",
+    "ReportRun",
+    "default_notebooks_dir",
+    "run_notebook",
+    "run_reports",
+    "select_reports",
+]
 
 # name -> title, in the index's order.
 REPORTS: dict[str, str] = {
@@ -145,6 +153,15 @@ def _failed_cell(output: Path) -> int | None:
     return None
 
 
+def select_reports(names: Iterable[str] | None) -> list[str]:
+    """The reports to run (all of them for None), or :class:`InvalidInput` naming unknown ones."""
+    chosen = list(names or REPORTS)
+    unknown = [n for n in chosen if n not in REPORTS]
+    if unknown:
+        raise InvalidInput(f"unknown report(s) {', '.join(unknown)}: expected {', '.join(REPORTS)}")
+    return chosen
+
+
 def run_reports(
     month: Month | str,
     *,
@@ -185,10 +202,7 @@ def run_reports(
     m = Month.coerce(month)
     if convention not in CONVENTIONS:
         raise InvalidInput(f"unknown convention {convention!r}: expected stripe or chartmogul")
-    names = list(reports or REPORTS)
-    unknown = [n for n in names if n not in REPORTS]
-    if unknown:
-        raise InvalidInput(f"unknown report(s) {', '.join(unknown)}: expected {', '.join(REPORTS)}")
+    names = select_reports(reports)
     source_dir = (Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()).resolve()
     with tempfile.TemporaryDirectory(prefix="unifiedmcp-report-") as scratch:
         source = Path(warehouse)
