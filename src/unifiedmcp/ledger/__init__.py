@@ -17,6 +17,7 @@ from ._oauth import OAuthLedger
 from ._records import (
     Admission,
     ApiKey,
+    CallRecord,
     ConnectState,
     Customer,
     MeterEventRow,
@@ -36,6 +37,7 @@ __all__ = [
     "USAGE_STATUSES",
     "Admission",
     "ApiKey",
+    "CallRecord",
     "ConnectState",
     "Customer",
     "Ledger",

@@ -18,7 +18,15 @@ from typing import Any, Protocol
 
 from .._times import utc_text
 from ..config import DEFAULT_TIERS, TierTable
-from ..errors import AuthError, ConnectFailed, ConnectionCapReached, InvalidInput, LedgerError, UnknownCustomer
+from ..errors import (
+    AuthError,
+    ConnectFailed,
+    ConnectionCapReached,
+    InvalidInput,
+    LedgerError,
+    QuotaExceeded,
+    UnknownCustomer,
+)
 from ..months import Month
 from . import _tokens
 from .._dsn import is_database_url
@@ -27,6 +35,7 @@ from ._oauth import OAuthLedger
 from ._metering import Call, Completion, MeteringConflict, admit_all, new_event_id
 from ._records import (
     Admission,
+    CallRecord,
     ApiKey,
     ConnectionKind,
     ConnectState,
@@ -325,6 +334,19 @@ class Ledger:
         call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)
         return _admission(await self._group.submit(call))
 
+    def record_calls(self, calls: Sequence[CallRecord]) -> list[Admission | QuotaExceeded]:
+        """Meter finished calls in bulk, in one transaction: each is admitted (or refused) by the
+        same rules as :meth:`check_and_record`, in order, and its outcome recorded with it. For
+        importing or simulating traffic (the demo), not for a live server. Returns each call's
+        admission, or the :class:`QuotaExceeded` it met (recorded as ``rejected``)."""
+        requests = []
+        for c in calls:
+            if c.status not in ("ok", "error"):
+                raise InvalidInput(f"status must be 'ok' or 'error', not {c.status!r}")
+            ts = utc_text(c.at)
+            requests.append(Call(c.customer_id, c.tool, c.event_id, ts, ts[:7], c.user_id, c.status, c.latency_ms))
+        return self._write_batch(requests) or []  # type: ignore[return-value]
+
     def complete(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
         """Record how an admitted call ended (``ok`` or ``error``) and how long it took."""
         self._write_batch([_completion(event_id, status, latency_ms)])
@@ -580,6 +602,7 @@ class Ledger:
         event_name: str,
         billable_tiers: Collection[str],
         grace_seconds: float = 600.0,
+        bucket_seconds: int = 1,
         limit: int = 50_000,
         now: datetime | None = None,
     ) -> StageResult:
@@ -588,8 +611,11 @@ class Ledger:
         Rows are staged in ``seq`` order up to the first one whose outcome may still change (an
         admitted call not yet completed, unless older than ``grace_seconds``). Of those, calls
         with status ``ok`` made on a tier in ``billable_tiers`` become outbox rows, summed per
-        customer and second (a second never straddles a billing period's end). Rows recorded
-        before the ledger kept each call's tier (``tier`` NULL) are never billed.
+        customer and ``bucket_seconds`` (aligned to the epoch) and dated at the bucket's start.
+        One second (the default) never straddles a billing period's end; a longer bucket is
+        exact only when every period and price change falls on a bucket's boundary (the demo's
+        day-aligned history). Rows recorded before the ledger kept each call's tier (``tier``
+        NULL) are never billed.
         """
         settled = self._db.settled_seq()
         cutoff = utc_text((now or datetime.now(timezone.utc)) - timedelta(seconds=grace_seconds))
@@ -612,6 +638,7 @@ class Ledger:
                 last = seq
                 if status == "ok" and tier in billable:
                     second = int(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc).timestamp())
+                    second -= second % bucket_seconds
                     acc = sums.setdefault((customer, second), [0, seq, seq])
                     acc[0] += 1
                     acc[2] = seq

@@ -62,8 +62,9 @@ _PRIORS = "SELECT event_id, status, customer_id, month FROM usage_events WHERE e
 # lets the commit travel in the same round trip as the writes.
 _INSERT_EVENTS = """
 WITH inserted AS (
-    INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier)
-    SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
+    INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier, latency_ms)
+    SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                         %b::float8[])
     ON CONFLICT (event_id) DO NOTHING RETURNING 1
 )
 SELECT 1 / (count(*) = %s)::int FROM inserted

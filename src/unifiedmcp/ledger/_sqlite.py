@@ -29,8 +29,8 @@ WHERE c.customer_id = ?
 """
 _PRIORS = "SELECT event_id, status, customer_id, month FROM usage_events WHERE event_id IN ({})"
 _INSERT_EVENT = """
-INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier, latency_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
 """
 _COUNT = """
 INSERT INTO usage_counters (customer_id, month, calls, rejected) VALUES (?, ?, ?, ?)
