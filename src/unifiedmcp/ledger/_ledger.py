@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .._times import utc_text
+from .._usage_status import SETTLED_SQL, in_flight_cutoff
 from ..config import DEFAULT_TIERS, TierTable
 from ..errors import AuthError, ConnectFailed, ConnectionCapReached, InvalidInput, LedgerError, UnknownCustomer
 from ..months import Month
@@ -36,9 +37,7 @@ from ._records import (
 )
 from ._sqlite import SqliteDatabase
 
-__all__ = ["Ledger", "LedgerConnection", "USAGE_STATUSES"]
-
-USAGE_STATUSES = ("ok", "error", "rejected")
+__all__ = ["Ledger", "LedgerConnection"]
 
 _CONNECTIONS = "SELECT connection_id, customer_id, provider, account, created_at, kind FROM oauth_connections"
 _CONFLICT_RETRIES = 3
@@ -269,6 +268,7 @@ class Ledger:
         event_id: str | None = None,
         at: datetime | None = None,
         user_id: str | None = None,
+        completes: bool = False,
     ) -> Admission:
         """Admit and record one metered call, atomically.
 
@@ -276,8 +276,12 @@ class Ledger:
         status ``rejected`` and :class:`QuotaExceeded` is raised. Soft-limited tiers admit it and
         count it as overage. A repeated ``event_id`` is not counted again: the first outcome is
         returned (or raised) once more, with ``duplicate=True``. Thread-safe.
+
+        An admitted call is recorded ``ok``; with ``completes=True`` (the caller will report how
+        it ended with :meth:`complete`) it is recorded ``interrupted`` until then, which it stays
+        if the process dies first.
         """
-        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)
+        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id, completes=completes)
         return _admission(self._write_batch([call])[0])  # type: ignore[index]
 
     async def check_and_record_async(
@@ -288,6 +292,7 @@ class Ledger:
         event_id: str | None = None,
         at: datetime | None = None,
         user_id: str | None = None,
+        completes: bool = False,
     ) -> Admission:
         """:meth:`check_and_record` for asyncio code, with group commit.
 
@@ -295,11 +300,12 @@ class Ledger:
         is how the MCP server meters: several times the throughput of one transaction per call,
         with the same outcome for every call.
         """
-        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)
+        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id, completes=completes)
         return _admission(await self._group.submit(call))
 
     def complete(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
-        """Record how an admitted call ended (``ok`` or ``error``) and how long it took."""
+        """Record how an admitted call ended (``ok`` or ``error``) and how long it took. A call
+        admitted with ``completes=True`` stops reading ``interrupted``."""
         self._write_batch([_completion(event_id, status, latency_ms)])
 
     async def complete_async(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
@@ -307,9 +313,12 @@ class Ledger:
         await self._group.submit(_completion(event_id, status, latency_ms))
 
     @staticmethod
-    def _call(customer_id: str, tool: str, *, event_id: str | None, at: datetime | None, user_id: str | None) -> Call:
+    def _call(
+        customer_id: str, tool: str, *, event_id: str | None, at: datetime | None, user_id: str | None, completes: bool
+    ) -> Call:
         ts = utc_text(at)
-        return Call(customer_id, tool, event_id or new_event_id(), ts, ts[:7], user_id)
+        return Call(customer_id, tool, event_id or new_event_id(), ts, ts[:7], user_id,
+                    "interrupted" if completes else "ok")
 
     def _write_batch(self, requests: list[Call | Completion], *, wait: bool = True) -> list[object] | None:
         """Metering writes in one transaction: the outcome of each Call (an Admission or the
@@ -364,11 +373,15 @@ class Ledger:
         """Raw usage rows ``(seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms)``.
 
         ``seq`` works as a watermark: a later call with ``after_seq`` = the last seq returned
-        misses no row (on PostgreSQL, rows that an open transaction could still precede are left
-        for that later call).
+        misses no row, and no row that can still change: the rows stop before a call that may
+        still be running (a recent ``interrupted`` row, see ``unifiedmcp._usage_status``) and, on
+        PostgreSQL, before rows that an open transaction could still precede.
         """
-        sql = "SELECT seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms FROM usage_events WHERE seq > ?"
-        params: list = [after_seq]
+        sql = (
+            "SELECT seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms FROM usage_events"
+            " WHERE seq > ?" + SETTLED_SQL
+        )
+        params: list = [after_seq, after_seq, in_flight_cutoff()]
         settled = self._db.settled_seq()
         if settled is not None:
             sql += " AND seq <= ?"

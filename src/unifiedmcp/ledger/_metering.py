@@ -62,11 +62,13 @@ class Call:
     ts: str  # ISO-8601 UTC
     month: str  # YYYY-MM of ts
     user_id: str | None
+    admitted: str = "ok"  # the status an admitted call is recorded with: ok, or interrupted until completed
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """How an admitted call ended (``ok`` or ``error``): a metering write like the call itself."""
+    """How an admitted call ended (``ok`` or ``error``, replacing ``interrupted``): a metering
+    write like the call itself."""
 
     event_id: str
     status: str
@@ -147,7 +149,7 @@ def admit_all(
         prior = priors.get(call.event_id)
         if prior is None:
             refuse = tier.hard_limit and current.used >= tier.monthly_api_calls
-            status, month = ("rejected" if refuse else "ok"), call.month
+            status, month = ("rejected" if refuse else call.admitted), call.month
             events.append((call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id))
             priors[call.event_id] = Prior(status, call.customer_id, month)
             counts.setdefault((call.customer_id, month), [0, 0])[1 if refuse else 0] += 1

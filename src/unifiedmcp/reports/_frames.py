@@ -41,11 +41,11 @@ def _with_tier(
 def usage_by_day(
     con: duckdb.DuckDBPyConnection, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
 ) -> pd.DataFrame:
-    """Columns: day, tier (at the end of the month), calls, billable_calls, errors, rejected."""
+    """Columns: day, tier (at the end of the month), calls, billable_calls, errors, interrupted, rejected."""
     m = Month.coerce(month)
     per_customer = _with_tier(con.execute(sql_text("usage_by_day.sql"), month_params(m)).df(), con, m,
                               currency=currency, tiers=tiers)
-    cols = ["calls", "billable_calls", "errors", "rejected"]
+    cols = ["calls", "billable_calls", "errors", "interrupted", "rejected"]
     if per_customer.empty:
         return pd.DataFrame(columns=["day", "tier", *cols])
     return per_customer.groupby(["day", "tier"], as_index=False)[cols].sum().sort_values(["day", "tier"],

@@ -7,12 +7,14 @@ protocol, after the confirmation round trip) and does:
 1. for a Stripe tool, resolve the caller's account (``Runtime.target``): a customer reaches only
    its own connected accounts (the optional ``account`` argument picks one), the operator only
    the operator's. A customer without a connection gets ``no_connection``, unmetered;
-2. on a customer server, ``ledger.check_and_record_async(customer, tool, event_id=...)``, on the
-   event loop, where concurrent calls share a transaction: a call past a hard limit ends here as
-   a ``quota_exceeded`` error naming tier, limit, reset time and an upgrade link;
+2. on a customer server, ``ledger.check_and_record_async(customer, tool, event_id=...,
+   completes=True)``, on the event loop, where concurrent calls share a transaction: a call past a
+   hard limit ends here as a ``quota_exceeded`` error naming tier, limit, reset time and an upgrade
+   link; an admitted call is recorded ``interrupted`` until step 4;
 3. in a worker thread, the confirmation outcome check (destructive tools) and the tool itself,
    whose Stripe errors become ``stripe_error`` results;
-4. ``ledger.complete_async(event_id, status=..., latency_ms=...)``.
+4. ``ledger.complete_async(event_id, status=..., latency_ms=...)``: ``ok`` or ``error``. A process
+   killed before this step leaves the call ``interrupted`` (counted, not billed).
 """
 
 from __future__ import annotations
@@ -252,7 +254,9 @@ async def _invoke(
         event_id = new_event_id()
         try:
             with metering_timer():
-                tier = (await ledger.check_and_record_async(customer, spec.name, event_id=event_id)).tier
+                # Recorded `interrupted` until complete_async below: a call whose process dies
+                # meanwhile is never taken for a success (nor billed).
+                tier = (await ledger.check_and_record_async(customer, spec.name, event_id=event_id, completes=True)).tier
         except QuotaExceeded as exc:
             count_call(tier=exc.tier, tool=spec.name, outcome="rejected")
             return error_result(quota_failure(exc, upgrade_url=runtime.upgrade_url(customer)), tool=spec.name)

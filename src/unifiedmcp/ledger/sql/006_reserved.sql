@@ -1,0 +1,2 @@
+-- Reserved: migration 006 is taken by concurrent work on another branch. This placeholder keeps the
+-- numbering without gaps until that migration is merged, which replaces it; it changes nothing.
