@@ -183,6 +183,8 @@ def serve(
 ) -> None:
     """Serve streamable HTTP MCP at /mcp (bearer API keys), Stripe webhooks, the Connect callback,
     /healthz and Prometheus /metrics."""
+    import faulthandler
+
     import uvicorn
 
     from .._loopback import is_loopback
@@ -210,6 +212,9 @@ def serve(
         )
     url = base_url or f"{'https' if tls else 'http'}://{host}:{port}"
     role = _role(None, operator)
+    # A fatal signal (a fault on a memory-mapped file: ledger/_sqlite.py) leaves a traceback in the
+    # log instead of a silent death. It prints code locations only, never values.
+    faulthandler.enable(file=sys.__stderr__)
     with _runtime(
         role=role,
         customer=None,

@@ -10,6 +10,7 @@ A SQLite file (the embedded default) or a PostgreSQL database shared by several 
 
 from .._usage_status import USAGE_STATUSES
 from ._export import USAGE_COLUMNS, export_usage
+from ._health import LedgerHealth
 from ._ledger import Ledger, LedgerConnection
 from ._metering import new_event_id
 from ._migrations import latest_version
@@ -24,6 +25,7 @@ __all__ = [
     "Customer",
     "Ledger",
     "LedgerConnection",
+    "LedgerHealth",
     "NewApiKey",
     "OAuthConnection",
     "Principal",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from ..months import Month
 from . import _tokens
 from .._dsn import is_database_url
 from ._group_commit import GroupCommit
+from ._health import HealthWatch, LedgerHealth
 from ._metering import Call, Completion, MeteringConflict, admit_all, new_event_id
 from ._records import (
     Admission,
@@ -113,6 +114,7 @@ class Ledger:
         else:
             self.path = Path(target)
             self._db = SqliteDatabase(self.path, timeout=timeout)
+        self._health = HealthWatch(self._db.location)
         self._group: GroupCommit[Call | Completion, object] = GroupCommit(
             self._write_batch,
             flush_now=functools.partial(self._write_batch, wait=False),
@@ -143,10 +145,27 @@ class Ledger:
     def __repr__(self) -> str:
         return f"Ledger({self.location!r})"
 
-    def transaction(self) -> AbstractContextManager[LedgerConnection]:
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerConnection]:
         """A write transaction, serialised with every other one (SQLite's ``BEGIN IMMEDIATE``; a
         database-wide lock on PostgreSQL): all of it commits, or none of it."""
-        return self._db.transaction()  # type: ignore[return-value]
+        try:
+            with self._db.transaction() as conn:
+                yield conn  # type: ignore[misc]
+        except LedgerError as exc:
+            self._health.write_failed(exc)
+            raise
+        self._health.wrote()
+
+    def health(self) -> LedgerHealth:
+        """Whether the ledger can be used now (what ``serve``'s ``/healthz`` reports): a probe (a
+        read; on SQLite also the check that its shared memory can be written), and no write failed
+        in the last minute without a later one succeeding (see ``_health``)."""
+        try:
+            self._db.probe()
+        except LedgerError as exc:
+            return self._health.probed(exc)
+        return self._health.probed(None)
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self._db.read(sql, params)
@@ -334,8 +353,12 @@ class Ledger:
                 outcomes = self._db.meter(lambda store: admit_all(store, self.tiers, calls, completions), wait=wait)
             except MeteringConflict:  # rolled back: decide again, seeing the other process's rows
                 continue
+            except LedgerError as exc:
+                self._health.write_failed(exc)
+                raise
             if outcomes is None:
                 return None
+            self._health.wrote()
             admitted = iter(outcomes)
             return [next(admitted) if type(r) is Call else None for r in requests]
         raise LedgerError(f"cannot write ledger {self.location}: its event ids kept colliding with another writer's")

@@ -11,6 +11,10 @@ sessions (429 past it); idle sessions close after ``session_idle_seconds``.
 
 Host and Origin headers are validated (DNS rebinding): against loopback names on a loopback
 bind, against ``base_url`` otherwise.
+
+A ledger that cannot be used fails requests closed: ``/mcp`` answers 503 with a ``metering_error``
+when the bearer key cannot be checked, the webhook receiver 500, and ``/healthz`` reports the
+ledger's state (503 ``degraded`` with the reason).
 """
 
 from __future__ import annotations
@@ -27,18 +31,20 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
+from starlette.authentication import AuthenticationError
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from .. import __version__
 from .._loopback import is_loopback
 from ..accounts import CALLBACK_PATH
-from ..errors import AuthError, UnknownCustomer
+from ..errors import AuthError, LedgerError, UnknownCustomer
 from ..ledger import Ledger
+from ._errors import MeteringUnavailable
 from ._metrics import metrics_endpoint, watch_sessions
 from ._registry import select
 from ._runtime import Role, Runtime
@@ -74,6 +80,8 @@ class LedgerTokenVerifier:
                 who = await anyio.to_thread.run_sync(self._ledger.authenticate, token)
         except (AuthError, UnknownCustomer):
             return None
+        except LedgerError as exc:  # the key cannot be checked: refused, but not as a bad key
+            raise LedgerUnavailable(str(exc)) from None
         return AccessToken(
             token=who.key_id,
             client_id=who.key_id,
@@ -81,6 +89,19 @@ class LedgerTokenVerifier:
             scopes=[SCOPE, who.role],
             claims={"role": who.role, "customer": who.customer_id},
         )
+
+
+class LedgerUnavailable(AuthenticationError):
+    """A bearer key could not be checked because the ledger cannot be read."""
+
+
+def _auth_failed(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    """503 with the tool errors' ``metering_error`` shape when the ledger is out (the client may
+    retry; its key is fine); Starlette's 400 for any other authentication error."""
+    if isinstance(exc, LedgerUnavailable):
+        failure = MeteringUnavailable(f"the ledger is unavailable: {exc}")
+        return JSONResponse({"error": failure.payload()}, status_code=503, headers={"Retry-After": "5"})
+    return PlainTextResponse(str(exc), status_code=400)
 
 
 async def _no_webhooks(request: Request) -> Response:
@@ -125,7 +146,8 @@ def create_app(
     ``connect_app`` serves the Connect OAuth callback (``unifiedmcp.accounts.create_connect_app``).
     Both are mounted behind the MCP routes. Without a webhook app ``/webhooks/stripe`` answers 503.
     """
-    if runtime.ledger is None:
+    ledger = runtime.ledger
+    if ledger is None:
         raise ValueError("the HTTP app authenticates callers with the ledger: give the runtime one")
     base_url = base_url.rstrip("/")
     role: Role = runtime.options.role
@@ -145,15 +167,17 @@ def create_app(
     tools = len(select(runtime.options.tools, role=role))
 
     async def healthz(request: Request) -> Response:
+        health = await anyio.to_thread.run_sync(ledger.health)  # PostgreSQL: a round trip
         body: dict[str, Any] = {
-            "status": "ok",
+            "status": "ok" if health.ok else "degraded",
             "version": __version__,
             "role": role,
             "tools": tools,
             "metering": runtime.options.metered,
             "webhooks": webhook_app is not None,
+            "ledger": {"backend": ledger.backend, "ok": health.ok, "error": health.error},
         }
-        return JSONResponse(body)
+        return JSONResponse(body, status_code=200 if health.ok else 503)
 
     routes: list[Route | Mount] = [
         Route(MCP_PATH, endpoint=mcp_endpoint),
@@ -172,7 +196,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(LedgerTokenVerifier(runtime.ledger))),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=BearerAuthBackend(LedgerTokenVerifier(ledger)),
+                on_error=_auth_failed,
+            ),
             Middleware(AuthContextMiddleware),
         ],
         lifespan=lambda app: manager.run(),
