@@ -150,5 +150,5 @@ def test_opening_a_ledger_whose_shm_is_unwritable_is_a_clear_error(
     path, _ = _ledger(tmp_path)
     with Ledger(path):  # holds the -shm in place while the flag is set
         immutable(Path(f"{path}-shm"))
-        with pytest.raises(LedgerError, match=r"cannot open ledger .*-shm cannot be written \(Operation not permitted\)"):
+        with pytest.raises(LedgerError, match=r"cannot open ledger .*-shm cannot be written \(the file is immutable"):
             Ledger(path)

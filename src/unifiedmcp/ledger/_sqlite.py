@@ -12,7 +12,8 @@ word. ``PRAGMA mmap_size`` does not cover ``-shm`` (it maps the database file, w
 unmapped: ``mmap_size = 0``, so an I/O error there stays an error code). ``locking_mode =
 EXCLUSIVE`` would keep the index in private memory, but then no other process could open the
 ledger (the CLI next to ``serve``, several ``serve`` processes). So each use of the connection
-first checks that ``-shm`` is still writable (one ``access()`` call, about 1 µs) and fails with
+first checks that ``-shm`` is still writable (one ``access()`` call: 1-4 µs, measured in
+benchmarks/README.md) and fails with
 :class:`LedgerError` otherwise: callers fail closed, as on any other ledger error. Closing would
 checkpoint through the mapping too, so a ledger closed in that state is left open until the process
 ends (the next opener recovers the WAL). Not covered: the file turning unwritable in the
@@ -22,7 +23,6 @@ error paging it in); ``serve`` enables ``faulthandler`` so that such a death is 
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import sqlite3
@@ -91,16 +91,17 @@ class _Store:
         return inserted
 
 
-def _unwritable(path: Path) -> str | None:
-    """Why ``path`` cannot be opened for writing (``strerror``), or None. A missing file is no
-    reason: nothing maps it."""
+def _unwritable(path: str) -> str | None:
+    """Why this process cannot write ``path``, or None (also when it does not exist: nothing maps
+    it). The file is never opened here: closing any descriptor of a file drops every POSIX lock
+    the process holds on it, SQLite's locks on ``-shm`` included."""
     if os.access(path, os.W_OK):
         return None
     try:
-        os.close(os.open(path, os.O_RDWR))
-    except OSError as exc:
-        return None if exc.errno == errno.ENOENT else exc.strerror
-    return None
+        read_only = os.statvfs(path).f_flag & os.ST_RDONLY
+    except FileNotFoundError:
+        return None
+    return "the file system is read-only" if read_only else "the file is immutable, or not writable by this user"
 
 
 def _keep_open(conn: sqlite3.Connection) -> None:
@@ -125,8 +126,8 @@ class SqliteDatabase:
         self.location = str(path)
         self._lock = threading.RLock()  # guards the connection
         self._busy_timeout_ms = int(timeout * 1000)
-        self._shm: Path | None = None  # the mapped WAL index, checked before each use (module docstring)
-        shm = None if str(path) == ":memory:" else Path(f"{path}-shm")
+        self._shm: str | None = None  # the mapped WAL index, checked before each use (module docstring)
+        shm = None if str(path) == ":memory:" else f"{path}-shm"
         try:
             if shm is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
