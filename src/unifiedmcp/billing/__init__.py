@@ -47,6 +47,7 @@ from ._flows import (
     price_for_tier,
     subscribe,
 )
+from ._rejections import RejectionCounter, rejected_deliveries
 from ._shapes import (
     InvoicePayment,
     as_dict,
@@ -62,7 +63,6 @@ from ._webhooks import (
     WEBHOOK_PATH,
     WebhookReceiver,
     create_webhook_app,
-    rejected_deliveries,
     verify_delivery,
 )
 
@@ -112,6 +112,7 @@ __all__ = [
     "object_id",
     "portal_session",
     "price_for_tier",
+    "RejectionCounter",
     "rejected_deliveries",
     "replay_events",
     "subscribe",

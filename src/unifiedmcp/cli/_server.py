@@ -173,6 +173,10 @@ def serve(
     metering: bool = typer.Option(True, "--metering/--no-metering", help="Meter calls (off only for benchmarks)."),
     sessions_per_key: int = typer.Option(8, "--sessions-per-key", min=1, help="Open MCP sessions one key may hold."),
     session_idle: float = typer.Option(600.0, "--session-idle", min=1, help="Seconds before an idle session closes."),
+    body_timeout: float = typer.Option(
+        30.0, "--body-timeout", min=0.1,
+        help="Seconds a client has to send a request's whole body (408 and the connection closed after).",
+    ),
     ssl_certfile: Path = typer.Option(None, "--ssl-certfile", help="TLS certificate (PEM, with its chain): serve HTTPS."),
     ssl_keyfile: Path = typer.Option(None, "--ssl-keyfile", help="The certificate's private key (PEM)."),
     metrics_port: int = typer.Option(
@@ -228,6 +232,7 @@ def serve(
     ) as runtime:
         app = create_app(
             runtime, base_url=url, webhook_app=_webhook_app(runtime), connect_app=_connect_app(runtime), host=host,
+            body_timeout=body_timeout,
         )
         if metrics_port is not None:
             serve_metrics(host=host, port=metrics_port)

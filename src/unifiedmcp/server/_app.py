@@ -19,6 +19,8 @@ ledger's state (503 ``degraded`` with the reason).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +46,7 @@ from .._loopback import is_loopback
 from ..accounts import CALLBACK_PATH
 from ..errors import AuthError, LedgerError, UnknownCustomer
 from ..ledger import Ledger
+from ._body_timeout import DEFAULT_BODY_TIMEOUT, BodyTimeout
 from ._errors import MeteringUnavailable
 from ._metrics import metrics_endpoint, watch_sessions
 from ._registry import select
@@ -104,6 +107,17 @@ def _auth_failed(conn: HTTPConnection, exc: AuthenticationError) -> Response:
     return PlainTextResponse(str(exc), status_code=400)
 
 
+@asynccontextmanager
+async def _lifespans(sessions: AbstractAsyncContextManager[None], mounted: ASGIApp | None) -> AsyncIterator[None]:
+    """The session manager's lifespan, and a mounted Starlette app's (``Mount`` does not run it)."""
+    async with sessions:
+        if isinstance(mounted, Starlette):
+            async with mounted.router.lifespan_context(mounted):
+                yield
+        else:
+            yield
+
+
 async def _no_webhooks(request: Request) -> Response:
     return JSONResponse({"error": "the Stripe webhook receiver is not configured"}, status_code=503)
 
@@ -137,6 +151,7 @@ def create_app(
     connect_app: ASGIApp | None = None,
     host: str = "127.0.0.1",
     stateless: bool = False,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """The ASGI app of ``unifiedmcp serve``.
 
@@ -144,7 +159,9 @@ def create_app(
     ``{base_url}/mcp``. ``webhook_app`` is the billing core's receiver
     (``unifiedmcp.billing.create_webhook_app``, which serves ``POST /webhooks/stripe`` itself);
     ``connect_app`` serves the Connect OAuth callback (``unifiedmcp.accounts.create_connect_app``).
-    Both are mounted behind the MCP routes. Without a webhook app ``/webhooks/stripe`` answers 503.
+    Both are mounted behind the MCP routes (the webhook app's lifespan runs with this app's).
+    Without a webhook app ``/webhooks/stripe`` answers 503. A request body not received within
+    ``body_timeout`` seconds is answered 408 (``_body_timeout``).
     """
     ledger = runtime.ledger
     if ledger is None:
@@ -196,6 +213,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(BodyTimeout, seconds=body_timeout),
             Middleware(
                 AuthenticationMiddleware,
                 backend=BearerAuthBackend(LedgerTokenVerifier(ledger)),
@@ -203,7 +221,7 @@ def create_app(
             ),
             Middleware(AuthContextMiddleware),
         ],
-        lifespan=lambda app: manager.run(),
+        lifespan=lambda app: _lifespans(manager.run(), webhook_app),
     )
     app.state.mcp_server = server
     app.state.sessions = manager
