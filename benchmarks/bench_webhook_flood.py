@@ -1,6 +1,6 @@
 """Metering latency of a real `serve` under a flood of refused (unsigned) webhook deliveries.
 
-Starts `unifiedmcp serve` on 127.0.0.1 (SQLite ledger in a temp dir, one pro customer and its key,
+Starts `unifiedmcp serve` on 127.0.0.1 (SQLite ledger in a temp dir, one enterprise customer and its key,
 a webhook secret, Prometheus on a second port), then times `get_usage` tool calls (metered, no
 Stripe round trip) made one after another over streamable HTTP:
   - baseline: nothing else running;
@@ -36,7 +36,8 @@ import httpx
 from unifiedmcp._loopback import free_port
 from unifiedmcp.ledger import Ledger
 
-from _machine import cpu_model  # benchmarks/_machine.py, next to this script
+from _http1 import read_response  # benchmarks/_http1.py, next to this script
+from _machine import cpu_model
 
 SECRET = "whsec_bench_flood_0123456789abcdef"
 CUSTOMER = "cus_bench_flood"
@@ -65,12 +66,7 @@ async def _flood(port: int, connections: int, rate: float, seconds: float) -> di
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                 next_at += pause
                 writer.write(request)
-                code = int((await reader.readline()).split()[1])
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                code = await read_response(reader)
                 codes[code] = codes.get(code, 0) + 1
         finally:
             writer.close()

@@ -18,11 +18,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from unifiedmcp._loopback import serve_app
-from unifiedmcp.accounts import CredentialCipher
 from unifiedmcp.ledger import Ledger
 
-from ._serve import start_serve
-from .conftest import SECRET_KEY, http_client
+from ._serve import start_serve, stub_customer
+from .conftest import http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -50,11 +49,7 @@ async def test_a_call_killed_with_its_server_is_recorded_interrupted_and_stays_c
 ) -> None:
     api, reached = hanging_api
     path = tmp_path / "ledger.sqlite3"
-    with Ledger(path) as ledger:
-        ledger.upsert_customer("cus_killed", tier="pro")
-        token = ledger.create_key("cus_killed").token
-        credential = CredentialCipher(SECRET_KEY).encrypt("sk_test_stub")
-        ledger.add_connection("cus_killed", "stripe", account="acct_stub", kind="api_key", credential=credential)
+    token = stub_customer(path, "cus_killed")
     served = start_serve(path, tmp_path, "--tools", "customers.read", STRIPE_API_BASE=api)
     try:
 

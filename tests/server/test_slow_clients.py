@@ -19,11 +19,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from unifiedmcp._loopback import serve_app
-from unifiedmcp.accounts import CredentialCipher
 from unifiedmcp.ledger import Ledger
 
-from ._serve import start_serve
-from .conftest import SECRET_KEY, http_client
+from ._serve import start_serve, stub_customer
+from .conftest import http_client
 
 
 def _trickle(url: str, *, seconds: float) -> tuple[bytes, float]:
@@ -89,11 +88,7 @@ def slow_api() -> Iterator[str]:
 @pytest.mark.anyio
 async def test_a_response_streamed_past_the_body_timeout_is_not_cut(tmp_path: Path, slow_api: str) -> None:
     path = tmp_path / "ledger.sqlite3"
-    with Ledger(path) as ledger:
-        ledger.upsert_customer("cus_patient", tier="pro")
-        token = ledger.create_key("cus_patient").token
-        credential = CredentialCipher(SECRET_KEY).encrypt("sk_test_stub")
-        ledger.add_connection("cus_patient", "stripe", account="acct_stub", kind="api_key", credential=credential)
+    token = stub_customer(path, "cus_patient")
     served = start_serve(path, tmp_path, "--tools", "customers.read", "--body-timeout", "1", STRIPE_API_BASE=slow_api)
     try:
         async with http_client(served.mcp, token) as client:
