@@ -9,8 +9,10 @@ A SQLite file (the embedded default) or a PostgreSQL database shared by several 
         admission = ledger.check_and_record("cus_123", "list_customers")   # may raise QuotaExceeded
 """
 
+from .._usage_status import USAGE_STATUSES
 from ._export import USAGE_COLUMNS, export_usage
-from ._ledger import USAGE_STATUSES, Ledger, LedgerConnection
+from ._health import LedgerHealth
+from ._ledger import Ledger, LedgerConnection
 from ._metering import new_event_id
 from ._migrations import latest_version
 from ._oauth import OAuthLedger
@@ -43,6 +45,7 @@ __all__ = [
     "Ledger",
     "MeterEventRow",
     "LedgerConnection",
+    "LedgerHealth",
     "NewApiKey",
     "NewOAuthToken",
     "OAuthAuthorization",

@@ -62,14 +62,16 @@ class Call:
     ts: str  # ISO-8601 UTC
     month: str  # YYYY-MM of ts
     user_id: str | None
-    # A call metered after it finished (bulk imports): its outcome, written with it (no completion).
-    outcome: str | None = None
-    latency_ms: float | None = None
+    # The status an admitted call is recorded with: interrupted until the server completes it (then
+    # ok or error); or, for a call metered after it finished (bulk imports), its outcome.
+    admitted: str = "ok"
+    latency_ms: float | None = None  # a finished call's latency, written with it
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """How an admitted call ended (``ok`` or ``error``): a metering write like the call itself."""
+    """How an admitted call ended (``ok`` or ``error``, replacing ``interrupted``): a metering
+    write like the call itself."""
 
     event_id: str
     status: str
@@ -150,7 +152,7 @@ def admit_all(
         prior = priors.get(call.event_id)
         if prior is None:
             refuse = tier.hard_limit and current.used >= tier.monthly_api_calls
-            status, month = ("rejected" if refuse else call.outcome or "ok"), call.month
+            status, month = ("rejected" if refuse else call.admitted), call.month
             latency = None if refuse else call.latency_ms
             events.append(
                 (call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id, tier.name, latency)

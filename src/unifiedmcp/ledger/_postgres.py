@@ -254,6 +254,10 @@ class PostgresDatabase:
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         return self._run(lambda conn: PgConnection(conn).execute(sql, params).fetchall(), retry=True)
 
+    def probe(self) -> None:
+        """One round trip on a pooled connection, or LedgerError: can the ledger be used now?"""
+        self._run(lambda conn: conn.execute("SELECT 1").fetchone(), retry=True)
+
     def meter(self, work: Callable[[_Store], T], *, wait: bool) -> T | None:
         """``work`` in one metering transaction, committed; None without ``wait``: a database
         round trip is never made on the event loop."""
