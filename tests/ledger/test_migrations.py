@@ -136,7 +136,7 @@ def test_migration_7_keeps_every_usage_row_and_admits_the_interrupted_status(
             assert migrate(PostgresMigrator(conn), until=6) == 6
             conn.execute(insert.replace("?", "%s"), row)
     with Ledger(target) as ledger:
-        assert [r[1:] for r in ledger.usage_events()] == [("e1", "cus_a", "t", row[3], "error", "u1", 12.5)]
+        assert [r[1:] for r in ledger.usage_events()] == [("e1", "cus_a", "t", row[3], "error", "u1", 12.5, None)]  # tier: not recorded by this insert
         with ledger.transaction() as tx:
             tx.execute(insert, ("e2", *row[1:5], "interrupted", None, None))
         with pytest.raises(Exception, match="(?i)check"), ledger.transaction() as tx:
