@@ -43,11 +43,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import stripe
 
 from _machine import cpu_model
-from unifiedmcp._loopback import free_port
+from unifiedmcp._loopback import ServerDidNotStart, free_port, wait_until_serving
 from unifiedmcp.billing import UsagePusher, ensure_catalog
 from unifiedmcp.ledger import CallRecord, Ledger
 
@@ -61,18 +60,12 @@ def start_sandbox(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
            "--db", str(tmp / "sandbox.sqlite3")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/_sandbox/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the sandbox did not start")
+    try:
+        wait_until_serving(url + "/_sandbox/health", proc=proc, name="the sandbox")
+    except ServerDidNotStart:
+        proc.kill()
+        raise
+    return proc, url
 
 
 class SlowLink:
