@@ -6,6 +6,7 @@ sandbox's Billing Meters, invoiced in arrears at the renewal on a test clock, an
 - pushing again changes nothing, and ``reconcile`` finds no difference in either month;
 - a tier change mid-period bills each part at its own tier;
 - chaos (429/500 on a share of meter events) and a SIGKILLed pusher still give exact invoices;
+- events outside Stripe's timestamp window fail visibly (too old) or wait (ahead of its clock);
 - a customer deleted in Stripe, or the meter deactivated, gives failed events that reconcile shows
   (exit 1), nothing lost; `push-usage --retry-failed` sends them once the cause is fixed.
 """
@@ -236,3 +237,22 @@ def test_an_unknown_meter_fails_visibly_and_a_retry_after_the_fix_bills_everythi
     code, out, _ = cli("billing", "reconcile", "--month", "2026-10", "--json")
     [c] = json.loads(out)["customers"]
     assert code == 0 and (c["failed_calls"], c["stripe_calls"]) == (0, 40)
+
+
+def test_events_outside_stripes_timestamp_window_are_visible_never_dropped(world: World) -> None:
+    """Calls pushed 40 days late are refused (timestamp_too_far_in_past) and recorded as failed
+    with Stripe's message; calls dated 10 minutes ahead of Stripe's clock stay pending and go out
+    once that clock catches up (a fast clock here is cured by time)."""
+    cus, clock, _ = world.customer("pro")
+    world.meter(cus, 20, start=START + 60)  # recorded now, pushed only after 40 days
+    world.advance(clock, START + 40 * DAY)
+    world.meter(cus, 10, start=START + 40 * DAY + 600)  # 10 minutes ahead of the clock
+    pusher = UsagePusher(world.ledger, world.client, grace_seconds=0)
+    result = pusher.run_once()
+    assert (result.sent, result.failed, result.pending) == (0, 2, 1)
+    assert all("timestamp_too_far_in_past" in e for e in result.errors)
+    failed = world.ledger.meter_events(status="failed")
+    assert sum(r.value for r in failed) == 20 and all("35 days" in (r.error or "") for r in failed)
+    world.advance(clock, START + 40 * DAY + 900)
+    result = pusher.run_once()
+    assert (result.sent, result.calls_sent, result.pending) == (1, 10, 0)
