@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from unifiedmcp._loopback import ServerDidNotStart, free_port, wait_until_serving
 from unifiedmcp.accounts import CredentialCipher
 from unifiedmcp.ledger import Ledger
