@@ -233,6 +233,22 @@ def test_operator_revokes_a_client_from_the_cli_and_its_tokens_stop(flow: Flow, 
     assert refresh.status_code == 401  # the client itself is unknown now
 
 
+def test_one_customer_cannot_multiply_its_sessions_with_oauth_clients(sandbox: Any, ledger: Any, account_key: str) -> None:
+    """Each OAuth client a customer approves is a new credential; the session cap is the
+    customer's all the same: 2 sessions in all, whatever mix of its key and its clients' tokens."""
+    ledger.upsert_customer("cus_many", tier="free")
+    connect_key(sandbox, ledger, "cus_many", account_key)
+    port = free_port()
+    app = create_app(customer_runtime(sandbox, ledger, sessions_per_key=2, session_idle_seconds=120.0),
+                     base_url=f"http://127.0.0.1:{port}", oauth=OAuthOptions(http_loopback_clients=True))
+    with serve_app(app, port=port) as url:
+        flow = Flow(url, ledger.create_key("cus_many").token)
+        assert [flow.mcp(flow.key).status_code for _ in range(2)] == [200, 200]
+        for _ in range(3):
+            _, tokens = flow.tokens()
+            assert flow.mcp(tokens["access_token"]).status_code == 429
+
+
 def test_operator_server_has_no_authorization_server(sandbox: Any, ledger: Any) -> None:
     from unifiedmcp.server import Runtime, ServerOptions
 

@@ -220,7 +220,7 @@ def serve(
     ),
     upgrade_url: str = typer.Option(None, "--upgrade-url", help="Upgrade link shown past the free limit."),
     metering: bool = typer.Option(True, "--metering/--no-metering", help="Meter calls (off only for benchmarks)."),
-    sessions_per_key: int = typer.Option(8, "--sessions-per-key", min=1, help="Open MCP sessions one key may hold."),
+    sessions_per_key: int = typer.Option(8, "--sessions-per-key", min=1, help="Open MCP sessions one customer may hold (all its keys and OAuth clients)."),
     session_idle: float = typer.Option(600.0, "--session-idle", min=1, help="Seconds before an idle session closes."),
     body_timeout: float = typer.Option(
         30.0, "--body-timeout", min=0.1,

@@ -102,7 +102,7 @@ class LedgerTokenVerifier:
         return AccessToken(
             token=who.key_id,
             client_id=who.key_id,
-            subject=who.customer_id or "operator",
+            subject=who.customer_id or f"operator:{who.key_id}",  # the session cap's principal (_sessions)
             scopes=[SCOPE, who.role, *SCOPES],
             claims={"role": who.role, "customer": who.customer_id},
         )

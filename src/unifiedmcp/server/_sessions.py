@@ -1,11 +1,13 @@
-"""Open MCP sessions cost: a per-key cap, so one key can never exhaust the server.
+"""Open MCP sessions cost: a cap per customer, so no customer can exhaust the server.
 
 The SDK's session manager caps sessions per server (10,000) and closes idle ones. ``initialize``
 is not a metered call, so without more, one free key could open sessions until every other
-customer gets 503. :class:`KeyedSessionManager` adds a cap per credential (the principal the SDK
-already binds each session to): past it, opening another session answers 429 with a
-``Retry-After``; the key's existing sessions keep working, and room frees up as they end (DELETE)
-or expire after ``session_idle_timeout`` seconds.
+customer gets 503. :class:`KeyedSessionManager` adds a cap per principal: the token's subject
+(the customer; each operator key is its own), not the credential, since a customer can mint
+credentials at will (more API keys, an OAuth client per registration). Past it, opening another
+session answers 429 with a ``Retry-After``; existing sessions keep working, and room frees up as
+they end (DELETE) or expire after ``session_idle_timeout`` seconds. Each session stays bound to
+its exact credential (the SDK's check), so a session id is useless with another key.
 """
 
 from __future__ import annotations
@@ -30,8 +32,14 @@ class _KeyFull(Exception):
         self.open_sessions = open_sessions
 
 
+def _principal(owner: AuthorizationContext) -> tuple[str | None, str | None]:
+    """Whose sessions these are: the issuer and subject (the customer), else the client."""
+    return owner["issuer"], owner["subject"] or owner["client_id"]
+
+
 class KeyedSessionManager(StreamableHTTPSessionManager):
-    """The SDK's session manager with at most ``per_key`` open sessions per credential."""
+    """The SDK's session manager with at most ``per_key`` open sessions per customer (all its
+    keys and OAuth clients together)."""
 
     def __init__(self, app: Any, *, per_key: int, **options: Any) -> None:
         if per_key < 1:
@@ -45,7 +53,11 @@ class KeyedSessionManager(StreamableHTTPSessionManager):
         return len(self._server_instances)
 
     def open_sessions(self, requestor: AuthorizationContext | None) -> int:
-        return sum(1 for owner in self._session_owners.values() if owner == requestor)
+        """Open sessions of the requestor's principal (see ``_principal``)."""
+        if requestor is None:
+            return sum(1 for owner in self._session_owners.values() if owner is None)
+        who = _principal(requestor)
+        return sum(1 for owner in self._session_owners.values() if owner is not None and _principal(owner) == who)
 
     def _admit_session(self, requestor: AuthorizationContext | None) -> StreamableHTTPServerTransport | None:
         # Called under the manager's session-creation lock: the count and the admission are one step.
@@ -59,10 +71,10 @@ class KeyedSessionManager(StreamableHTTPSessionManager):
         try:
             await super()._handle_stateful_request(scope, receive, send)
         except _KeyFull as full:
-            log.warning("refused a new MCP session: the key already has %d open", full.open_sessions)
+            log.warning("refused a new MCP session: the customer already has %d open", full.open_sessions)
             idle = self.session_idle_timeout
             message = (
-                f"too many open sessions for this key ({full.open_sessions} of {self.per_key}): close one "
+                f"too many open sessions for this customer ({full.open_sessions} of {self.per_key}): close one "
                 f"(HTTP DELETE with its Mcp-Session-Id) or let an idle one expire"
                 + (f" ({int(idle)} s without requests)" if idle else "")
             )
