@@ -256,3 +256,22 @@ def test_events_outside_stripes_timestamp_window_are_visible_never_dropped(world
     world.advance(clock, START + 40 * DAY + 900)
     result = pusher.run_once()
     assert (result.sent, result.calls_sent, result.pending) == (1, 10, 0)
+
+
+def test_calls_that_never_reach_the_outbox_fail_reconcile_once_past_the_grace(world: World) -> None:
+    """No pusher ran: while the calls are younger than the grace they are in flight (ok); past it,
+    reconcile names them as never pushed. Pending (staged, unsent) events stay in flight."""
+    cus, clock, _ = world.customer("pro")
+    world.meter(cus, 50, start=START + 60)
+    month = Month.parse("2026-10")
+    young = reconcile(world.ledger, world.client, month, now=START + 120)
+    [c] = young.customers
+    assert young.ok and (c.unstaged_calls, c.stale_unstaged_calls) == (50, 0)
+    stale = reconcile(world.ledger, world.client, month, now=START + 3600)
+    [c] = stale.customers
+    assert not stale.ok and c.stale_unstaged_calls == 50
+    assert any("never reached the outbox" in u for u in c.unexplained)
+    UsagePusher(world.ledger, world.client).stage()  # staged, not sent: pending, in flight
+    staged = reconcile(world.ledger, world.client, month, now=START + 3600)
+    [c] = staged.customers
+    assert staged.ok and (c.pending_calls, c.unstaged_calls, c.stale_unstaged_calls) == (50, 0, 0)

@@ -14,13 +14,16 @@ Per customer with billable usage, outbox rows or metered invoice lines in the mo
   applied to that quantity (graduated or volume, summed exactly and rounded half up once per
   line, as Stripe documents for decimal amounts).
 
-Differences explained by pending events (pushed later) are reported but do not fail; a failed
-event, Stripe holding a different count than we sent, or an invoice line that does not match the
-ledger fail the reconciliation.
+Differences explained by events in flight are reported but do not fail: pending events (pushed
+later) and calls not yet staged that are younger than ``grace_seconds`` (the pusher's grace). A
+failed event, billable calls older than that which never reached the outbox (no pusher running,
+or one stuck), Stripe holding a different count than we sent, or an invoice line that does not
+match the ledger fail the reconciliation.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -92,6 +95,8 @@ class CustomerReconciliation:
     sent_calls: int = 0
     pending_calls: int = 0
     failed_calls: int = 0
+    unstaged_calls: int = 0  # billable calls not yet in the outbox (in flight while young)
+    stale_unstaged_calls: int = 0  # of those, calls older than the grace: the push is not running
     stripe_calls: int = 0
     invoiced_amount: int = 0
     expected_invoiced_amount: int = 0
@@ -108,9 +113,11 @@ class CustomerReconciliation:
             # Live Stripe accepts an event for an unknown customer and drops it later (an error
             # report): this is where such a loss shows.
             out.append(f"sent {self.sent_calls} call(s) but Stripe holds {self.stripe_calls}")
-        unsent = self.ledger_calls - self.sent_calls - self.pending_calls - self.failed_calls
-        if unsent < 0:
-            out.append(f"{-unsent} more call(s) pushed than the ledger has")
+        if self.unstaged_calls < 0:
+            out.append(f"{-self.unstaged_calls} more call(s) pushed than the ledger has")
+        if self.stale_unstaged_calls > 0:
+            out.append(f"{self.stale_unstaged_calls} call(s) past the grace never reached the outbox: is usage "
+                       f"being pushed (serve, or billing push-usage)?")
         for line in self.lines:
             if not line.matches and not line.in_flight:
                 out.append(
@@ -147,11 +154,15 @@ def reconcile(
     *,
     tiers: TierTable | None = None,
     event_name: str = METER_EVENT,
+    grace_seconds: float = 600.0,
+    now: float | None = None,
 ) -> ReconcileReport:
-    """Reconcile ``month`` (see the module docstring)."""
+    """Reconcile ``month`` (see the module docstring). ``grace_seconds``: how long a call may
+    wait for the pusher before its absence from the outbox is a difference."""
     tiers = tiers or ledger.tiers
     billable = billable_tiers(tiers)
     start, end = int(month.start.timestamp()), int(month.end.timestamp())
+    settled_before = max(start, min(end, int((time.time() if now is None else now) - grace_seconds)))
     by_customer: dict[str, CustomerReconciliation] = {}
 
     def entry(customer: str) -> CustomerReconciliation:
@@ -173,6 +184,15 @@ def reconcile(
         else:
             c.failed_calls += row.value
             c.errors.append(row.error or "refused")
+    old_calls = ledger.billable_calls(start=start, end=settled_before, tiers=billable)
+    old_outbox: dict[str, int] = {}
+    for row in ledger.meter_events(start=start, end=settled_before):
+        if row.event_name == event_name:
+            old_outbox[row.customer_id] = old_outbox.get(row.customer_id, 0) + row.value
+    for c in by_customer.values():
+        c.unstaged_calls = c.ledger_calls - c.sent_calls - c.pending_calls - c.failed_calls
+        old = sum(n for (customer, _), n in old_calls.items() if customer == c.customer)
+        c.stale_unstaged_calls = max(0, old - old_outbox.get(c.customer, 0))
     meter = _meter_id(client, event_name)
     lines = _metered_lines(client, start, end)
     catalog = ledger.catalog_prices()

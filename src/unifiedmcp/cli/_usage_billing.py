@@ -59,21 +59,25 @@ def push_usage(
 def reconcile_cmd(
     month: str = typer.Option(..., "--month", help=MONTH_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    grace: float = typer.Option(
+        600.0, "--grace", min=0, help="Seconds a call may wait for the pusher before its absence is a difference."
+    ),
 ) -> None:
     """Ledger calls against Stripe's meter and invoices for a month; exit 1 on an unexplained difference."""
     from ..billing import reconcile
 
     with open_ledger() as ledger:
-        report = reconcile(ledger, operator_client(max_network_retries=1), Month.parse(month), tiers=tiers())
+        report = reconcile(ledger, operator_client(max_network_retries=1), Month.parse(month), tiers=tiers(),
+                           grace_seconds=grace)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        table = Table("customer", "ledger calls", "overage calls", "sent", "pending", "failed", "Stripe has",
-                      "invoiced", "expected", "difference", title=f"usage billing {report.month}")
+        table = Table("customer", "ledger calls", "overage calls", "sent", "pending", "failed", "not staged",
+                      "Stripe has", "invoiced", "expected", "difference", title=f"usage billing {report.month}")
         for c in report.customers:
             table.add_row(
                 c.customer, f"{c.ledger_calls:,}", f"{c.overage_calls:,}", f"{c.sent_calls:,}", f"{c.pending_calls:,}",
-                f"{c.failed_calls:,}", f"{c.stripe_calls:,}", f"{c.invoiced_amount / 100:.2f}",
+                f"{c.failed_calls:,}", f"{c.unstaged_calls:,}", f"{c.stripe_calls:,}", f"{c.invoiced_amount / 100:.2f}",
                 f"{c.expected_invoiced_amount / 100:.2f}", "; ".join(c.unexplained) or "none",
             )
         console.print(table)
