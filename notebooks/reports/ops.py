@@ -26,7 +26,7 @@
 # %% tags=["parameters"]
 month = ""  # report month, YYYY-MM (UTC), empty for the latest complete month of the data
 warehouse = ""  # a DuckDB file or a directory of exports, empty for the demo warehouse (else the sample)
-ledger = ""  # the ledger SQLite file with the webhook event log, empty for the configured one (if any)
+ledger = ""  # a ledger SQLite file with the webhook event log, empty for the configured ledger (SQLite or PostgreSQL)
 currency = "usd"
 convention = "stripe"  # stripe | chartmogul
 max_failed_events = 0  # alert when more events than this failed in the month

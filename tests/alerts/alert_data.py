@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,15 +44,13 @@ def build_warehouse(path: Path, *, failed_charges: int, involuntary: int, reject
     return path
 
 
-def build_ledger(path: Path, *, received: list[tuple[datetime, str]]) -> Path:
-    """A migrated ledger whose webhook log holds one event per (received at, status)."""
-    Ledger(path).close()
-    con = sqlite3.connect(path)
-    with con:
+def build_ledger(target: Path | str, *, received: list[tuple[datetime, str]]) -> Path | str:
+    """A migrated ledger (a SQLite file or a PostgreSQL URL) whose webhook log holds one event per
+    (received at, status)."""
+    with Ledger(target) as ledger, ledger.transaction() as tx:
         for k, (at, status) in enumerate(received):
             iso = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            con.execute("INSERT INTO webhook_events (event_id, type, created, object_id, received_at, processed_at,"
-                        " status, error, payload) VALUES (?, 'invoice.paid', ?, 'in_x', ?, ?, ?, ?, '{}')",
-                        (f"evt_{k}", int(at.timestamp()), iso, iso, status, "boom" if status == "failed" else None))
-    con.close()
-    return path
+            tx.execute("INSERT INTO webhook_events (event_id, type, created, object_id, received_at, processed_at,"
+                       " status, error, payload) VALUES (?, 'invoice.paid', ?, 'in_x', ?, ?, ?, ?, '{}')",
+                       (f"evt_{k}", int(at.timestamp()), iso, iso, status, "boom" if status == "failed" else None))
+    return target

@@ -88,6 +88,26 @@ def test_a_receiver_that_never_got_a_webhook_is_an_alert(cli, configured) -> Non
     assert rules["failed_webhook_events"]["status"] == "ok"
 
 
+def test_a_postgresql_ledger_is_read_like_a_sqlite_one(cli, configured, monkeypatch, postgres_cluster) -> None:
+    """With UNIFIEDMCP_LEDGER=postgresql://..., the webhook rules read the event log there (they
+    were skipped, exit 0, before): failures fire, an empty log is silence; an unreachable
+    PostgreSQL ledger is an error, never "skipped"."""
+    configured(failed_charges=0, involuntary=0, rejected=0)
+    url = build_ledger(postgres_cluster.create_database(), received=[
+        (OCT + timedelta(days=3), "applied"), (OCT + timedelta(days=4), "failed"), (OCT + timedelta(days=5), "failed")])
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", url)
+    code, rules = _verdicts(cli)
+    assert code == 1 and rules["failed_webhook_events"]["status"] == "fired"
+    assert rules["failed_webhook_events"]["value"] == 2
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", build_ledger(postgres_cluster.create_database(), received=[]))
+    _, rules = _verdicts(cli)
+    assert rules["webhook_silence"]["status"] == "fired"
+    assert rules["webhook_silence"]["message"].startswith("no webhook ever received")
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", "postgresql://nobody:hunter2secret@127.0.0.1:1/ledger")
+    code, out, err = cli("alerts", "check", "--month", "2026-10", "--json")
+    assert code != 0 and "cannot read the ledger's webhook log" in err and "hunter2secret" not in out + err
+
+
 def test_without_a_ledger_webhook_rules_are_skipped_not_fired(cli, configured, monkeypatch) -> None:
     root = configured(failed_charges=0, involuntary=0, rejected=0, newest=NOV - timedelta(hours=1))
     monkeypatch.setenv("UNIFIEDMCP_LEDGER", str(root / "none.sqlite3"))

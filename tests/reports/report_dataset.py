@@ -9,7 +9,6 @@ latest complete month is 2026-10. Used until, and beside, the committed sample i
 from __future__ import annotations
 
 import random
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -142,15 +141,13 @@ def _write_usage(path: Path, rng: random.Random, customers: int, paying: list[tu
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-def build_ledger(path: Path, *, month: str = LAST_MONTH, failed: int = 3) -> Path:
-    """A ledger whose webhook log has applied, ignored, failed and replayed events in ``month``, and
-    rejected deliveries."""
+def build_ledger(target: Path | str, *, month: str = LAST_MONTH, failed: int = 3) -> Path | str:
+    """A ledger (a SQLite file or a PostgreSQL URL) whose webhook log has applied, ignored, failed
+    and replayed events in ``month``, and rejected deliveries."""
     from unifiedmcp.ledger import Ledger
 
-    Ledger(path).close()  # creates and migrates the schema
     y, m = map(int, month.split("-"))
-    con = sqlite3.connect(path)
-    with con:
+    with Ledger(target) as ledger, ledger.transaction() as con:
         for k in range(20):
             at = datetime(y, m, 1 + k, 12, tzinfo=UTC)
             iso = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -164,5 +161,4 @@ def build_ledger(path: Path, *, month: str = LAST_MONTH, failed: int = 3) -> Pat
             )
         con.execute("INSERT INTO webhook_rejections (reason, count, last_at) VALUES ('bad_signature', 4, ?)",
                     (f"{month}-15T00:00:00.000000Z",))
-    con.close()
-    return path
+    return target

@@ -4,9 +4,11 @@ parameters reach the notebook and change what it shows, and its headline agrees 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
+import report_dataset
 
 from unifiedmcp import metrics, reports
 from unifiedmcp.errors import InvalidInput
@@ -110,6 +112,21 @@ def test_ops_reads_the_ledger_and_alerts_on_failures(export_dir: Path, ledger_fi
                 "hours since last success": "348"}  # last applied event 2026-10-17 12:00, as of 11-01
     assert {k: _kpi(head, k) for k in expected} == expected
     assert "ALERT: 3 webhook event(s) failed (threshold 1)" in _all_text(nb)
+
+
+def test_ops_reads_a_postgresql_ledger_and_never_writes_its_url(
+    export_dir: Path, tmp_path: Path, postgres_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ops with ledger="" and UNIFIEDMCP_LEDGER a PostgreSQL URL (with a password): the same
+    webhook counts as from a SQLite ledger, and neither the URL nor its password in the notebook."""
+    url = report_dataset.build_ledger(postgres_cluster.create_database()) + "?password=pw-marker-5f2c"
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", url)
+    nb = _run("ops", tmp_path, month="2026-10", warehouse=str(export_dir), ledger="", max_failed_events=1)
+    head = _headline(nb)
+    expected = {"received": "20", "failed": "3", "replayed": "1", "rejected (all time)": "4"}
+    assert {k: _kpi(head, k) for k in expected} == expected
+    text = (tmp_path / "ops.ipynb").read_text()
+    assert "pw-marker-5f2c" not in text and "postgresql://" not in text
 
 
 def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:

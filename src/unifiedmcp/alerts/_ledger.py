@@ -1,20 +1,26 @@
 """Webhook health from the ledger's event log, read-only (alerts and the ops report).
 
 Reads the billing core's tables (``webhook_events``, ``webhook_rejections``, ``subscriptions``)
-with a read-only SQLite connection, so neither alerts nor a report ever migrates or locks the
-live ledger. A missing ledger, or one without the billing tables, reads as "no webhook data"
-rather than an error.
+with a read-only connection (a SQLite file opened ``mode=ro``, or a PostgreSQL URL in a read-only
+session), so neither alerts nor a report ever migrates or locks the live ledger. A missing SQLite
+file, or a ledger without the billing tables, reads as "no webhook data"; a PostgreSQL ledger
+that cannot be reached is an error (it is configured, so silence would hide an outage).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .._dsn import is_database_url, scrub
 from .._times import utc_text
+from ..errors import LedgerError
 from ..months import Month
 from ._sql import sql_text
 from ._window import Window
@@ -78,21 +84,53 @@ class WebhookHealth:
         }
 
 
-def _connect(ledger: str | Path | None) -> sqlite3.Connection | None:
+_TABLES = ("webhook_events", "webhook_rejections", "subscriptions")
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")  # :name, SQLite's named parameters
+
+
+class _Reader:
+    """Queries with ``:name`` parameters on either backend; rows as tuples, with column names."""
+
+    def __init__(self, conn: Any, *, postgres: bool) -> None:
+        self._conn, self._postgres = conn, postgres
+
+    def rows(self, sql: str, params: dict[str, object] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if self._postgres:
+            sql = _NAMED.sub(r"%(\1)s", sql)
+        cur = self._conn.execute(sql, params or {})
+        return [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
+
+
+@contextmanager
+def _reader(ledger: str | Path | None) -> Iterator[_Reader | None]:
+    """A read-only reader of ``ledger``, or None when it holds no webhook data."""
     if not ledger:
-        return None
-    path = Path(ledger)
-    if not path.is_file():
-        return None
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    has = con.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-        " AND name IN ('webhook_events', 'webhook_rejections', 'subscriptions')"
-    ).fetchone()[0]
-    if has < 3:
-        con.close()
-        return None
-    return con
+        yield None
+    elif is_database_url(ledger):
+        import psycopg
+
+        url = str(ledger)
+        try:
+            conn = psycopg.connect(url, options="-c default_transaction_read_only=on", connect_timeout=10)
+        except psycopg.Error as exc:
+            raise LedgerError(f"cannot read the ledger's webhook log: {scrub(str(exc), url)}") from None
+        with conn:
+            found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+                                 " AND table_name = ANY(%s)", (list(_TABLES),)).fetchone()[0]
+            yield _Reader(conn, postgres=True) if found == len(_TABLES) else None
+    else:
+        path = Path(ledger)
+        if not path.is_file():
+            yield None
+            return
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            marks = ", ".join("?" for _ in _TABLES)
+            found = con.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
+                                _TABLES).fetchone()[0]
+            yield _Reader(con, postgres=False) if found == len(_TABLES) else None
+        finally:
+            con.close()
 
 
 def _params(window: Window) -> dict[str, str]:
@@ -105,14 +143,11 @@ def webhook_health(
     """Webhook health for events received in ``window`` (a Window, or a month as of its end or
     ``now`` if earlier)."""
     w = Window.of(window, now=now)
-    con = _connect(ledger)
-    if con is None:
-        return WebhookHealth(month=w.label, as_of=w.end, available=False)
-    try:
-        row = con.execute(sql_text("webhook_health.sql"), _params(w)).fetchone()
-        rejected = sum(r[1] for r in con.execute(sql_text("webhook_rejections.sql")).fetchall())
-    finally:
-        con.close()
+    with _reader(ledger) as db:
+        if db is None:
+            return WebhookHealth(month=w.label, as_of=w.end, available=False)
+        [row] = db.rows(sql_text("webhook_health.sql"), _params(w))[1]
+        rejected = sum(r[1] for r in db.rows(sql_text("webhook_rejections.sql"))[1])
     received, applied, ignored, failed, pending, replayed, last_success, last_received, live = row
     return WebhookHealth(
         month=w.label, as_of=w.end, available=True, received=received, applied=applied, ignored=ignored,
@@ -127,13 +162,11 @@ def webhook_by_day(
     """Columns: day (YYYY-MM-DD), status, events; empty without webhook data."""
     import pandas as pd
 
-    con = _connect(ledger)
-    if con is None:
-        return pd.DataFrame(columns=["day", "status", "events"])
-    try:
-        return pd.read_sql_query(sql_text("webhook_by_day.sql"), con, params=_params(Window.of(window, now=now)))
-    finally:
-        con.close()
+    with _reader(ledger) as db:
+        if db is None:
+            return pd.DataFrame(columns=["day", "status", "events"])
+        columns, rows = db.rows(sql_text("webhook_by_day.sql"), _params(Window.of(window, now=now)))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def webhook_failures(
@@ -143,12 +176,10 @@ def webhook_failures(
     processed_at, error."""
     import pandas as pd
 
-    con = _connect(ledger)
     cols = ["event_id", "type", "object_id", "attempts", "received_at", "processed_at", "error"]
-    if con is None:
-        return pd.DataFrame(columns=cols)
-    try:
-        return pd.read_sql_query(sql_text("webhook_failures.sql"), con,
-                                 params={**_params(Window.of(window, now=now)), "limit": limit})
-    finally:
-        con.close()
+    with _reader(ledger) as db:
+        if db is None:
+            return pd.DataFrame(columns=cols)
+        params = {**_params(Window.of(window, now=now)), "limit": limit}
+        columns, rows = db.rows(sql_text("webhook_failures.sql"), params)
+    return pd.DataFrame(rows, columns=columns)

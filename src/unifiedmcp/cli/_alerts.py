@@ -35,7 +35,7 @@ def check(
     window = alerts.Window.month(m) if m is not None else alerts.Window.since(since or "24h")
     s = settings()
     thresholds = load_config_file(config_file_path(s.config_file)).alerts
-    report = alerts.check_alerts(warehouse=s.warehouse, ledger=s.ledger_file, window=window, settings=thresholds,
+    report = alerts.check_alerts(warehouse=s.warehouse, ledger=s.ledger, window=window, settings=thresholds,
                                  currency=currency.lower())
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))

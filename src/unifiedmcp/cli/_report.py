@@ -97,8 +97,8 @@ def report(
     source = _data_source(warehouse, latest=latest)
     if m is None:
         m = reports.latest_complete_month(source)
-    if ledger is None and settings().ledger_file and settings().ledger_file.exists():
-        ledger = settings().ledger_file
+    if ledger is None and (settings().ledger_file is None or settings().ledger_file.exists()):
+        ledger = settings().ledger  # a SQLite file that exists, or a PostgreSQL URL
     count = len(names or reports.REPORTS)
     console.print(f"Running {count} report(s) for {m} from {source} ...")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from .. import warehouse as wh
+from .._dsn import is_database_url
 from ..config import load_settings
 from ..errors import WarehouseError
 from ..metrics import data_months, data_span
@@ -113,9 +114,11 @@ def default_data() -> Path:
     return _existing(load_settings().warehouse) or source_tree() / "data" / "sample"
 
 
-def default_ledger() -> Path | None:
-    """The ledger a notebook opened with ``ledger = ""`` reads: the configured one, if it exists."""
-    return _existing(load_settings().ledger)
+def default_ledger() -> Path | str | None:
+    """The ledger a notebook opened with ``ledger = ""`` reads: the configured one, if it exists
+    (a PostgreSQL URL as configured: the runner never writes it, or its password, into a notebook)."""
+    configured = load_settings().ledger
+    return configured if is_database_url(configured) else _existing(configured)
 
 
 def connect_data(warehouse: str | Path) -> duckdb.DuckDBPyConnection:

@@ -29,6 +29,7 @@ from typing import Any
 import papermill as pm
 
 from .. import alerts
+from .._dsn import is_database_url
 from .. import warehouse as wh
 from ..config import AlertSettings, TierTable
 from ..errors import InvalidInput
@@ -187,7 +188,8 @@ def run_reports(
     """Check the data, run the report notebooks for ``month`` into ``out_dir/<month>/`` and publish them.
 
     ``warehouse`` is a DuckDB file or an export directory (e.g. ``data/sample``); ``ledger`` the
-    ledger SQLite file for the ops report and the webhook alerts (optional); both are only read.
+    ledger (a SQLite file or a PostgreSQL URL) for the ops report and the webhook alerts
+    (optional); both are only read.
     ``reports`` picks a subset of :data:`REPORTS`. ``parallel`` is the number of notebooks run at
     once (default: one per core, at most one per report). ``parameters`` adds per-report
     parameters, e.g. ``{"ops": {"max_failed_events": 0}}``.
@@ -238,7 +240,8 @@ def _run(
     on_report: Callable[[NotebookRun | ReportFailed], None],
 ) -> ReportRun:
     warehouse_path = str(warehouse.resolve())
-    ledger_path = str(Path(ledger).resolve()) if ledger else ""
+    # A PostgreSQL URL carries a password: the notebook gets "" and reads the configured ledger.
+    ledger_path = str(Path(ledger).resolve()) if ledger and not is_database_url(ledger) else ""
     common = {"month": str(m), "warehouse": warehouse_path, "currency": currency, "convention": convention}
     extra = {"ledger": ledger_path, "mask_pii": mask_pii}
     workers = max(1, min(len(names), parallel or os.cpu_count() or 1))

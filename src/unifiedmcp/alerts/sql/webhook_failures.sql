@@ -1,4 +1,4 @@
--- The latest failed webhook events received in [:from, :to) (SQLite). Errors are handler messages,
+-- The latest failed webhook events received in [:from, :to) (SQLite or PostgreSQL). Errors are handler messages,
 -- stored without secrets by the receiver.
 SELECT event_id, type, object_id, attempts, received_at, processed_at, error
 FROM webhook_events

@@ -1,14 +1,14 @@
--- Webhook health from the ledger's event log (SQLite), for events received in [:from, :to): counts
+-- Webhook health from the ledger's event log (SQLite or PostgreSQL), for events received in [:from, :to): counts
 -- by status, the latest successful and the latest received event before :to, and the
 -- subscriptions the ledger's mirror holds live (active, trialing or past_due).
 -- Times are ISO-8601 UTC text ('YYYY-MM-DDTHH:MM:SS.ffffffZ'), so text comparison orders them.
 SELECT
     count(*)                                                     AS received,
-    coalesce(sum(status = 'applied'), 0)                         AS applied,
-    coalesce(sum(status = 'ignored'), 0)                         AS ignored,
-    coalesce(sum(status = 'failed'), 0)                          AS failed,
-    coalesce(sum(status = 'received'), 0)                        AS pending,
-    coalesce(sum(replayed_at IS NOT NULL), 0)                    AS replayed,
+    count(*) FILTER (WHERE status = 'applied')                   AS applied,
+    count(*) FILTER (WHERE status = 'ignored')                   AS ignored,
+    count(*) FILTER (WHERE status = 'failed')                    AS failed,
+    count(*) FILTER (WHERE status = 'received')                  AS pending,
+    count(replayed_at)                                           AS replayed,
     (SELECT max(processed_at) FROM webhook_events
       WHERE status = 'applied' AND processed_at < :to)           AS last_success_at,
     (SELECT max(received_at) FROM webhook_events
