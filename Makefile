@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Build the local environment (.venv) without running anything
 
-system-deps: ## Install the Debian packages the tests need (headless Chromium)
+system-deps: ## Install the Debian packages the tests need (Chromium, PostgreSQL, Prometheus, Node.js)
 	@scripts/system-deps.sh
 
 report: $(STAMP) ## Build the demo data if missing and publish the latest complete month's reports
@@ -36,7 +36,7 @@ report: $(STAMP) ## Build the demo data if missing and publish the latest comple
 
 # pytest exits 5 when it collected no tests: that is a failure, not a pass.
 test: $(STAMP) system-deps ## Run the whole test suite
-	@$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
+	@UNIFIEDMCP_REQUIRE_NODE=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Jupyter refuses to run as root unless told; these machines run as root.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs: headless Chromium (browser tests), PostgreSQL
-# (the tests start throwaway clusters of their own) and Prometheus (promtool checks the alert rules).
+# (the tests start throwaway clusters of their own), Prometheus (promtool checks the alert rules)
+# and Node.js with npm (the MCP TypeScript SDK client, the Inspector CLI and the conformance suite).
 # Idempotent: does nothing when they are already there.
 set -euo pipefail
 
@@ -11,6 +12,9 @@ if ! command -v pg_ctl >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bi
   need+=(postgresql)
 fi
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  need+=(nodejs npm)
+fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,12 +42,16 @@ def customer(ledger: Ledger) -> str:
 
 def npm_install(name: str, *packages: str, what: str) -> Path:
     """``scripts/install-npm.sh NAME PACKAGES...`` (once per machine, under .cache/NAME): the
-    folder. Skips the test, saying so, when Node.js is not installed (``what`` cannot run)."""
+    folder. Without Node.js the test fails under ``make test`` (which sets UNIFIEDMCP_REQUIRE_NODE and
+    installs it: never a silent skip in CI), and is skipped, saying so, in a bare pytest run."""
     import shutil
     import subprocess
 
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip(f"Node.js (node and npm) is not installed: {what} cannot run")
+        message = f"Node.js (node and npm) is not installed: {what} cannot run"
+        if os.environ.get("UNIFIEDMCP_REQUIRE_NODE"):
+            pytest.fail(message + " (make test installs it: scripts/system-deps.sh)")
+        pytest.skip(message)
     script = Path(__file__).resolve().parents[2] / "scripts" / "install-npm.sh"
     proc = subprocess.run(["bash", str(script), name, *packages], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
