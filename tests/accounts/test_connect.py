@@ -213,3 +213,16 @@ def test_a_wrong_secret_key_is_clear_and_rotation_reencrypts(cli: Any, cli_env: 
     monkeypatch.setenv("UNIFIEDMCP_SECRET_KEY", "not-a-valid-key")
     code, _, err = cli("connections", "rotate-keys")
     assert code == 1 and "UNIFIEDMCP_SECRET_KEY is malformed" in err and "not-a-valid-key" not in err
+
+
+def test_an_unknown_state_makes_no_call_with_the_operators_key(tmp_path: Path) -> None:
+    """An unauthenticated callback with a junk state is refused before the operator's key is used
+    (here the platform's API is unreachable, so any call would show as a 502, not this 400)."""
+    dead = stripe.StripeClient("sk_test_operator", base_addresses={"api": f"http://127.0.0.1:{free_port()}"},
+                               max_network_retries=0)
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        app = create_connect_app(ledger=ledger, operator_client=dead, cipher_factory=lambda: CredentialCipher(SECRET_KEY))
+        port = free_port()
+        with serve_app(app, port=port) as url:
+            resp = httpx.get(f"{url}/oauth/stripe/callback", params={"code": "ac_x", "state": "junk"}, timeout=30)
+    assert resp.status_code == 400 and "unknown OAuth state" in resp.text

@@ -65,7 +65,7 @@ def create_connect_app(
         cipher = cipher_factory()
         conn = complete_authorization(
             ledger, operator_client, state=state, code=code, error=error, cipher=cipher,
-            operator_account=operator_account_or_fetch(),
+            operator_account=operator_account_or_fetch,
         )
         return conn.account
 

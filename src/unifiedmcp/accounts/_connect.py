@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import stripe
@@ -111,11 +112,13 @@ def complete_authorization(
     code: str | None,
     error: str | None = None,
     cipher: CredentialCipher,
-    operator_account: str | None,
+    operator_account: Callable[[], str | None],
 ) -> OAuthConnection:
     """Finish a Connect authorization (the callback's query); raises :class:`ConnectFailed`.
 
-    The state is used up first, so a replayed callback fails even when this one fails later.
+    The state is used up first, so a replayed callback fails even when this one fails later, and
+    nothing is asked of Stripe with the operator's key before the state checks out (the callback
+    is unauthenticated). ``operator_account`` gives the operator's own account id (None: unknown).
     """
     if not state:
         raise ConnectFailed("invalid_state", "the callback carries no OAuth state")
@@ -132,7 +135,8 @@ def complete_authorization(
         reason = exc.code or "invalid_grant"
         raise ConnectFailed(reason, f"Stripe refused the authorization code ({reason}); start again") from None
     account = str(grant.stripe_user_id)
-    if operator_account is not None and account == operator_account:
+    own = operator_account()
+    if own is not None and account == own:
         raise OperatorAccountRefused(account)
     try:
         return ledger.add_connection(
