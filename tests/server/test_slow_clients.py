@@ -38,16 +38,20 @@ def _trickle(url: str, *, seconds: float) -> tuple[bytes, float]:
     try:
         while time.monotonic() - started < seconds:
             try:
+                chunk = sock.recv(65536)  # waits up to 0.1 s: the trickle's pace
+            except TimeoutError:
+                chunk = None
+            except ConnectionResetError:  # closed with our unread bytes in its buffer
+                break
+            if chunk == b"":
+                break
+            if chunk:
+                answer += chunk
+                continue  # answered: send nothing more (that would only provoke a reset)
+            try:
                 sock.sendall(b" ")
             except OSError:  # the server closed the connection
                 break
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                break
-            answer += chunk
         return answer, time.monotonic() - started
     finally:
         sock.close()

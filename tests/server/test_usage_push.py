@@ -1,6 +1,7 @@
 """`serve` reports paying customers' calls to Stripe's meter in the background (usage billing):
-calls made over MCP reach the operator account's meter without `billing push-usage`, and the
-push-lag gauge returns to 0; with `--no-push-usage` nothing is sent."""
+calls made over MCP reach the operator account's meter without `billing push-usage`; while Stripe
+refuses them (429) the push-lag gauge grows, and it returns to 0 once they are sent; with
+`--no-push-usage` nothing is sent."""
 
 from __future__ import annotations
 
@@ -61,8 +62,14 @@ def test_serve_pushes_usage_to_the_meter_in_the_background(fresh_sandbox: Any, t
             async with http_client(served.mcp, token) as client:
                 return [(await client.call_tool("get_usage", {})).is_error for _ in range(5)]
 
+        fresh_sandbox.settings(rate_limit_per_second=0.001)  # Stripe answers 429 to the operator's key
         assert asyncio.run(calls()) == [False] * 5
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
+        while push and _push_lag(metrics_port) == 0:
+            assert time.monotonic() < deadline, "the push lag never showed the refused events"
+            time.sleep(0.2)
+        fresh_sandbox.settings(rate_limit_per_second=None)
+        deadline = time.monotonic() + 30
         while push and _metered_calls(operator, customer) < 5:
             assert time.monotonic() < deadline, f"usage never reached the meter: {served.log.read_text()}"
             time.sleep(0.2)
