@@ -122,7 +122,8 @@ def create_app(
                             "different request.",
                         )
                     return Response(hit[2], status_code=hit[1], media_type="application/json",
-                                    headers={"Request-Id": request_id, "Idempotent-Replayed": "true", "Idempotency-Key": idem_key})
+                                    headers={"Request-Id": request_id, "Stripe-Version": API_VERSION,
+                                             "Idempotent-Replayed": "true", "Idempotency-Key": idem_key})
             status, payload = dispatch(sb, handler, args, method, path, params, request_id, idem_key)
             data = json.dumps(payload).encode("utf-8")
             if idem_key and status < 500:
@@ -135,7 +136,8 @@ def create_app(
                 headers["Idempotency-Key"] = idem_key
             return Response(data, status_code=status, media_type="application/json", headers=headers)
         except StripeError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status, headers={"Request-Id": request_id, **exc.headers})
+            return JSONResponse(exc.body(), status_code=exc.status,
+                                headers={"Request-Id": request_id, "Stripe-Version": API_VERSION, **exc.headers})
 
     def dispatch(
         sb: Sandbox, handler: Handler, args: dict[str, str], method: str, path: str, params: dict[str, Any],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from .._errors import invalid, missing
+from .._errors import invalid, missing, missing_param
 from .._objects import blank, new_id, public, to_bool, to_float, to_int
 from .._pricing import parse_tiers, tiers_of, unit_fields
 from .._router import route
@@ -147,7 +147,7 @@ def _price(sb: Sandbox, p: Obj) -> Obj:
                 raise invalid(f"`{name}` can only be set when `billing_scheme` is `tiered`.", param=name)
         unit, unit_text = unit_fields(p)
         if unit_text is None and not p.get("custom_unit_amount"):
-            raise invalid("Missing required param: unit_amount.", param="unit_amount")
+            raise missing_param("unit_amount")
     recurring = _recurring(sb, p["recurring"]) if isinstance(p.get("recurring"), dict) else None
     lookup_key = p.get("lookup_key")
     if lookup_key:
@@ -269,7 +269,7 @@ def coupon_create(sb: Sandbox, p: Obj) -> Obj:
         raise invalid("Invalid duration: must be one of forever, once, or repeating", param="duration")
     months = p.get("duration_in_months")
     if duration == "repeating" and months is None:
-        raise invalid("Missing required param: duration_in_months.", param="duration_in_months")
+        raise missing_param("duration_in_months")
     if pct is not None:
         pct = to_float(pct, param="percent_off")
         if not 0 < pct <= 100:
@@ -383,7 +383,7 @@ def apply_discounts(sb: Sandbox, p: Obj, *, customer: str, subscription: str, cl
 def payment_link_create(sb: Sandbox, p: Obj) -> Obj:
     items = p.get("line_items")
     if not isinstance(items, list) or not items:
-        raise invalid("Missing required param: line_items.", param="line_items")
+        raise missing_param("line_items")
     prices = []
     for i, item in enumerate(items):
         price = sb.get("price", require(item, "price") if isinstance(item, dict) else None, param=f"line_items[{i}][price]")
@@ -445,9 +445,10 @@ def payment_link_items(sb: Sandbox, p: Obj, lid: str) -> Obj:
     data = []
     for i, li in enumerate(link["_line_items"]):
         pr = li["price"]
-        data.append({
-            "id": f"li_{lid[6:]}{i}", "object": "item", "amount_discount": 0, "amount_subtotal": (pr["unit_amount"] or 0) * li["quantity"],
-            "amount_tax": 0, "amount_total": (pr["unit_amount"] or 0) * li["quantity"], "currency": pr["currency"],
-            "description": pr.get("nickname") or pr["product"], "price": pr, "quantity": li["quantity"],
-        })
+        total = (pr["unit_amount"] or 0) * li["quantity"]
+        data.append(blank(
+            "item", id=f"li_{lid[6:]}{i}", adjustable_quantity=None, amount_discount=0, amount_subtotal=total, amount_tax=0,
+            amount_total=total, currency=pr["currency"], description=pr.get("nickname") or pr["product"], price=pr,
+            quantity=li["quantity"],
+        ))
     return {"object": "list", "data": data, "has_more": False, "url": f"/v1/payment_links/{lid}/line_items"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from .. import _clock as engine
-from .._errors import invalid
+from .._errors import invalid, missing_param
 from .._objects import blank, new_id, to_bool, to_int
 from .._router import route
 from .._state import Sandbox
@@ -42,7 +42,7 @@ def event_list(sb: Sandbox, p: Obj) -> Obj:
 # -- webhook endpoints --------------------------------------------------------------------------
 def _check_events(value: object) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise invalid("Missing required param: enabled_events.", param="enabled_events")
+        raise missing_param("enabled_events")
     return [str(v) for v in value]
 
 
@@ -203,7 +203,8 @@ def account(sb: Sandbox, p: Obj) -> Obj:
         business_profile={"name": name, "url": None, "support_email": None, "mcc": None,
                           "product_description": None, "support_phone": None, "support_url": None,
                           "annual_revenue": None, "estimated_worker_count": None, "support_address": None,
-                          "minority_owned_business_designation": None},
+                          "minority_owned_business_designation": None,
+                          "specified_commercial_transactions_act_url": None},
         business_type="company",
         capabilities={"card_payments": "active", "transfers": "active"},
         charges_enabled=True,
@@ -217,7 +218,14 @@ def account(sb: Sandbox, p: Obj) -> Obj:
         future_requirements={"alternatives": [], "current_deadline": None, "currently_due": [], "disabled_reason": None, "errors": [], "eventually_due": [], "past_due": [], "pending_verification": []},
         payouts_enabled=True,
         requirements={"alternatives": [], "current_deadline": None, "currently_due": [], "disabled_reason": None, "errors": [], "eventually_due": [], "past_due": [], "pending_verification": []},
-        settings={"dashboard": {"display_name": name, "timezone": "Etc/UTC"}},
+        settings={
+            "branding": {"icon": None, "logo": None, "primary_color": None, "secondary_color": None},
+            "card_payments": {"decline_on": {"avs_failure": False, "cvc_failure": False}, "statement_descriptor_prefix": None,
+                              "statement_descriptor_prefix_kana": None, "statement_descriptor_prefix_kanji": None},
+            "dashboard": {"display_name": name, "timezone": "Etc/UTC"},
+            "payments": {"statement_descriptor": None, "statement_descriptor_kana": None, "statement_descriptor_kanji": None,
+                         "statement_descriptor_prefix_kana": None, "statement_descriptor_prefix_kanji": None},
+        },
         tos_acceptance={"date": None, "ip": None, "user_agent": None},
         type="standard",
     )
