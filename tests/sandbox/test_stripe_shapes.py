@@ -224,6 +224,68 @@ def platform(c: stripe.StripeClient, k: dict[str, Any]) -> None:
     c.v1.events.retrieve(first.id)
 
 
+def checkout_promotions_and_portal(c: stripe.StripeClient, k: dict[str, Any]) -> None:
+    promo = c.v1.promotion_codes.create({"promotion": {"type": "coupon", "coupon": k["coupon"].id}, "code": f"SHAPES{T0}",
+                                         "restrictions": {"minimum_amount": 1000, "minimum_amount_currency": "usd"}})
+    c.v1.promotion_codes.update(promo.id, {"metadata": {"campaign": "launch"}})
+    c.v1.promotion_codes.retrieve(promo.id, {"expand": ["promotion.coupon"]})
+    c.v1.promotion_codes.list({"code": promo.code})
+    session = c.v1.checkout.sessions.create({
+        "mode": "subscription", "success_url": "https://example.com/ok?session={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://example.com/cancel", "customer_email": "checkout-shapes@example.com",
+        "line_items": [{"price": k["flat"].id, "quantity": 1}, {"price": k["metered"].id}],
+        "subscription_data": {"trial_period_days": 7}, "allow_promotion_codes": True})
+    c.v1.checkout.sessions.line_items.list(session.id)
+    page = httpx.post(session.url, data={"payment_method": "pm_card_visa", "promotion_code": promo.code})
+    assert page.status_code == 303, page.text
+    done = c.v1.checkout.sessions.retrieve(session.id, {"expand": ["subscription", "line_items"]})
+    c.v1.checkout.sessions.list({"customer": done.customer})
+    paid = c.v1.checkout.sessions.create({"mode": "payment", "line_items": [{"price": k["one_off"].id, "quantity": 2}],
+                                          "customer": k["customer"].id})
+    assert httpx.post(paid.url, data={"payment_method": "pm_card_visa"}).status_code == 200
+    left = c.v1.checkout.sessions.create({"mode": "payment", "line_items": [{"price": k["one_off"].id, "quantity": 1}]})
+    c.v1.checkout.sessions.expire(left.id)
+    sub = c.v1.subscriptions.retrieve(done.subscription.id)
+    flow = c.v1.billing_portal.sessions.create({
+        "customer": done.customer, "return_url": "https://example.com/account",
+        "flow_data": {"type": "subscription_cancel", "subscription_cancel": {
+            "subscription": sub.id, "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": k["coupon"].id}}},
+            "after_completion": {"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": "Bye"}}}})
+    assert httpx.post(flow.url, data={"action": "cancel", "subscription": sub.id}).status_code == 200
+    c.v1.subscriptions.update(sub.id, {"cancel_at_period_end": False,
+                                       "pause_collection": {"behavior": "mark_uncollectible", "resumes_at": T0 + 60 * DAY}})
+    c.v1.subscriptions.update(sub.id, {"pause_collection": ""})
+
+
+def schedules_and_setup_intents(c: stripe.StripeClient, clock: str, k: dict[str, Any]) -> None:
+    cus = c.v1.customers.create({"test_clock": clock, "payment_method": "pm_card_visa",
+                                 "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    sub = c.v1.subscriptions.create({"customer": cus.id, "items": [{"price": k["flat"].id}, {"price": k["metered"].id}]})
+    sched = c.v1.subscription_schedules.create({"from_subscription": sub.id})
+    now = sched.phases[0]
+    cheaper = c.v1.prices.create({"product": k["product"].id, "unit_amount": 900, "currency": "usd", "recurring": {"interval": "month"}})
+    c.v1.subscription_schedules.update(sched.id, {"end_behavior": "release", "phases": [
+        {"items": [{"price": k["flat"].id, "quantity": 1}, {"price": k["metered"].id}], "start_date": now.start_date,
+         "end_date": now.end_date},
+        {"items": [{"price": cheaper.id, "quantity": 1}, {"price": k["metered"].id}], "duration": {"interval": "month"}}]})
+    c.v1.subscription_schedules.retrieve(sched.id, {"expand": ["subscription"]})
+    c.v1.subscription_schedules.list({"customer": cus.id})
+    c.v1.test_helpers.test_clocks.advance(clock, {"frozen_time": now.end_date + 7200})
+    c.v1.subscription_schedules.release(sched.id)
+    other = c.v1.subscriptions.create({"customer": cus.id, "items": [{"price": cheaper.id}]})
+    c.v1.subscription_schedules.cancel(c.v1.subscription_schedules.create({"from_subscription": other.id}).id)
+    seti = c.v1.setup_intents.create({"customer": cus.id, "usage": "off_session"})
+    c.v1.setup_intents.update(seti.id, {"metadata": {"k": "v"}})
+    c.v1.setup_intents.confirm(seti.id, {"payment_method": "pm_card_mastercard"})
+    c.v1.setup_intents.retrieve(seti.id)
+    c.v1.setup_intents.list({"customer": cus.id})
+    failing = c.v1.setup_intents.create({"customer": cus.id})
+    with pytest.raises(stripe.CardError):
+        c.v1.setup_intents.confirm(failing.id, {"payment_method": "pm_card_visa_chargeDeclinedInsufficientFunds"})
+    c.v1.setup_intents.retrieve(failing.id)
+    c.v1.setup_intents.cancel(failing.id)
+
+
 @pytest.fixture(scope="module")
 def report() -> Iterator[Report]:
     shapes = Shapes()
@@ -235,6 +297,8 @@ def report() -> Iterator[Report]:
         subscriptions_and_invoices(c, clock, kit)
         payments(c, kit)
         platform(c, kit)
+        checkout_promotions_and_portal(c, kit)
+        schedules_and_setup_intents(c, clock, kit)
         out = Report()
         for method, path, status, body in recorder.calls:
             found = resolve(method, path)

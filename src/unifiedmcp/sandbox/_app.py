@@ -31,6 +31,7 @@ from ._control import Control
 from ._errors import StripeError, rate_limited
 from ._form import decode_form
 from ._guard import Guard
+from ._hosted import Hosted
 from ._oauth import OAuth
 from ._objects import new_id
 from ._params import check_params, warm_up
@@ -193,9 +194,10 @@ def create_app(
             accounts.db.commit()
 
     control = Control(accounts, api_keys=api_keys)
+    hosted = Hosted(accounts)
     oauth = OAuth(accounts, api_keys=api_keys)
     app = Starlette(
-        routes=[Route("/v1/{path:path}", api, methods=["GET", "POST", "DELETE"]), *control.routes, *oauth.routes],
+        routes=[Route("/v1/{path:path}", api, methods=["GET", "POST", "DELETE"]), *control.routes, *hosted.routes, *oauth.routes],
         lifespan=lifespan,
     )
     return Guard(app, check_host=check_host)

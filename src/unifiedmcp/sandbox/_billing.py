@@ -499,6 +499,7 @@ def _mark_paid(sb: Sandbox, inv: Obj, *, pm: Obj | None) -> None:
             p["amount_paid"] = inv["amount_paid"]
             p["status_transitions"]["paid_at"] = now
             sb.store.touch(p)
+            sb.emit("invoice_payment.paid", p, clock=clock)
     sb.emit("invoice.paid", inv, clock=clock)
     sb.emit("invoice.payment_succeeded", inv, clock=clock)
     sub = _subscription_of(sb, inv)

@@ -40,6 +40,10 @@ PREFIXES: dict[str, str] = {
     "acct": "account",
     "di": "discount",
     "mtr": "billing.meter",  # mtr_test_...
+    "promo": "promotion_code",
+    "cs": "checkout.session",  # cs_test_...
+    "sub_sched": "subscription_schedule",  # two segments: "sub" alone is a subscription
+    "seti": "setup_intent",
 }
 
 

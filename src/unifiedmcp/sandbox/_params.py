@@ -101,22 +101,27 @@ def _known(td: type) -> frozenset[str]:
 
 
 @cache
-def _nested(td: type) -> dict[str, tuple[type, bool]]:
-    """Per key, the nested TypedDict its annotation names and whether it is a list of them.
+def _nested(td: type) -> dict[str, tuple[type, str]]:
+    """Per key, the nested TypedDict its annotation names and how: ``one``, a ``list`` of them, or a
+    ``map`` (``Dict[str, X]``: free keys, such as currencies, each holding an X).
 
     The annotations are strings (``NotRequired["Literal['']|List[XParamsItem]"]``) that
     ``typing.get_type_hints`` cannot evaluate (a base class names an import-guarded type), so
     the names are read from the annotation text and looked up in the defining module.
     """
     module = vars(importlib.import_module(td.__module__))
-    out: dict[str, tuple[type, bool]] = {}
+    out: dict[str, tuple[type, str]] = {}
     for key, ann in getattr(td, "__annotations__", {}).items():
         text = repr(ann)
         for name in _NAME.findall(text):
             cls = module.get(name)
             if cls is not None and is_typeddict(cls):
-                is_list = re.search(r"List\[(?:ForwardRef\(')?" + name + r"\b", text) is not None
-                out[key] = (cls, is_list)
+                if re.search(r"List\[(?:ForwardRef\(')?" + name + r"\b", text):
+                    out[key] = (cls, "list")
+                elif re.search(r"Dict\[str, " + name + r"\b", text):
+                    out[key] = (cls, "map")
+                else:
+                    out[key] = (cls, "one")
                 break
     return out
 
@@ -231,11 +236,15 @@ def _check(td: type, value: dict[str, Any], *, prefix: str) -> None:
         _check_value(scalars[key], sub, name)
         if key not in nested:
             continue
-        inner, is_list = nested[key]
-        if is_list and isinstance(sub, list):
+        inner, how = nested[key]
+        if how == "list" and isinstance(sub, list):
             for i, item in enumerate(sub):
                 if isinstance(item, dict):
                     _check(inner, item, prefix=f"{name}[{i}]")
+        elif how == "map" and isinstance(sub, dict):
+            for k, item in sub.items():
+                if isinstance(item, dict):
+                    _check(inner, item, prefix=f"{name}[{k}]")
         elif isinstance(sub, dict):
             _check(inner, sub, prefix=name)
     for key in _required(td):

@@ -99,8 +99,8 @@ class Sandbox:
     def kind_for(self, oid: str, field: str | None = None) -> str | None:
         if field in _FIELD_KINDS:
             return _FIELD_KINDS[field]
-        prefix = oid.split("_", 1)[0]
-        return PREFIXES.get(prefix)
+        parts = oid.split("_", 2)
+        return PREFIXES.get("_".join(parts[:2])) or PREFIXES.get(parts[0])
 
     # -- events ------------------------------------------------------------------------------
     def emit(

@@ -1,4 +1,4 @@
-"""Products, prices, coupons and payment links."""
+"""Products, prices, coupons and payment links (discounts: ``discounts.py``)."""
 
 from __future__ import annotations
 
@@ -327,55 +327,6 @@ def coupon_delete(sb: Sandbox, p: Obj, cid: str) -> Obj:
 @route("GET", "/v1/coupons")
 def coupon_list(sb: Sandbox, p: Obj) -> Obj:
     return sb.list("coupon", p, url="/v1/coupons")
-
-
-def redeem(sb: Sandbox, coupon_id: str, *, customer: str, subscription: str | None, param: str, clock: str | None) -> Obj:
-    """Apply a coupon: a new ``discount`` object (checked against redeem_by / max_redemptions)."""
-    coupon = sb.store.get(coupon_id, "coupon")
-    if coupon is None:
-        raise missing("coupon", coupon_id, param=param, status=400)
-    now = sb.now(clock)
-    if not coupon["valid"] or (coupon.get("redeem_by") and coupon["redeem_by"] < now) or (
-        coupon.get("max_redemptions") and coupon["times_redeemed"] >= coupon["max_redemptions"]
-    ):
-        raise invalid(f"Coupon expired: {coupon_id}", param=param)
-    coupon["times_redeemed"] += 1
-    if coupon.get("max_redemptions") and coupon["times_redeemed"] >= coupon["max_redemptions"]:
-        coupon["valid"] = False
-    sb.store.touch(coupon)
-    end = None
-    if coupon["duration"] == "repeating":
-        from .._periods import add_interval
-
-        end = add_interval(now, "month", coupon["duration_in_months"])
-    disc = blank(
-        "discount",
-        id=new_id("di"),
-        customer=customer,
-        end=end,
-        start=now,
-        subscription=subscription,
-        source={"coupon": coupon_id, "type": "coupon"},
-    )
-    return sb.store.put(disc)
-
-
-def apply_discounts(sb: Sandbox, p: Obj, *, customer: str, subscription: str, clock: str | None) -> list[str]:
-    """The ``discounts`` parameter ([{coupon}] or [{discount}]) as discount ids, redeeming coupons."""
-    out = []
-    raw = p.get("discounts")
-    if raw in (None, ""):
-        return out
-    if not isinstance(raw, list):
-        raise invalid("Invalid array", param="discounts")
-    for i, d in enumerate(raw):
-        if isinstance(d, dict) and d.get("coupon"):
-            out.append(redeem(sb, d["coupon"], customer=customer, subscription=subscription, param=f"discounts[{i}][coupon]", clock=clock)["id"])
-        elif isinstance(d, dict) and d.get("discount"):
-            out.append(sb.get("discount", d["discount"], param=f"discounts[{i}][discount]")["id"])
-        else:
-            raise invalid("Each discount needs a coupon or discount.", param=f"discounts[{i}]")
-    return out
 
 
 # -- payment links ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from .._objects import blank, new_id, public, to_bool, to_int
 from .._router import route
 from .._state import INCLUDABLES, Sandbox
 from ._common import Obj, apply_metadata, do_search, require, sget
-from .catalog import apply_discounts
+from .discounts import apply_discounts
 
 
 def _invoice_item(sb: Sandbox, cus: Obj, *, amount: int, currency: str, description: str | None, price: Obj | None,

@@ -249,8 +249,10 @@ def refund_retrieve(sb: Sandbox, p: Obj, rid: str) -> Obj:
 @route("POST", "/v1/refunds/{rid}")
 def refund_update(sb: Sandbox, p: Obj, rid: str) -> Obj:
     ref = sb.get("refund", rid)
+    before = sb.snapshot(ref)
     apply_metadata(ref, p)
     sb.store.touch(ref)
+    sb.emit_updated("refund.updated", ref, before, clock=ref.get("_clock"))
     return ref
 
 

@@ -1,4 +1,4 @@
-"""Events, webhook endpoints, test clocks, billing portal sessions and the account."""
+"""Events, webhook endpoints, test clocks and the account."""
 
 from __future__ import annotations
 
@@ -159,37 +159,15 @@ def clock_advance(sb: Sandbox, p: Obj, cid: str) -> Obj:
 
 @route("DELETE", "/v1/test_helpers/test_clocks/{cid}")
 def clock_delete(sb: Sandbox, p: Obj, cid: str) -> Obj:
-    sb.get(_CLOCK, cid, label="test_clock")
+    clock = sb.get(_CLOCK, cid, label="test_clock")
     # Deleting a clock deletes the customers on it and everything that belongs to them.
     for kind in ("subscription", "invoice", "customer", "payment_intent", "charge", "invoiceitem"):
         for obj in list(sb.store.iter(kind)):
             if obj.get("test_clock") == cid or obj.get("_clock") == cid:
                 sb.store.remove(obj["id"])
     sb.store.remove(cid)
+    sb.emit("test_helpers.test_clock.deleted", clock)
     return {"id": cid, "object": _CLOCK, "deleted": True}
-
-
-# -- billing portal -----------------------------------------------------------------------------
-@route("POST", "/v1/billing_portal/sessions")
-def portal_create(sb: Sandbox, p: Obj) -> Obj:
-    cus = sb.get("customer", require(p, "customer"), param="customer")
-    sid = new_id("bps")
-    token = secrets.token_urlsafe(16)
-    session = blank(
-        "billing_portal.session",
-        id=sid,
-        configuration="bpc_sandbox_default",
-        created=sb.now(),
-        customer=cus["id"],
-        flow=None,
-        locale=p.get("locale"),
-        on_behalf_of=None,
-        return_url=p.get("return_url"),
-        url=f"{sb.base_url}/_sandbox/portal/{sid}?token={token}",
-        _token=token,
-    )
-    sb.store.put(session)
-    return session
 
 
 # -- account ------------------------------------------------------------------------------------

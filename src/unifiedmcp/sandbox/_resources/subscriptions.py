@@ -14,7 +14,7 @@ from .._periods import add_interval
 from .._router import route
 from .._state import Sandbox
 from ._common import Obj, apply_metadata, do_search, require, sget
-from .catalog import apply_discounts
+from .discounts import apply_discounts
 from .invoices import _invoice_item
 
 
@@ -201,7 +201,7 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
     )
     sub["items"]["data"] = [_item(sb, sid, pr, q, now, now, end, md) for pr, q, md in priced]
     apply_metadata(sub, p)
-    sub["discounts"] = apply_discounts(sb, p, customer=cus["id"], subscription=sid, clock=clock)
+    sub["discounts"] = apply_discounts(sb, p, customer=cus["id"], subscription=sid, clock=clock, amount=total, currency=currency)
     if sub["cancel_at_period_end"]:
         sub["cancel_at"] = end
         sub["canceled_at"] = now
@@ -389,7 +389,11 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
         cd = p["cancellation_details"]
         sub["cancellation_details"] = {**sub["cancellation_details"], **{k: (cd[k] or None) for k in ("comment", "feedback") if k in cd}}
     if "discounts" in p:
-        sub["discounts"] = apply_discounts(sb, p, customer=sub["customer"], subscription=sid, clock=clock)
+        amount = sum(_pricing.amount(sb, i["price"], i["quantity"]) for i in sub["items"]["data"] if "quantity" in i)
+        sub["discounts"] = apply_discounts(sb, p, customer=sub["customer"], subscription=sid, clock=clock,
+                                           amount=amount, currency=sub["currency"])
+    if "pause_collection" in p:
+        sub["pause_collection"] = _pause_collection(p["pause_collection"])
     if isinstance(p.get("payment_settings"), dict) and "save_default_payment_method" in p["payment_settings"]:
         sub["payment_settings"] = {**sub["payment_settings"], "save_default_payment_method": p["payment_settings"]["save_default_payment_method"]}
     if p.get("trial_end") == "now" and sub["status"] == "trialing":
@@ -408,6 +412,17 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
         if inv["status"] == "open":
             engine.attempt_payment(sb, inv, off_session=True)
     return sub
+
+
+def _pause_collection(value: object) -> Obj | None:
+    """``pause_collection``: ``""`` resumes; ``{behavior, resumes_at}`` pauses (see ``_clock.renew``)."""
+    if value == "":
+        return None
+    if not isinstance(value, dict):
+        raise invalid("Invalid object", param="pause_collection")
+    behavior = require(value, "behavior")
+    resumes_at = to_int(value["resumes_at"], param="pause_collection[resumes_at]") if value.get("resumes_at") else None
+    return {"behavior": behavior, "resumes_at": resumes_at}
 
 
 def _end_trial_now(sb: Sandbox, sub: Obj, now: int) -> None:
