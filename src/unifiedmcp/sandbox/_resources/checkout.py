@@ -26,7 +26,7 @@ import secrets
 
 from .. import _clock, _pricing
 from .._errors import invalid, missing_param
-from .._money import attach, resolve_payment_method
+from .._money import attach, card_of, resolve_payment_method, would_fail
 from .._objects import blank, new_id, public, to_bool, to_int
 from .._router import route
 from .._state import INCLUDABLES, Sandbox
@@ -266,11 +266,15 @@ def complete(sb: Sandbox, session: Obj, *, payment_method: str, email: str | Non
     discounts = _page_discounts(sb, session, promotion_code)
     email = (email or session["customer_email"] or "").strip() or None
     cus = sb.store.get(session["customer"]) if session["customer"] else None
+    pm = resolve_payment_method(sb, payment_method, param="payment_method", clock=(cus or {}).get("test_clock"))
+    # The card is judged before anything is created: a refused payment leaves no customer behind.
+    refusal = would_fail(pm, off_session=False)
+    if refusal is not None and (session["amount_total"] or card_of(pm).failure == "at_attach"):
+        raise refusal
     if cus is None and (session["mode"] == "subscription" or session["customer_creation"] == "always"):
         if not email:
             raise invalid("Enter an email address.", param="email")
         cus = customer_create(sb, {"email": email})
-    pm = resolve_payment_method(sb, payment_method, param="payment_method", clock=(cus or {}).get("test_clock"))
     if cus is not None:
         attach(sb, pm, cus)
     if session["mode"] == "subscription":
