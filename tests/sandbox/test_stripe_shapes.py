@@ -53,6 +53,7 @@ class Report:
     covered: set[tuple[str, str]] = field(default_factory=set)
     differences: dict[Difference, str] = field(default_factory=dict)  # difference -> first route showing it
     events: int = 0
+    event_types: set[str] = field(default_factory=set)
 
 
 def documented() -> set[Difference]:
@@ -315,6 +316,7 @@ def report() -> Iterator[Report]:
             page = http.get("/v1/events", params={"limit": 100, **({"starting_after": after} if after else {})}).json()
             for event in page["data"]:
                 out.events += 1
+                out.event_types.add(event["type"])
                 for diff in shapes.check_event(event):
                     out.differences.setdefault(diff, f"event {event['type']}")
             if not page["has_more"]:
@@ -338,6 +340,16 @@ def test_responses_and_events_differ_from_stripe_node_only_where_documented(repo
     unexpected = sorted(f"{w} | {p} | (first seen: {report.differences[(w, p)]})" for w, p in found - listed)
     stale = sorted(f"{w} | {p}" for w, p in listed - found)
     assert not unexpected and not stale, "\n".join(["undocumented:", *unexpected, "documented but not seen:", *stale])
+
+
+def test_the_flows_emit_the_versions_event_types_and_no_invented_one(report: Report) -> None:
+    """Events the version has and the sandbox used to miss are sent; every type sent is one of
+    the version's (``payment_intent.updated``, which Stripe does not have, is never sent)."""
+    declared = set(json.loads((Path(__file__).parent / "stripe-shapes.json").read_text())["event_types"])
+    assert {"billing_portal.session.created", "invoice_payment.paid", "refund.updated",
+            "test_helpers.test_clock.deleted", "checkout.session.completed", "checkout.session.expired",
+            "promotion_code.created", "subscription_schedule.updated", "setup_intent.setup_failed"} <= report.event_types
+    assert report.event_types <= declared, sorted(report.event_types - declared)
 
 
 def test_invoices_and_subscriptions_have_the_current_shapes_not_the_legacy_ones(sandbox: SandboxServer) -> None:
