@@ -363,6 +363,24 @@ def _result(
 _EXPAND_INVOICE = ["latest_invoice.confirmation_secret", "latest_invoice.payments"]
 
 
+def _paid_tier_for(
+    client: stripe.StripeClient, email: str, tier: str, *, tiers: TierTable, plans: tuple[Plan, ...], scope: str
+) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
+    """A paid tier's flat and metered prices and the customer with ``email`` (created if none)."""
+    if "@" not in email:
+        raise InvalidInput(f"not an email address: {email!r}")
+    if tier == tiers.default.name:
+        raise InvalidInput(f"{tier} is the tier without a subscription; subscribe to a paid tier")
+    price = price_for_tier(client, tier, plans=plans)
+    metered = metered_price_for_tier(client, tier)
+    customer = find_customer(client, email)
+    if customer is None:
+        params = {"email": email, "metadata": {"source": "unifiedmcp"}}
+        with _stripe("customers.create"):
+            customer = as_dict(client.v1.customers.create(params, _options("customers.create", params, None, scope)))
+    return price, metered, customer["id"]
+
+
 def subscribe(
     client: stripe.StripeClient,
     email: str,
@@ -383,20 +401,7 @@ def subscribe(
     Subscribing again to the same tier returns the existing subscription; a live subscription on
     another tier raises :class:`AlreadySubscribed` (use :func:`change_tier`).
     """
-    if "@" not in email:
-        raise InvalidInput(f"not an email address: {email!r}")
-    if tier == tiers.default.name:
-        raise InvalidInput(f"{tier} is the tier without a subscription; subscribe to a paid tier")
-    price = price_for_tier(client, tier, plans=plans)
-    metered = metered_price_for_tier(client, tier)
-    customer = find_customer(client, email)
-    if customer is None:
-        params = {"email": email, "metadata": {"source": "unifiedmcp"}}
-        with _stripe("customers.create"):
-            customer = as_dict(
-                client.v1.customers.create(params, _options("customers.create", params, None, scope))
-            )
-    cid = customer["id"]
+    price, metered, cid = _paid_tier_for(client, email, tier, tiers=tiers, plans=plans, scope=scope)
     existing = _subscriptions(client, cid)
     for sub in existing:
         if sub.get("status") in TERMINAL_STATUSES:
@@ -452,21 +457,10 @@ def checkout(
     customer enter a promotion code on the page. A customer with a live subscription raises
     :class:`AlreadySubscribed` (use :func:`change_tier` or the portal).
     """
-    if "@" not in email:
-        raise InvalidInput(f"not an email address: {email!r}")
-    if tier == tiers.default.name:
-        raise InvalidInput(f"{tier} is the tier without a subscription; subscribe to a paid tier")
     for url in (success_url, cancel_url):
         if url is not None and not url.startswith(("https://", "http://")):
             raise InvalidInput(f"not an http(s) URL: {url!r}")
-    price = price_for_tier(client, tier, plans=plans)
-    metered = metered_price_for_tier(client, tier)
-    customer = find_customer(client, email)
-    if customer is None:
-        params = {"email": email, "metadata": {"source": "unifiedmcp"}}
-        with _stripe("customers.create"):
-            customer = as_dict(client.v1.customers.create(params, _options("customers.create", params, None, scope)))
-    cid = customer["id"]
+    price, metered, cid = _paid_tier_for(client, email, tier, tiers=tiers, plans=plans, scope=scope)
     for sub in _subscriptions(client, cid):
         if sub.get("status") in LIVE_STATUSES:
             raise AlreadySubscribed(cid, sub["id"], _tier_name(sub, tiers))
