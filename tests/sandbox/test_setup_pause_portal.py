@@ -147,3 +147,16 @@ def test_a_payment_method_update_flow_sets_the_new_default_card(sandbox: Sandbox
     httpx.post(session.url, data={"action": "payment_method", "payment_method": "pm_card_mastercard"})
     default = client.v1.customers.retrieve(cus.id, {"expand": ["invoice_settings.default_payment_method"]})
     assert default.invoice_settings.default_payment_method.card.brand == "mastercard"
+
+
+def test_an_update_flow_offers_the_other_plans_and_switches_to_the_one_chosen(sandbox: SandboxServer) -> None:
+    client = sandbox.client()
+    sub = _subscribed(client, new_clock(client))
+    other = monthly_price(client, amount=9900, name="Other plan")
+    session = client.v1.billing_portal.sessions.create({"customer": sub.customer, "flow_data": {
+        "type": "subscription_update", "subscription_update": {"subscription": sub.id}}})
+    page = httpx.get(session.url)
+    assert "Change your plan" in page.text and other.id in page.text
+    httpx.post(session.url, data={"action": "update", "subscription": sub.id, "price": other.id})
+    [item] = client.v1.subscriptions.retrieve(sub.id).items.data
+    assert item.price.id == other.id
