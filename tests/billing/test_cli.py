@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from unifiedmcp.cli import _common
@@ -96,3 +97,22 @@ def test_webhooks_list_and_replay(cli, tmp_path: Path) -> None:  # type: ignore[
     with Ledger(ledger_path) as ledger:
         assert ledger.customer("cus_cli").tier == "pro"
     assert evt["id"] not in cli(env, "webhooks", "list", "--failed").stdout
+
+
+def test_subscribe_checkout_prints_a_url_that_subscribes_the_customer_when_paid(sandbox, cli) -> None:  # type: ignore[no-untyped-def]
+    """``subscribe --checkout`` prints only the Checkout URL; paying there makes the subscription,
+    and ``change-tier --at-period-end`` reports the tier it schedules."""
+    env = sandbox.env()
+    assert cli(env, "catalog", "ensure").returncode == 0
+    email = f"cli-co-{uuid.uuid4().hex[:8]}@example.com"
+    out = cli(env, "subscribe", email, "pro", "--checkout", "--success-url", "https://example.com/thanks")
+    assert out.returncode == 0, out.stderr
+    url = out.stdout.strip()
+    assert url.startswith(sandbox.url + "/_sandbox/checkout/cs_test_") and "\n" not in url
+    assert httpx.post(url, data={"payment_method": "pm_card_visa"}, follow_redirects=False).headers["location"] == "https://example.com/thanks"
+    out = cli(env, "change-tier", email, "enterprise", "--at-period-end", "--json")
+    result = json.loads(out.stdout)
+    assert (result["status"], result["tier"], result["scheduled_tier"]) == ("active", "pro", "enterprise"), out.stderr
+    assert result["scheduled_at"] == result["current_period_end"]
+    refused = cli(env, "subscribe", email, "pro", "--checkout", "--payment-method", "pm_card_visa")
+    assert refused.returncode != 0

@@ -76,3 +76,53 @@ def test_deauthorization_removes_the_connections_to_that_account(ledger: Ledger)
     assert out.status == "applied"
     assert ledger.connections("cus_a") == []
     assert [c.account for c in ledger.connections("cus_b")] == ["acct_stays"]
+
+
+def _checkout_completed(customer: str, subscription: str, *, email: str = "payer@example.com") -> dict[str, Any]:
+    session = {"id": "cs_test_tenancy", "object": "checkout.session", "mode": "subscription", "status": "complete",
+               "customer": customer, "subscription": subscription, "customer_details": {"email": email},
+               "metadata": {"tier": "enterprise"}, "client_reference_id": "enterprise"}
+    return event("checkout.session.completed", session, 100)
+
+
+def _sandbox_subscription(client: Any, price: Any) -> Any:
+    cus = client.v1.customers.create({"payment_method": "pm_card_visa", "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    return client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": price.id}]})
+
+
+def test_a_completed_checkout_grants_only_what_its_subscriptions_catalog_prices_grant(ledger: Ledger, sandbox: Any) -> None:
+    """The session says enterprise (metadata, client_reference_id) and its subscription's price
+    claims enterprise in its metadata: the receiver re-fetches the subscription from Stripe and
+    grants nothing; the paying customer is recorded with the email entered."""
+    client = sandbox.client()
+    prod = client.v1.products.create({"name": "Rogue", "metadata": {"tier": "enterprise"}})
+    rogue = client.v1.prices.create({"product": prod.id, "unit_amount": 0, "currency": "usd",
+                                     "recurring": {"interval": "month"}, "metadata": {"tier": "enterprise"}})
+    sub = _sandbox_subscription(client, rogue)
+    out = EventProcessor(ledger, client=client).process(_checkout_completed(sub.customer, sub.id))
+    assert out.status == "applied"
+    assert (ledger.customer(sub.customer).tier, ledger.customer(sub.customer).email) == ("free", "payer@example.com")
+    [mirror] = subscriptions(ledger, customer=sub.customer)
+    assert (mirror.status, mirror.tier) == ("active", None)
+
+
+def test_a_completed_checkout_naming_another_customers_subscription_fails_and_grants_nothing(ledger: Ledger,
+                                                                                             sandbox: Any) -> None:
+    """A session whose subscription belongs to someone else (a forged or confused event) is refused:
+    the event fails, and neither customer gains the subscription's catalog tier."""
+    client = sandbox.client()
+    prod = client.v1.products.create({"name": "Catalog"})
+    price = client.v1.prices.create({"product": prod.id, "unit_amount": 2900, "currency": "usd", "recurring": {"interval": "month"}})
+    ledger.record_catalog_prices([(price.id, "enterprise", None, prod.id)])
+    theirs = _sandbox_subscription(client, price)
+    out = EventProcessor(ledger, client=client).process(_checkout_completed("cus_intruder", theirs.id))
+    assert out.status == "failed" and "does not belong" in (out.error or "")
+    assert "cus_intruder" not in {c.customer_id for c in ledger.customers()}
+    assert subscriptions(ledger, customer=theirs.customer) == []
+
+
+def test_a_connected_accounts_completed_checkout_is_ignored(ledger: Ledger) -> None:
+    evt = _checkout_completed("cus_op", "sub_theirs") | {"account": "acct_customer1"}
+    out = EventProcessor(ledger).process(evt)
+    assert (out.status, out.note) == ("ignored", "connected account event (never changes customers or tiers)")
+    assert "cus_op" not in {c.customer_id for c in ledger.customers()}

@@ -198,3 +198,71 @@ def test_malformed_parameters_are_400_with_param(sandbox: SandboxServer, path: s
     r = httpx.post(f"{sandbox.url}{path}", data=data, headers={"Authorization": f"Bearer {sandbox.api_key}"})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == param
+
+
+def _error(sandbox: SandboxServer, method: str, path: str, data: dict[str, str] | None = None) -> tuple[httpx.Response, dict]:
+    r = httpx.request(method, f"{sandbox.url}{path}", data=data, params=None,
+                      headers={"Authorization": f"Bearer {sandbox.api_key}"})
+    return r, r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "code", "param", "message"),
+    [
+        ("POST", "/v1/customers", {"emial": "x@example.com"}, "parameter_unknown", "emial",
+         "Received unknown parameter: emial"),
+        ("POST", "/v1/subscriptions", {"items[0][prise]": "price_x"}, "parameter_unknown", "items[0][prise]",
+         "Received unknown parameter: items[0][prise]"),
+        ("POST", "/v1/payment_intents", {"amount": "100"}, "parameter_missing", "currency",
+         "Missing required param: currency."),
+        ("GET", "/v1/subscription_items", None, "parameter_missing", "subscription",
+         "Missing required param: subscription."),
+        ("POST", "/v1/prices", {"currency": "usd", "unit_amount": "5", "recurring[interval]": "month",
+                                "recurring[interval_count]": "1.5"}, "parameter_invalid_integer",
+         "recurring[interval_count]", "Invalid integer: 1.5"),
+        ("POST", "/v1/customers", {"balance": "abc"}, "parameter_invalid_integer", "balance", "Invalid integer: abc"),
+        ("POST", "/v1/customers", {"email": ""}, "parameter_invalid_empty", "email",
+         "You passed an empty string for 'email'. We assume empty values are an attempt to unset a parameter; however "
+         "'email' cannot be unset. You should remove 'email' from your request or supply a non-empty value."),
+    ],
+)
+def test_parameter_errors_carry_stripes_code_doc_url_and_param(
+    sandbox: SandboxServer, method: str, path: str, data: dict[str, str] | None, code: str, param: str, message: str,
+) -> None:
+    """Unknown (top level and nested), missing, non-integer and empty parameters: Stripe's code,
+    its doc_url, the param in Stripe's bracket form and Stripe's wording."""
+    r, err = _error(sandbox, method, path, data)
+    assert r.status_code == 400
+    assert (err["type"], err["code"], err["param"], err["message"]) == ("invalid_request_error", code, param, message)
+    assert err["doc_url"] == f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
+
+
+def test_a_value_outside_an_enum_names_the_param_and_the_values_without_a_code(sandbox: SandboxServer) -> None:
+    """Stripe's enum error has no code (its error codes have none for it): message and param only,
+    the param nested in brackets when the enum is nested."""
+    _, err = _error(sandbox, "POST", "/v1/subscriptions", {"payment_behavior": "sometimes"})
+    assert err == {"type": "invalid_request_error", "param": "payment_behavior", "message":
+                   "Invalid payment_behavior: must be one of allow_incomplete, default_incomplete, error_if_incomplete, "
+                   "or pending_if_incomplete"}
+    _, err = _error(sandbox, "POST", "/v1/prices", {"currency": "usd", "unit_amount": "5", "recurring[interval]": "fortnight"})
+    assert (err["param"], err["message"]) == ("recurring[interval]", "Invalid recurring[interval]: must be one of day, month, week, or year")
+    assert "code" not in err
+
+
+def test_stripe_version_is_on_errors_and_idempotent_replays_too(sandbox: SandboxServer) -> None:
+    """The Stripe-Version header is on every answer: success, 400, 401, 402, 404 and a replay."""
+    client = sandbox.client()
+    cus = client.v1.customers.create({}, {"idempotency_key": "version-replay"})
+    again = client.v1.customers.create({}, {"idempotency_key": "version-replay"})
+    assert again.last_response.headers["Idempotent-Replayed"] == "true"
+    assert again.last_response.headers["Stripe-Version"] == stripe.api_version
+    auth = {"Authorization": f"Bearer {sandbox.api_key}"}
+    answers = [
+        httpx.post(f"{sandbox.url}/v1/customers", data={"emial": "x"}, headers=auth),
+        httpx.get(f"{sandbox.url}/v1/customers"),
+        httpx.post(f"{sandbox.url}/v1/payment_intents", headers=auth, data={
+            "amount": "500", "currency": "usd", "customer": cus.id, "payment_method": "pm_card_chargeCustomerFail", "confirm": "true"}),
+        httpx.get(f"{sandbox.url}/v1/customers/cus_nope", headers=auth),
+    ]
+    assert [a.status_code for a in answers] == [400, 401, 402, 404]
+    assert {a.headers.get("stripe-version") for a in answers} == {stripe.api_version}

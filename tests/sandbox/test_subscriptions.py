@@ -232,7 +232,7 @@ def test_create_preview_shows_prorations_without_storing_them(sandbox: SandboxSe
         "subscription_details": {"items": [{"id": item.id, "price": pro.id}], "proration_date": half},
     })
     assert sorted(line.amount for line in preview.lines.data) == [-500, 1500, 3000]
-    assert preview.total == 4000 and preview.id is None
+    assert preview.total == 4000 and preview.id.startswith("upcoming_in_")
     assert client.v1.invoice_items.list({"customer": cus.id}).data == []
     assert len(client.v1.invoices.list({"customer": cus.id}).data) == 1
 

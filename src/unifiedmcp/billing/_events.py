@@ -17,6 +17,12 @@ active, trialing or past_due; the default (free) tier otherwise, and for a delet
 Only the operator's catalog prices grant a tier (prices recorded by ``catalog ensure`` and the
 tiers file's price ids and lookup keys), never a price's metadata.
 
+``checkout.session.completed`` (subscription mode) records the paying customer with the email
+entered, then applies the session's subscription as Stripe has it now (re-fetched when a client
+is available; without one, its ``customer.subscription.*`` events do it). The session's own
+content (metadata, ``client_reference_id``, line items) never grants anything, and a
+subscription that is not the session's customer's is refused (failed).
+
 Tenancy: an event that carries ``account`` happened in a connected account (a customer's own
 Stripe account, delivered to a Connect endpoint). It never touches customers, subscriptions or
 tiers; the only one applied is ``account.application.deauthorized``, which removes the
@@ -82,7 +88,9 @@ _INVOICE_TYPES = frozenset(
     {"invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed", "invoice.finalized"}
 )
 DEAUTHORIZED = "account.application.deauthorized"
+CHECKOUT_COMPLETED = "checkout.session.completed"
 HANDLED_TYPES = _SUBSCRIPTION_TYPES | _INVOICE_TYPES | {
+    CHECKOUT_COMPLETED,
     "customer.created",
     "customer.deleted",
     "charge.refunded",
@@ -355,6 +363,8 @@ class EventProcessor:
                 self._subscription(conn, event, obj, fresh)
             elif etype in _INVOICE_TYPES:
                 self._invoice(conn, event, obj)
+            elif etype == CHECKOUT_COMPLETED:
+                return self._checkout_completed(conn, event, obj, fresh)
             elif etype == "customer.created":
                 self._customer_created(conn, obj)
             elif etype == "customer.deleted":
@@ -398,6 +408,32 @@ class EventProcessor:
         now = utc_text()
         conn.execute(_INSERT_CUSTOMER, (cid, obj.get("email"), self.tiers.default.name, "deleted", now, now))
         conn.execute(_DELETE_CUSTOMER, (self.tiers.default.name, now, cid))
+
+    def _checkout_completed(
+        self,
+        conn: LedgerConnection,
+        event: Mapping[str, Any],
+        session: Mapping[str, Any],
+        fresh: Mapping[str, Mapping[str, Any]],
+    ) -> tuple[str, str | None]:
+        """The customer paid on Checkout: record them; apply the subscription Stripe made."""
+        if session.get("mode") != "subscription":
+            return "ignored", f"{session.get('mode')} mode checkout (no subscription)"
+        customer = object_id(session.get("customer"))
+        sid = object_id(session.get("subscription"))
+        if not customer or not sid:
+            raise ValueError(f"checkout session {session.get('id')} completed without a customer or subscription")
+        self._ensure_customer(conn, customer, (session.get("customer_details") or {}).get("email"))
+        if self.client is None:
+            return "applied", "customer recorded; the subscription comes with its own events"
+        if sid not in fresh:
+            raise _NeedsRefetch(sid)
+        sub = fresh[sid]
+        # Only Stripe's copy of the subscription counts, and only for the customer who paid.
+        if object_id(sub.get("customer")) != customer:
+            raise ValueError(f"subscription {sid} does not belong to the session's customer {customer}")
+        self._subscription(conn, event, sub, fresh)
+        return "applied", None
 
     # -- subscriptions ---------------------------------------------------------------------------
 

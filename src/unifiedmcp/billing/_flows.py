@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import stripe
@@ -33,10 +33,12 @@ __all__ = [
     "CatalogEntry",
     "PaymentResult",
     "PortalSession",
+    "CheckoutSession",
     "SubscriptionResult",
     "Proration",
     "ensure_catalog",
     "subscribe",
+    "checkout",
     "confirm_payment",
     "change_tier",
     "cancel",
@@ -103,6 +105,8 @@ class SubscriptionResult:
     client_secret: str | None
     payment_status: str | None = None
     created: bool = False  # False when an existing subscription was returned or changed
+    scheduled_tier: str | None = None  # a change waiting for the period's end (change_tier(at_period_end=True))
+    scheduled_at: int | None = None  # when it takes effect
 
     def __repr__(self) -> str:
         fields = {k: v for k, v in self.__dict__.items() if k != "client_secret"}
@@ -126,6 +130,17 @@ class PaymentResult:
     @property
     def succeeded(self) -> bool:
         return self.status == "succeeded"
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """A Checkout Session the customer opens at ``url`` to pay for a tier (it expires at ``expires_at``)."""
+
+    session_id: str
+    customer_id: str
+    tier: str
+    url: str
+    expires_at: int
 
 
 @dataclass(frozen=True)
@@ -348,6 +363,24 @@ def _result(
 _EXPAND_INVOICE = ["latest_invoice.confirmation_secret", "latest_invoice.payments"]
 
 
+def _paid_tier_for(
+    client: stripe.StripeClient, email: str, tier: str, *, tiers: TierTable, plans: tuple[Plan, ...], scope: str
+) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
+    """A paid tier's flat and metered prices and the customer with ``email`` (created if none)."""
+    if "@" not in email:
+        raise InvalidInput(f"not an email address: {email!r}")
+    if tier == tiers.default.name:
+        raise InvalidInput(f"{tier} is the tier without a subscription; subscribe to a paid tier")
+    price = price_for_tier(client, tier, plans=plans)
+    metered = metered_price_for_tier(client, tier)
+    customer = find_customer(client, email)
+    if customer is None:
+        params = {"email": email, "metadata": {"source": "unifiedmcp"}}
+        with _stripe("customers.create"):
+            customer = as_dict(client.v1.customers.create(params, _options("customers.create", params, None, scope)))
+    return price, metered, customer["id"]
+
+
 def subscribe(
     client: stripe.StripeClient,
     email: str,
@@ -368,20 +401,7 @@ def subscribe(
     Subscribing again to the same tier returns the existing subscription; a live subscription on
     another tier raises :class:`AlreadySubscribed` (use :func:`change_tier`).
     """
-    if "@" not in email:
-        raise InvalidInput(f"not an email address: {email!r}")
-    if tier == tiers.default.name:
-        raise InvalidInput(f"{tier} is the tier without a subscription; subscribe to a paid tier")
-    price = price_for_tier(client, tier, plans=plans)
-    metered = metered_price_for_tier(client, tier)
-    customer = find_customer(client, email)
-    if customer is None:
-        params = {"email": email, "metadata": {"source": "unifiedmcp"}}
-        with _stripe("customers.create"):
-            customer = as_dict(
-                client.v1.customers.create(params, _options("customers.create", params, None, scope))
-            )
-    cid = customer["id"]
+    price, metered, cid = _paid_tier_for(client, email, tier, tiers=tiers, plans=plans, scope=scope)
     existing = _subscriptions(client, cid)
     for sub in existing:
         if sub.get("status") in TERMINAL_STATUSES:
@@ -411,6 +431,59 @@ def subscribe(
             client.v1.subscriptions.create(params, _options("subscriptions.create", key_params, idempotency_key, scope))
         )
     return _maybe_confirm(client, _result(sub, tiers, created=True), payment_method, tiers, scope)
+
+
+def checkout(
+    client: stripe.StripeClient,
+    email: str,
+    tier: str,
+    *,
+    success_url: str | None = None,
+    cancel_url: str | None = None,
+    trial_days: int | None = None,
+    allow_promotion_codes: bool = True,
+    tiers: TierTable = DEFAULT_TIERS,
+    plans: tuple[Plan, ...] = DEFAULT_PLANS,
+    idempotency_key: str | None = None,
+    scope: str = "",
+) -> CheckoutSession:
+    """A Checkout Session in subscription mode where ``email`` pays for ``tier`` on Stripe's page.
+
+    The customer is found or created first (so the subscription lands on the same customer as
+    :func:`subscribe` would use); the session carries the tier's flat price and, when it bills
+    overage, its metered price. Nothing is subscribed until the customer pays: then Stripe sends
+    ``checkout.session.completed`` and the webhook receiver records the subscription (the tier
+    comes from its catalog prices, never from the session). ``allow_promotion_codes`` lets the
+    customer enter a promotion code on the page. A customer with a live subscription raises
+    :class:`AlreadySubscribed` (use :func:`change_tier` or the portal).
+    """
+    for url in (success_url, cancel_url):
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise InvalidInput(f"not an http(s) URL: {url!r}")
+    price, metered, cid = _paid_tier_for(client, email, tier, tiers=tiers, plans=plans, scope=scope)
+    for sub in _subscriptions(client, cid):
+        if sub.get("status") in LIVE_STATUSES:
+            raise AlreadySubscribed(cid, sub["id"], _tier_name(sub, tiers))
+    subscription_data: dict[str, Any] = {"metadata": {"tier": tier}}
+    if trial_days:
+        subscription_data["trial_period_days"] = int(trial_days)
+    params = {
+        "mode": "subscription",
+        "customer": cid,
+        "line_items": [{"price": price["id"], "quantity": 1}] + ([{"price": metered["id"]}] if metered else []),
+        "subscription_data": subscription_data,
+        "allow_promotion_codes": allow_promotion_codes,
+        **({"success_url": success_url} if success_url else {}),
+        **({"cancel_url": cancel_url} if cancel_url else {}),
+    }
+    # A session is short-lived (it expires, or completes once): without a caller key, a retry
+    # within the minute reuses it and a later call makes a new one, as for portal sessions.
+    options = {"idempotency_key": idempotency_key} if idempotency_key else _options(
+        "checkout.sessions.create", params, None, scope or _minute()
+    )
+    with _stripe("checkout.sessions.create"):
+        session = as_dict(client.v1.checkout.sessions.create(params, options))
+    return CheckoutSession(session["id"], cid, tier, session["url"], session["expires_at"])
 
 
 def _maybe_confirm(
@@ -479,6 +552,7 @@ def change_tier(
     tier: str,
     *,
     proration: Proration = "create_prorations",
+    at_period_end: bool = False,
     tiers: TierTable = DEFAULT_TIERS,
     plans: tuple[Plan, ...] = DEFAULT_PLANS,
     idempotency_key: str | None = None,
@@ -489,6 +563,12 @@ def change_tier(
     ``proration``: ``create_prorations`` (credit/charge on the next invoice, Stripe's default),
     ``always_invoice`` (invoice the difference now) or ``none``. Already on ``tier``: no change.
     Downgrading to the free tier is a cancellation: use :func:`cancel`.
+
+    ``at_period_end``: the change waits for the current period's end, through a subscription
+    schedule of two phases (the current items until then; then the tier's flat and metered
+    prices), so nothing is prorated and the period's usage is billed at the old price. The result
+    describes the subscription until then, with ``scheduled_tier`` and ``scheduled_at``; a later
+    call replaces the pending change, and an immediate change releases it.
     """
     if proration not in ("create_prorations", "always_invoice", "none"):
         raise InvalidInput(f"proration must be create_prorations, always_invoice or none, not {proration!r}")
@@ -505,7 +585,14 @@ def change_tier(
     item = flat_items[0]
     current = object_id(item.get("price"))
     usage_items = [i for i in items if _is_metered(i)]
-    if current == price["id"] and [object_id(i.get("price")) for i in usage_items] == ([metered["id"]] if metered else []):
+    on_tier = current == price["id"] and [object_id(i.get("price")) for i in usage_items] == ([metered["id"]] if metered else [])
+    if at_period_end:
+        if on_tier:
+            return _result(sub, tiers, created=False)
+        target = [{"price": price["id"], "quantity": item.get("quantity") or 1}] + ([{"price": metered["id"]}] if metered else [])
+        return _schedule_change(client, sub, tier, target, tiers=tiers, idempotency_key=idempotency_key, scope=scope)
+    _release_schedule(client, sub, scope=scope)
+    if on_tier:
         return _result(sub, tiers, created=False)
     # Both items move together: the flat price, and the overage price that bills the calls past
     # the new tier's included amount (usage before the change is billed at the old price).
@@ -530,6 +617,60 @@ def change_tier(
             )
         )
     return _result(updated, tiers, created=False)
+
+
+def _phase_items(items: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Subscription (or phase) items as phase parameters: a metered price carries no quantity."""
+    return [{"price": object_id(i.get("price")), **({"quantity": i["quantity"]} if i.get("quantity") is not None else {})}
+            for i in items]
+
+
+def _schedule_change(
+    client: stripe.StripeClient,
+    sub: Mapping[str, Any],
+    tier: str,
+    target: list[dict[str, Any]],
+    *,
+    tiers: TierTable,
+    idempotency_key: str | None,
+    scope: str,
+) -> SubscriptionResult:
+    """Phases: the current items until the period ends, then ``target`` (released after it)."""
+    period_end = subscription_period(sub)[1]
+    sched_id = object_id(sub.get("schedule"))
+    with _stripe("subscription_schedules"):
+        if sched_id is None:
+            params = {"from_subscription": sub["id"]}
+            sched = as_dict(client.v1.subscription_schedules.create(
+                params, _options("subscription_schedules.create", params, None, scope)))
+        else:
+            sched = as_dict(client.v1.subscription_schedules.retrieve(sched_id))
+        phases = sched.get("phases") or []
+        if len(phases) >= 2 and _phase_items(phases[-1].get("items") or []) == target and phases[-1].get("start_date") == period_end:
+            return replace(_result(sub, tiers, created=False), scheduled_tier=tier, scheduled_at=period_end)
+        current = (sched.get("current_phase") or {}).get("start_date") or phases[0]["start_date"]
+        params = {
+            "end_behavior": "release",
+            "phases": [
+                {"items": _phase_items((sub.get("items") or {}).get("data") or []), "start_date": current,
+                 "end_date": period_end, "proration_behavior": "none"},
+                {"items": target, "proration_behavior": "none", "metadata": {"tier": tier}},
+            ],
+        }
+        key_params = {"schedule": sched["id"], **params}
+        client.v1.subscription_schedules.update(
+            sched["id"], params, _options("subscription_schedules.update", key_params, idempotency_key, scope))
+    return replace(_result(sub, tiers, created=False), scheduled_tier=tier, scheduled_at=period_end)
+
+
+def _release_schedule(client: stripe.StripeClient, sub: Mapping[str, Any], *, scope: str) -> None:
+    """Drop a pending scheduled change: an immediate change supersedes it."""
+    sched_id = object_id(sub.get("schedule"))
+    if sched_id is None:
+        return
+    with _stripe("subscription_schedules.release"):
+        client.v1.subscription_schedules.release(
+            sched_id, {}, _options("subscription_schedules.release", {"schedule": sched_id}, None, scope))
 
 
 def cancel(

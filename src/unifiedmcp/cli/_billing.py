@@ -13,6 +13,7 @@ from ..billing import (
     build_client,
     cancel,
     change_tier,
+    checkout,
     ensure_catalog,
     portal_session,
     subscribe,
@@ -52,11 +53,29 @@ def subscribe_cmd(
     show_client_secret: bool = typer.Option(
         False, "--show-client-secret", help="Print the payment's client secret (for a front end)."
     ),
+    use_checkout: bool = typer.Option(
+        False, "--checkout", help="Print a Checkout URL where the customer pays (promotion codes accepted) instead."
+    ),
+    success_url: str = typer.Option(None, "--success-url", help="With --checkout: where Checkout sends the customer after paying."),
+    cancel_url: str = typer.Option(None, "--cancel-url", help="With --checkout: where its back link leads."),
     idempotency_key: str = typer.Option(None, "--idempotency-key", help=_KEY_HELP),
     as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
-    """Subscribe a customer to a tier (incomplete until its first payment is confirmed)."""
+    """Subscribe a customer to a tier (incomplete until its first payment is confirmed), or with
+    --checkout print the URL of a Checkout page where the customer subscribes by paying."""
     tiers()[tier]
+    if use_checkout:
+        if payment_method or show_client_secret:
+            raise typer.BadParameter("--checkout takes the payment on its page: drop --payment-method/--show-client-secret")
+        session = checkout(
+            _client(), email, tier, success_url=success_url, cancel_url=cancel_url, trial_days=trial_days, tiers=tiers(),
+            idempotency_key=idempotency_key,
+        )
+        if as_json:
+            console.print_json(json.dumps(session.__dict__))
+        else:
+            console.print(session.url, markup=False, highlight=False, soft_wrap=True)
+        return
     result = subscribe(
         _client(), email, tier, payment_method=payment_method, trial_days=trial_days, tiers=tiers(),
         idempotency_key=idempotency_key,
@@ -70,18 +89,23 @@ def change_tier_cmd(
     proration: str = typer.Option(
         "create_prorations", "--proration", help="create_prorations | always_invoice | none."
     ),
+    at_period_end: bool = typer.Option(
+        False, "--at-period-end", help="Change when the current period ends (a subscription schedule; no proration)."
+    ),
     idempotency_key: str = typer.Option(None, "--idempotency-key", help=_KEY_HELP),
     as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
-    """Move a customer's subscription to another tier, with proration.
+    """Move a customer's subscription to another tier, with proration, or at the period's end.
 
-    Usage recorded so far is pushed to Stripe's meter first: Stripe bills the old price's usage up
-    to the change and ignores events that arrive later dated before it."""
+    An immediate change pushes the usage recorded so far to Stripe's meter first: Stripe bills the
+    old price's usage up to the change and ignores events that arrive later dated before it."""
     tiers()[tier]
     client = _client()
-    _push_usage_now(client)
+    if not at_period_end:
+        _push_usage_now(client)
     result = change_tier(
-        client, customer, tier, proration=proration, tiers=tiers(), idempotency_key=idempotency_key  # type: ignore[arg-type]
+        client, customer, tier, proration=proration, at_period_end=at_period_end, tiers=tiers(),  # type: ignore[arg-type]
+        idempotency_key=idempotency_key,
     )
     _print(result, as_json=as_json)
 

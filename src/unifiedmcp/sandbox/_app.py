@@ -31,6 +31,7 @@ from ._control import Control
 from ._errors import StripeError, rate_limited
 from ._form import decode_form
 from ._guard import Guard
+from ._hosted import Hosted
 from ._oauth import OAuth
 from ._objects import new_id
 from ._params import check_params, warm_up
@@ -122,7 +123,8 @@ def create_app(
                             "different request.",
                         )
                     return Response(hit[2], status_code=hit[1], media_type="application/json",
-                                    headers={"Request-Id": request_id, "Idempotent-Replayed": "true", "Idempotency-Key": idem_key})
+                                    headers={"Request-Id": request_id, "Stripe-Version": API_VERSION,
+                                             "Idempotent-Replayed": "true", "Idempotency-Key": idem_key})
             status, payload = dispatch(sb, handler, args, method, path, params, request_id, idem_key)
             data = json.dumps(payload).encode("utf-8")
             if idem_key and status < 500:
@@ -135,7 +137,8 @@ def create_app(
                 headers["Idempotency-Key"] = idem_key
             return Response(data, status_code=status, media_type="application/json", headers=headers)
         except StripeError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status, headers={"Request-Id": request_id, **exc.headers})
+            return JSONResponse(exc.body(), status_code=exc.status,
+                                headers={"Request-Id": request_id, "Stripe-Version": API_VERSION, **exc.headers})
 
     def dispatch(
         sb: Sandbox, handler: Handler, args: dict[str, str], method: str, path: str, params: dict[str, Any],
@@ -191,9 +194,10 @@ def create_app(
             accounts.db.commit()
 
     control = Control(accounts, api_keys=api_keys)
+    hosted = Hosted(accounts)
     oauth = OAuth(accounts, api_keys=api_keys)
     app = Starlette(
-        routes=[Route("/v1/{path:path}", api, methods=["GET", "POST", "DELETE"]), *control.routes, *oauth.routes],
+        routes=[Route("/v1/{path:path}", api, methods=["GET", "POST", "DELETE"]), *control.routes, *hosted.routes, *oauth.routes],
         lifespan=lifespan,
     )
     return Guard(app, check_host=check_host)

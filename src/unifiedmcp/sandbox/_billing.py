@@ -31,7 +31,23 @@ __all__ = [
     "void_invoice",
     "pay_with",
     "period_end",
+    "cancellation_details",
+    "pricing",
 ]
+
+
+def cancellation_details(*, reason: str | None = None, comment: str | None = None, feedback: str | None = None) -> Obj:
+    """A subscription's ``cancellation_details`` (``feedback_option``: Stripe's own feedback survey, never set here)."""
+    return {"comment": comment, "feedback": feedback, "feedback_option": None, "reason": reason}
+
+
+def pricing(price: Obj | None, unit_amount_decimal: str) -> Obj:
+    """A line's or an invoice item's ``pricing``: ``price_details`` only when a price is behind it
+    (Stripe omits the key for one made from a plain amount)."""
+    out: Obj = {"type": "price_details", "unit_amount_decimal": unit_amount_decimal}
+    if price is not None:
+        out["price_details"] = {"price": price["id"], "product": price["product"]}
+    return out
 
 
 def period_end(sub: Obj) -> int:
@@ -92,11 +108,7 @@ def _line(
         period={"start": period[0], "end": period[1]},
         quantity=quantity,
         parent=parent,
-        pricing={
-            "type": "price_details",
-            "price_details": {"price": price["id"], "product": price["product"]} if price else None,
-            "unit_amount_decimal": unit,
-        },
+        pricing=pricing(price, unit),
         subtotal=amount,
         pretax_credit_amounts=[],
         taxes=[],
@@ -112,7 +124,7 @@ def build_lines_for_subscription(sb: Sandbox, sub: Obj, *, trial: bool = False) 
         price = item["price"]
         if _pricing.is_metered(price):
             continue
-        qty = item["quantity"] or 1
+        qty = item.get("quantity") or 1
         product = sb.store.get(price["product"]) or {"name": price["product"]}
         amount = 0 if trial else _pricing.amount(sb, price, qty)
         desc = f"Trial period for {product.get('name')}" if trial else _pricing.describe(sb, price, qty)
@@ -171,7 +183,6 @@ def recompute_totals(sb: Sandbox, inv: Obj) -> None:
     total = subtotal - sum(d["amount"] for d in totals)
     inv.update(subtotal=subtotal, subtotal_excluding_tax=subtotal, total=total, total_excluding_tax=total,
                total_discount_amounts=totals, amount_due=max(total, 0), amount_remaining=max(total, 0))
-    inv["lines"]["total_count"] = len(lines)
     sb.store.touch(inv)
 
 
@@ -263,7 +274,7 @@ def create_invoice(
         discounts=list(disc_ids),
         due_date=now + days_until_due * 86400 if days_until_due is not None else None,
         issuer={"type": "self"},
-        lines={"object": "list", "data": lines, "has_more": False, "total_count": len(lines), "url": f"/v1/invoices/{iid}/lines"},
+        lines={"object": "list", "data": lines, "has_more": False, "url": f"/v1/invoices/{iid}/lines"},
         metadata=metadata or {},
         parent=(
             {"type": "subscription_details", "quote_details": None, "subscription_details": {"metadata": dict(subscription["metadata"]), "subscription": subscription["id"]}}
@@ -488,6 +499,7 @@ def _mark_paid(sb: Sandbox, inv: Obj, *, pm: Obj | None) -> None:
             p["amount_paid"] = inv["amount_paid"]
             p["status_transitions"]["paid_at"] = now
             sb.store.touch(p)
+            sb.emit("invoice_payment.paid", p, clock=clock)
     sb.emit("invoice.paid", inv, clock=clock)
     sb.emit("invoice.payment_succeeded", inv, clock=clock)
     sub = _subscription_of(sb, inv)
@@ -565,7 +577,7 @@ def cancel_subscription(sb: Sandbox, sub: Obj, *, reason: str, comment: str | No
     sub["status"] = "canceled"
     sub["canceled_at"] = sub.get("canceled_at") or now
     sub["ended_at"] = now
-    sub["cancellation_details"] = {"comment": comment, "feedback": feedback, "reason": reason}
+    sub["cancellation_details"] = cancellation_details(reason=reason, comment=comment, feedback=feedback)
     sb.store.touch(sub)
     sb.emit("customer.subscription.deleted", sub, clock=clock)
 

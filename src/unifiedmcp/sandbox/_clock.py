@@ -11,6 +11,7 @@ expires the subscription after ``incomplete_expiry_seconds`` (23 h); ``trial_wil
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _arrears
@@ -30,14 +31,34 @@ from ._state import Sandbox
 
 Obj = dict[str, Any]
 
-__all__ = ["due_actions", "run_until", "renew"]
+__all__ = ["due_actions", "run_until", "renew", "register", "at_period_end"]
+
+Due = tuple[int, int, str, str]  # (time, order among actions at that time, kind, object id)
+# Timed actions of other resources (Checkout Session expiry...), registered by their modules:
+# kind -> (what is due for a clock up to a time, how to run it on the object).
+_EXTRA: dict[str, tuple[Callable[[Sandbox, str | None, int], Iterable[Due]], Callable[[Sandbox, Any], None]]] = {}
+
+
+def register(kind: str, due: Callable[[Sandbox, str | None, int], Iterable[Due]], run: Callable[[Sandbox, Any], None]) -> None:
+    """Add a timed action: ``due(sb, clock, until)`` lists them, ``run(sb, obj)`` performs one."""
+    _EXTRA[kind] = (due, run)
+
+
+# Called by renew() at a period end, after the ended period's usage is measured and before the
+# next period is billed: subscription schedules enter their next phase there.
+_AT_PERIOD_END: list[Callable[[Sandbox, Obj, int], None]] = []
+
+
+def at_period_end(hook: Callable[[Sandbox, Obj, int], None]) -> None:
+    """Run ``hook(sb, subscription, period_end)`` at each renewal (see :func:`renew`)."""
+    _AT_PERIOD_END.append(hook)
 
 _LIVE = ("active", "past_due", "trialing", "unpaid")
 
 
-def due_actions(sb: Sandbox, clock: str | None, until: int) -> list[tuple[int, int, str, str]]:
+def due_actions(sb: Sandbox, clock: str | None, until: int) -> list[Due]:
     """Every (time, order, kind, id) due at or before ``until`` for objects on ``clock``."""
-    out: list[tuple[int, int, str, str]] = []
+    out: list[Due] = []
     s = sb.settings
     for sub in sb.store.iter("subscription", newest_first=False):
         if sub.get("test_clock") != clock:
@@ -54,6 +75,9 @@ def due_actions(sb: Sandbox, clock: str | None, until: int) -> list[tuple[int, i
                     out.append((t, 1, "trial_will_end", sub["id"]))
             if sub.get("cancel_at") and sub["cancel_at"] <= until and sub["cancel_at"] < _period_end(sub):
                 out.append((sub["cancel_at"], 2, "cancel_at", sub["id"]))
+            resumes = (sub.get("pause_collection") or {}).get("resumes_at")
+            if resumes and resumes <= until:
+                out.append((resumes, 1, "resume_collection", sub["id"]))
             t = _period_end(sub)
             if t <= until:
                 out.append((t, 2, "renew", sub["id"]))
@@ -64,6 +88,8 @@ def due_actions(sb: Sandbox, clock: str | None, until: int) -> list[tuple[int, i
             out.append((inv["automatically_finalizes_at"], 3, "finalize", inv["id"]))
         elif inv["status"] == "open" and inv.get("next_payment_attempt") and inv["next_payment_attempt"] <= until:
             out.append((inv["next_payment_attempt"], 4, "retry", inv["id"]))
+    for due, _ in _EXTRA.values():
+        out.extend(due(sb, clock, until))
     return out
 
 
@@ -97,6 +123,11 @@ def _run(sb: Sandbox, kind: str, oid: str) -> None:
         obj["_trial_will_end_sent"] = True
         sb.store.touch(obj)
         sb.emit("customer.subscription.trial_will_end", obj, clock=obj.get("test_clock"))
+    elif kind == "resume_collection" and obj.get("pause_collection"):
+        before = sb.snapshot(obj)
+        obj["pause_collection"] = None
+        sb.store.touch(obj)
+        sb.emit_updated("customer.subscription.updated", obj, before, clock=obj.get("test_clock"))
     elif kind == "cancel_at" and obj["status"] in _LIVE:
         final_usage_invoice(sb, obj, obj["cancel_at"], billing_reason="subscription_update")
         cancel_subscription(sb, obj, reason="cancellation_requested")
@@ -108,6 +139,8 @@ def _run(sb: Sandbox, kind: str, oid: str) -> None:
             attempt_payment(sb, obj, off_session=True)
     elif kind == "retry" and obj["status"] == "open":
         attempt_payment(sb, obj, off_session=True)
+    elif kind in _EXTRA:
+        _EXTRA[kind][1](sb, obj)
 
 
 def _expire(sb: Sandbox, sub: Obj) -> None:
@@ -131,7 +164,9 @@ def renew(sb: Sandbox, sub: Obj) -> None:
         return
     before = sb.snapshot(sub)
     ending_trial = sub["status"] == "trialing" and sub.get("trial_end") and sub["trial_end"] <= end
-    usages = _arrears.unbilled_all(sb, sub, end)  # the period that ends, billed in arrears
+    usages = _arrears.unbilled_all(sb, sub, end)  # the period that ends, billed in arrears (old prices)
+    for hook in _AT_PERIOD_END:
+        hook(sb, sub, end)  # e.g. a schedule's next phase: new items bill the new period
     rec = sub["items"]["data"][0]["price"]["recurring"]
     anchor = sub["billing_cycle_anchor"]
     idx = sub.get("_period_index", 0) + 1
@@ -159,9 +194,32 @@ def renew(sb: Sandbox, sub: Obj) -> None:
         inv["_metered"] = windows
     sub["latest_invoice"] = inv["id"]
     sub.setdefault("_invoices", []).append(inv["id"])
+    if sub.get("pause_collection"):
+        _paused(sb, inv, sub["pause_collection"]["behavior"])
     _expire_discounts(sb, sub)
     sb.store.touch(sub)
     sb.emit_updated("customer.subscription.updated", sub, before, clock=clock)
+
+
+def _paused(sb: Sandbox, inv: Obj, behavior: str) -> None:
+    """A renewal invoice while collection is paused: kept as a draft, or finalized uncharged and
+    marked uncollectible, or voided (``pause_collection.behavior``)."""
+    inv["auto_advance"] = False
+    inv["automatically_finalizes_at"] = None
+    if behavior == "keep_as_draft":
+        sb.store.touch(inv)
+        return
+    finalize(sb, inv)
+    if inv["status"] != "open":
+        return  # nothing was due: already paid
+    if behavior == "void":
+        void_invoice(sb, inv)
+        return
+    inv["status"] = "uncollectible"
+    inv["next_payment_attempt"] = None
+    inv["status_transitions"]["marked_uncollectible_at"] = sb.now(inv.get("_clock"))
+    sb.store.touch(inv)
+    sb.emit("invoice.marked_uncollectible", inv, clock=inv.get("_clock"))
 
 
 def before_start(before: Obj) -> int:

@@ -8,7 +8,6 @@
 | ``POST /_sandbox/restricted_keys`` | secret | a restricted key of the key's account |
 | ``GET /_sandbox/connect`` | secret | the account's Connect ``client_id`` |
 | ``GET /_sandbox/health`` | none | liveness |
-| ``GET /_sandbox/portal/{id}`` | token | the billing portal page a session's ``url`` points to |
 
 "secret" means an account's own ``sk_test_`` key: not a restricted key, not an OAuth access token.
 Errors have Stripe's shape; keys never appear in them unmasked.
@@ -16,19 +15,18 @@ Errors have Stripe's shape; keys never appear in them unmasked.
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._accounts import SECRET, Accounts, Credential
 from ._auth import authenticate, key_from
 from ._errors import StripeError, invalid
 from ._permissions import expand
-from ._state import API_VERSION, Sandbox
+from ._state import API_VERSION
 
 __all__ = ["Control"]
 
@@ -73,7 +71,6 @@ class Control:
             Route("/_sandbox/restricted_keys", self.restricted_key, methods=["POST"]),
             Route("/_sandbox/connect", self.connect, methods=["GET"]),
             Route("/_sandbox/health", self.health, methods=["GET"]),
-            Route("/_sandbox/portal/{sid}", self.portal, methods=["GET"]),
         ]
 
     def _caller(self, request: Request, *, secret: bool = False) -> Credential:
@@ -150,35 +147,3 @@ class Control:
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "api_version": API_VERSION})
-
-    async def portal(self, request: Request) -> Response:
-        sid = request.path_params["sid"]
-        for sb in self.accounts:
-            session = sb.store.get(sid, "billing_portal.session")
-            if session is not None and request.query_params.get("token") == session.get("_token"):
-                return HTMLResponse(_portal_page(sb, session))
-        return HTMLResponse("<h1>Session not found or expired</h1>", status_code=404)
-
-
-def _portal_page(sb: Sandbox, session: Obj) -> str:
-    cus = sb.store.get(session["customer"]) or {}
-    e = html.escape
-    subs = [s for s in sb.store.iter("subscription") if s["customer"] == cus.get("id")]
-    invs = [i for i in sb.store.iter("invoice") if i["customer"] == cus.get("id")][:12]
-    rows = "".join(
-        f"<tr><td>{e(s['id'])}</td><td>{e(s['status'])}</td><td>{e(', '.join(i['price'].get('nickname') or i['price']['id'] for i in s['items']['data']))}</td>"
-        f"<td>{'cancels at period end' if s.get('cancel_at_period_end') else ''}</td></tr>"
-        for s in subs
-    )
-    inv_rows = "".join(
-        f"<tr><td>{e(i.get('number') or i['id'])}</td><td>{e(i['status'])}</td><td>{i['total'] / 100:.2f} {e(i['currency'].upper())}</td></tr>"
-        for i in invs
-    )
-    back = session.get("return_url")
-    link = f'<p><a href="{e(back)}">Return to {e(back)}</a></p>' if back else ""
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Billing portal (sandbox)</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:48rem}}td,th{{padding:.25rem .75rem;text-align:left}}</style></head>
-<body><h1>Billing portal <small>(UnifiedMCP sandbox)</small></h1>
-<p>Customer: <b>{e(cus.get('name') or cus.get('email') or cus.get('id', ''))}</b></p>
-<h2>Subscriptions</h2><table><tr><th>id</th><th>status</th><th>prices</th><th></th></tr>{rows}</table>
-<h2>Invoices</h2><table><tr><th>number</th><th>status</th><th>total</th></tr>{inv_rows}</table>{link}</body></html>"""

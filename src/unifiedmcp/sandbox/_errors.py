@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["StripeError", "invalid", "missing", "card_error", "rate_limited"]
+__all__ = [
+    "StripeError",
+    "invalid",
+    "missing",
+    "missing_param",
+    "unknown_param",
+    "invalid_integer",
+    "invalid_empty",
+    "invalid_enum",
+    "card_error",
+    "rate_limited",
+]
 
 
 class StripeError(Exception):
@@ -48,6 +59,39 @@ class StripeError(Exception):
 def invalid(message: str, *, param: str | None = None, code: str | None = None) -> StripeError:
     """400 ``invalid_request_error`` (a malformed or impossible request)."""
     return StripeError(400, type="invalid_request_error", message=message, param=param, code=code)
+
+
+# Parameter errors, worded and coded as Stripe's (``param`` in Stripe's bracket form, ``items[0][price]``).
+def missing_param(param: str) -> StripeError:
+    """``parameter_missing``: ``Missing required param: items[0][price].``"""
+    return invalid(f"Missing required param: {param}.", param=param, code="parameter_missing")
+
+
+def unknown_param(param: str) -> StripeError:
+    """``parameter_unknown``: ``Received unknown parameter: items[0][colour]``"""
+    return invalid(f"Received unknown parameter: {param}", param=param, code="parameter_unknown")
+
+
+def invalid_integer(value: object, param: str) -> StripeError:
+    """``parameter_invalid_integer``: ``Invalid integer: 10.0``"""
+    return invalid(f"Invalid integer: {value}", param=param, code="parameter_invalid_integer")
+
+
+def invalid_empty(param: str) -> StripeError:
+    """``parameter_invalid_empty``: an empty string for a parameter that cannot be unset."""
+    return invalid(
+        f"You passed an empty string for '{param}'. We assume empty values are an attempt to unset a parameter; "
+        f"however '{param}' cannot be unset. You should remove '{param}' from your request or supply a non-empty value.",
+        param=param, code="parameter_invalid_empty",
+    )
+
+
+def invalid_enum(param: str, allowed: list[str]) -> StripeError:
+    """A value outside an enum: ``Invalid usage: must be one of reusable or single_use``. Stripe sends
+    no ``code`` for it (its error codes have none for this case), only ``param``."""
+    listed = allowed[0] if len(allowed) == 1 else (
+        f"{allowed[0]} or {allowed[1]}" if len(allowed) == 2 else f"{', '.join(allowed[:-1])}, or {allowed[-1]}")
+    return invalid(f"Invalid {param}: must be one of {listed}", param=param)
 
 
 def missing(kind: str, ident: str, *, param: str | None = "id", status: int = 404) -> StripeError:

@@ -24,6 +24,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._loopback import is_loopback
+from ._state import API_VERSION
 
 __all__ = ["Guard", "MAX_BODY_BYTES"]
 
@@ -50,7 +51,8 @@ def _loopback_origin(origin: str) -> bool:
 async def _refuse(status: int, message: str, send: Send) -> None:
     body = json.dumps({"error": {"type": "invalid_request_error", "message": message}}).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"stripe-version", API_VERSION.encode())]})
     await send({"type": "http.response.body", "body": body})
 
 

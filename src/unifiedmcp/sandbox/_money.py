@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from ._cards import TestCard, card_for_number, card_for_token, CARDS
-from ._errors import StripeError, card_error, invalid
+from ._errors import StripeError, card_error, invalid, missing_param
 from ._objects import blank, new_id, public
 from ._state import Sandbox
 
@@ -105,7 +105,7 @@ def card_from_params(card: Any) -> tuple[str, TestCard]:
                 402, type="card_error", message="Your card number is incorrect.", param="number",
                 code="incorrect_number",
             )
-    raise invalid("Missing required param: card.", param="card")
+    raise missing_param("card")
 
 
 def _decline(card: TestCard, *, extra: Obj | None = None) -> StripeError:
@@ -230,11 +230,16 @@ def _charge(sb: Sandbox, pi: Obj, pm: Obj, *, ok: bool, card: TestCard) -> Obj:
         payment_method_details={
             "card": {
                 "amount_authorized": pi["amount"] if ok else None,
+                # Issuer and network references exist only for an authorized charge.
+                "authorization_code": f"{secrets.randbelow(10**6):06d}" if ok else None,
                 "brand": card.brand, "checks": pm["card"]["checks"], "country": "US",
+                "electronic_commerce_indicator": "07" if ok else None,  # a card-not-present payment without 3-D Secure
                 "exp_month": pm["card"]["exp_month"], "exp_year": pm["card"]["exp_year"],
                 "fingerprint": pm["card"]["fingerprint"], "funding": card.funding, "last4": card.last4,
-                "network": card.brand, "network_token": {"used": False}, "three_d_secure": None,
-                "wallet": None, "mandate": None, "installments": None,
+                "network": card.brand, "network_token": {"used": False},
+                "network_transaction_id": f"{secrets.randbelow(10**15):015d}" if ok else None,
+                "regulated_status": pm["card"]["regulated_status"], "three_d_secure": None,
+                "transaction_link_id": None, "wallet": None, "mandate": None, "installments": None,
             },
             "type": "card",
         },
@@ -310,11 +315,12 @@ def confirm(sb: Sandbox, pi: Obj, pm: Obj, *, off_session: bool) -> StripeError 
     error = _decline(card, extra={"charge": charge["id"]})
     pi["status"] = "requires_payment_method"
     pi["payment_method"] = None
+    # advice_code, network_advice_code, network_decline_code and param are left out: Stripe
+    # includes them only when it has a value.
     pi["last_payment_error"] = {
-        "advice_code": None, "charge": charge["id"], "code": error.code, "decline_code": error.decline_code,
+        "charge": charge["id"], "code": error.code, "decline_code": error.decline_code,
         "doc_url": f"https://stripe.com/docs/error-codes/{(error.code or '').replace('_', '-')}",
-        "message": error.message, "network_advice_code": None, "network_decline_code": None,
-        "param": None, "payment_method": public(pm), "type": "card_error",
+        "message": error.message, "payment_method": public(pm), "type": "card_error",
     }
     sb.store.touch(pi)
     sb.emit("charge.failed", charge, clock=clock)
@@ -348,10 +354,14 @@ def _open_dispute(sb: Sandbox, charge: Obj) -> Obj:
             "service_documentation", "shipping_address", "shipping_carrier", "shipping_date",
             "shipping_documentation", "shipping_tracking_number", "uncategorized_file", "uncategorized_text",
         )} | {"enhanced_evidence": {}},
-        evidence_details={"due_by": now + 7 * 86400, "has_evidence": False, "past_due": False, "submission_count": 0, "enhanced_eligibility": {}},
+        evidence_details={"due_by": now + 7 * 86400, "has_evidence": False, "past_due": False, "submission_count": 0,
+                          "enhanced_eligibility": {}, "submission_method": "not_submitted"},
+        intended_submission_method=None,
         is_charge_refundable=False,
         payment_intent=charge["payment_intent"],
-        payment_method_details={"card": {"brand": charge["payment_method_details"]["card"]["brand"], "case_type": "chargeback", "network_reason_code": "10.4"}, "type": "card"},
+        payment_method_details={"card": {"brand": charge["payment_method_details"]["card"]["brand"], "case_type": "chargeback",
+                                         "network": charge["payment_method_details"]["card"]["network"], "network_reason_code": "10.4"},
+                                "type": "card"},
         reason="fraudulent",
         status="needs_response",
         enhanced_eligibility_types=[],
@@ -389,7 +399,8 @@ def refund(sb: Sandbox, charge: Obj, *, amount: int | None, reason: str | None, 
         charge=charge["id"],
         created=sb.now(clock),
         currency=charge["currency"],
-        destination_details={"card": {"reference_status": "pending", "reference_type": "acquirer_reference_number", "type": "refund", "reference": None}, "type": "card"},
+        # The acquirer reference number comes later (reference_status pending): no ``reference`` yet.
+        destination_details={"card": {"reference_status": "pending", "reference_type": "acquirer_reference_number", "type": "refund"}, "type": "card"},
         metadata=metadata,
         payment_intent=charge.get("payment_intent"),
         reason=reason,

@@ -6,8 +6,8 @@ import secrets
 import string
 from typing import Any
 
-from ._errors import invalid
-from ._shapes import SHAPES
+from ._errors import invalid, invalid_integer
+from ._shapes import L, O, SHAPES
 
 __all__ = ["blank", "new_id", "new_account_id", "public", "to_int", "to_bool", "metadata_update", "PREFIXES"]
 
@@ -40,6 +40,10 @@ PREFIXES: dict[str, str] = {
     "acct": "account",
     "di": "discount",
     "mtr": "billing.meter",  # mtr_test_...
+    "promo": "promotion_code",
+    "cs": "checkout.session",  # cs_test_...
+    "sub_sched": "subscription_schedule",  # two segments: "sub" alone is a subscription
+    "seti": "setup_intent",
 }
 
 
@@ -59,12 +63,13 @@ def new_account_id() -> str:
 
 
 def blank(kind: str, **values: Any) -> dict[str, Any]:
-    """An object of ``kind`` with Stripe's top-level keys: lists ``[]``, the rest ``None``.
+    """An object of ``kind`` with Stripe's top-level keys: lists ``[]``, the rest ``None``;
+    optional keys (``O``) only when given, as Stripe omits them otherwise.
 
     Unknown keys raise, so a builder cannot drift from the reference shape silently.
     """
     shape = SHAPES[kind]
-    obj: dict[str, Any] = {k: ([] if t == "list" else None) for k, t in shape.items()}
+    obj: dict[str, Any] = {k: ([] if t == L else None) for k, t in shape.items() if t != O}
     if "object" in shape:
         obj["object"] = kind
     if "livemode" in shape:
@@ -101,7 +106,7 @@ def to_int(value: Any, *, param: str, minimum: int | None = None, maximum: int |
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise invalid(f"Invalid integer: {value}", param=param) from None
+        raise invalid_integer(value, param) from None
     if minimum is not None and n < minimum:
         raise invalid(f"This value must be greater than or equal to {minimum}.", param=param)
     if maximum is not None and n > maximum:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from ._errors import invalid
+from ._errors import invalid, missing_param
 from ._objects import to_int
 from ._state import Sandbox
 
@@ -65,7 +65,7 @@ def unit_fields(p: Obj) -> tuple[int | None, str | None]:
 def parse_tiers(raw: Any) -> list[Obj]:
     """Validated ``tiers[]`` in Stripe's shape (``up_to`` ``None`` for ``inf``)."""
     if not isinstance(raw, list) or not raw:
-        raise invalid("Missing required param: tiers.", param="tiers")
+        raise missing_param("tiers")
     tiers: list[Obj] = []
     previous = 0
     for i, t in enumerate(raw):
@@ -73,7 +73,7 @@ def parse_tiers(raw: Any) -> list[Obj]:
         if not isinstance(t, dict):
             raise invalid("Invalid object", param=f"tiers[{i}]")
         if t.get("up_to") in (None, ""):
-            raise invalid(f"Missing required param: tiers[{i}][up_to].", param=f"tiers[{i}][up_to]")
+            raise missing_param(f"tiers[{i}][up_to]")
         last = i == len(raw) - 1
         if t["up_to"] == "inf":
             if not last:

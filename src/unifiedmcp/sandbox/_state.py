@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import invalid, missing
+from ._errors import invalid, missing, unknown_param
 from ._objects import PREFIXES, blank, deep_public, new_id, public, to_int
 from ._settings import SandboxSettings
 from ._store import Store
@@ -99,8 +99,8 @@ class Sandbox:
     def kind_for(self, oid: str, field: str | None = None) -> str | None:
         if field in _FIELD_KINDS:
             return _FIELD_KINDS[field]
-        prefix = oid.split("_", 1)[0]
-        return PREFIXES.get(prefix)
+        parts = oid.split("_", 2)
+        return PREFIXES.get("_".join(parts[:2])) or PREFIXES.get(parts[0])
 
     # -- events ------------------------------------------------------------------------------
     def emit(
@@ -261,5 +261,5 @@ def _range(value: Any, param: str) -> Callable[[int], bool] | None:
         elif op == "lte":
             checks.append(lambda v, n=n: v <= n)
         else:
-            raise invalid(f"Received unknown parameter: {param}[{op}]", param=f"{param}[{op}]")
+            raise unknown_param(f"{param}[{op}]")
     return lambda v: all(c(v) for c in checks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import invalid
+from .._errors import invalid, missing_param
 from .._objects import metadata_update
 from .._search import search
 from .._state import Sandbox
@@ -17,7 +17,7 @@ __all__ = ["require", "apply_metadata", "do_search", "Obj", "sget"]
 def require(p: Obj, name: str) -> Any:
     value = p.get(name)
     if value is None or value == "":
-        raise invalid(f"Missing required param: {name}.", param=name)
+        raise missing_param(name)
     return value
 
 
@@ -38,5 +38,5 @@ def sget(p: Obj, *keys: str) -> Any:
 def do_search(sb: Sandbox, kind: str, p: Obj, *, url: str, resource: str) -> Obj:
     query = p.get("query")
     if not isinstance(query, str) or not query.strip():
-        raise invalid("Missing required param: query.", param="query")
+        raise missing_param("query")
     return search(sb, kind, query, resource=resource, url=url, limit=p.get("limit", 10), page=p.get("page"))

@@ -1,10 +1,10 @@
-"""Products, prices, coupons and payment links."""
+"""Products, prices, coupons and payment links (discounts: ``discounts.py``)."""
 
 from __future__ import annotations
 
 import secrets
 
-from .._errors import invalid, missing
+from .._errors import invalid, missing, missing_param
 from .._objects import blank, new_id, public, to_bool, to_float, to_int
 from .._pricing import parse_tiers, tiers_of, unit_fields
 from .._router import route
@@ -147,7 +147,7 @@ def _price(sb: Sandbox, p: Obj) -> Obj:
                 raise invalid(f"`{name}` can only be set when `billing_scheme` is `tiered`.", param=name)
         unit, unit_text = unit_fields(p)
         if unit_text is None and not p.get("custom_unit_amount"):
-            raise invalid("Missing required param: unit_amount.", param="unit_amount")
+            raise missing_param("unit_amount")
     recurring = _recurring(sb, p["recurring"]) if isinstance(p.get("recurring"), dict) else None
     lookup_key = p.get("lookup_key")
     if lookup_key:
@@ -269,7 +269,7 @@ def coupon_create(sb: Sandbox, p: Obj) -> Obj:
         raise invalid("Invalid duration: must be one of forever, once, or repeating", param="duration")
     months = p.get("duration_in_months")
     if duration == "repeating" and months is None:
-        raise invalid("Missing required param: duration_in_months.", param="duration_in_months")
+        raise missing_param("duration_in_months")
     if pct is not None:
         pct = to_float(pct, param="percent_off")
         if not 0 < pct <= 100:
@@ -329,61 +329,12 @@ def coupon_list(sb: Sandbox, p: Obj) -> Obj:
     return sb.list("coupon", p, url="/v1/coupons")
 
 
-def redeem(sb: Sandbox, coupon_id: str, *, customer: str, subscription: str | None, param: str, clock: str | None) -> Obj:
-    """Apply a coupon: a new ``discount`` object (checked against redeem_by / max_redemptions)."""
-    coupon = sb.store.get(coupon_id, "coupon")
-    if coupon is None:
-        raise missing("coupon", coupon_id, param=param, status=400)
-    now = sb.now(clock)
-    if not coupon["valid"] or (coupon.get("redeem_by") and coupon["redeem_by"] < now) or (
-        coupon.get("max_redemptions") and coupon["times_redeemed"] >= coupon["max_redemptions"]
-    ):
-        raise invalid(f"Coupon expired: {coupon_id}", param=param)
-    coupon["times_redeemed"] += 1
-    if coupon.get("max_redemptions") and coupon["times_redeemed"] >= coupon["max_redemptions"]:
-        coupon["valid"] = False
-    sb.store.touch(coupon)
-    end = None
-    if coupon["duration"] == "repeating":
-        from .._periods import add_interval
-
-        end = add_interval(now, "month", coupon["duration_in_months"])
-    disc = blank(
-        "discount",
-        id=new_id("di"),
-        customer=customer,
-        end=end,
-        start=now,
-        subscription=subscription,
-        source={"coupon": coupon_id, "type": "coupon"},
-    )
-    return sb.store.put(disc)
-
-
-def apply_discounts(sb: Sandbox, p: Obj, *, customer: str, subscription: str, clock: str | None) -> list[str]:
-    """The ``discounts`` parameter ([{coupon}] or [{discount}]) as discount ids, redeeming coupons."""
-    out = []
-    raw = p.get("discounts")
-    if raw in (None, ""):
-        return out
-    if not isinstance(raw, list):
-        raise invalid("Invalid array", param="discounts")
-    for i, d in enumerate(raw):
-        if isinstance(d, dict) and d.get("coupon"):
-            out.append(redeem(sb, d["coupon"], customer=customer, subscription=subscription, param=f"discounts[{i}][coupon]", clock=clock)["id"])
-        elif isinstance(d, dict) and d.get("discount"):
-            out.append(sb.get("discount", d["discount"], param=f"discounts[{i}][discount]")["id"])
-        else:
-            raise invalid("Each discount needs a coupon or discount.", param=f"discounts[{i}]")
-    return out
-
-
 # -- payment links ------------------------------------------------------------------------------
 @route("POST", "/v1/payment_links")
 def payment_link_create(sb: Sandbox, p: Obj) -> Obj:
     items = p.get("line_items")
     if not isinstance(items, list) or not items:
-        raise invalid("Missing required param: line_items.", param="line_items")
+        raise missing_param("line_items")
     prices = []
     for i, item in enumerate(items):
         price = sb.get("price", require(item, "price") if isinstance(item, dict) else None, param=f"line_items[{i}][price]")
@@ -445,9 +396,10 @@ def payment_link_items(sb: Sandbox, p: Obj, lid: str) -> Obj:
     data = []
     for i, li in enumerate(link["_line_items"]):
         pr = li["price"]
-        data.append({
-            "id": f"li_{lid[6:]}{i}", "object": "item", "amount_discount": 0, "amount_subtotal": (pr["unit_amount"] or 0) * li["quantity"],
-            "amount_tax": 0, "amount_total": (pr["unit_amount"] or 0) * li["quantity"], "currency": pr["currency"],
-            "description": pr.get("nickname") or pr["product"], "price": pr, "quantity": li["quantity"],
-        })
+        total = (pr["unit_amount"] or 0) * li["quantity"]
+        data.append(blank(
+            "item", id=f"li_{lid[6:]}{i}", adjustable_quantity=None, amount_discount=0, amount_subtotal=total, amount_tax=0,
+            amount_total=total, currency=pr["currency"], description=pr.get("nickname") or pr["product"], price=pr,
+            quantity=li["quantity"],
+        ))
     return {"object": "list", "data": data, "has_more": False, "url": f"/v1/payment_links/{lid}/line_items"}

@@ -6,13 +6,13 @@ from decimal import Decimal
 
 from .. import _billing as engine
 from .. import _pricing
-from .._errors import invalid
+from .._errors import invalid, missing_param
 from .._money import resolve_payment_method
 from .._objects import blank, new_id, public, to_bool, to_int
 from .._router import route
 from .._state import INCLUDABLES, Sandbox
 from ._common import Obj, apply_metadata, do_search, require, sget
-from .catalog import apply_discounts
+from .discounts import apply_discounts
 
 
 def _invoice_item(sb: Sandbox, cus: Obj, *, amount: int, currency: str, description: str | None, price: Obj | None,
@@ -40,7 +40,7 @@ def _invoice_item(sb: Sandbox, cus: Obj, *, amount: int, currency: str, descript
         tax_rates=[],
         test_clock=clock,
         parent={"type": "subscription_details", "subscription_details": {"subscription": subscription, "subscription_item": subscription_item}} if subscription else None,
-        pricing={"type": "price_details", "price_details": {"price": price["id"], "product": price["product"]} if price else None, "unit_amount_decimal": unit_amount_decimal},
+        pricing=engine.pricing(price, unit_amount_decimal),
         net_amount=amount,
         quantity_decimal=str(quantity),
         _subscription_item=subscription_item,
@@ -64,7 +64,7 @@ def ii_create(sb: Sandbox, p: Obj) -> Obj:
         currency = price["currency"]
     else:
         if "amount" not in p and "unit_amount_decimal" not in p:
-            raise invalid("Missing required param: amount.", param="amount")
+            raise missing_param("amount")
         if "amount" in p:
             amount = to_int(p["amount"], param="amount")
         else:
@@ -151,7 +151,7 @@ def inv_create(sb: Sandbox, p: Obj) -> Obj:
     collection = p.get("collection_method", "charge_automatically")
     days = to_int(p["days_until_due"], param="days_until_due", minimum=0) if p.get("days_until_due") else None
     if collection == "send_invoice" and days is None and not p.get("due_date"):
-        raise invalid("Missing required param: days_until_due.", param="days_until_due")
+        raise missing_param("days_until_due")
     sub = sb.get("subscription", p["subscription"], param="subscription") if p.get("subscription") else None
     include = p.get("pending_invoice_items_behavior", "exclude") == "include"
     now = sb.now(clock)

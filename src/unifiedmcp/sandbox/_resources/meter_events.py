@@ -28,7 +28,7 @@ import re
 import uuid
 
 from .. import _usage
-from .._errors import StripeError, invalid, rate_limited
+from .._errors import StripeError, invalid, missing_param, rate_limited
 from .._objects import blank, new_id, to_int
 from .._router import route
 from .._state import Sandbox
@@ -84,7 +84,7 @@ def meter_event_create(sb: Sandbox, p: Obj) -> Obj:
     event_name = require(p, "event_name")
     payload = p.get("payload")
     if not isinstance(payload, dict) or not payload:
-        raise invalid("Missing required param: payload.", param="payload")
+        raise missing_param("payload")
     meter = _active_meter(sb, event_name)
     identifier = str(p.get("identifier") or uuid.uuid4())
     if len(identifier) > 100:
@@ -137,7 +137,7 @@ def meter_event_adjustment_create(sb: Sandbox, p: Obj) -> Obj:
         raise invalid("Invalid type: must be cancel", param="type")
     identifier = sget(p, "cancel", "identifier")
     if not identifier:
-        raise invalid("Missing required param: cancel[identifier].", param="cancel[identifier]")
+        raise missing_param("cancel[identifier]")
     event = _usage.book(sb).find(identifier)
     if event is None or event["event_name"] != event_name:
         raise invalid(f"No meter event with identifier {identifier} was found for event name \"{event_name}\".",

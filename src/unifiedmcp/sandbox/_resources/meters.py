@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from .. import _usage
-from .._errors import invalid
+from .._errors import invalid, missing_param
 from .._objects import blank, new_id, to_int
 from .._router import route
 from .._state import Sandbox
@@ -26,7 +26,7 @@ def _payload_key(p: Obj, name: str, default: str) -> str:
         return default
     key = sget(p, name, "event_payload_key")
     if not key:
-        raise invalid(f"Missing required param: {name}[event_payload_key].", param=f"{name}[event_payload_key]")
+        raise missing_param(f"{name}[event_payload_key]")
     return str(key)
 
 
@@ -36,7 +36,7 @@ def meter_create(sb: Sandbox, p: Obj) -> Obj:
     event_name = require(p, "event_name")
     formula = sget(p, "default_aggregation", "formula")
     if not formula:
-        raise invalid("Missing required param: default_aggregation[formula].", param="default_aggregation[formula]")
+        raise missing_param("default_aggregation[formula]")
     if formula not in _FORMULAS:
         raise invalid("Invalid default_aggregation[formula]: must be one of count, last, or sum", param="default_aggregation[formula]")
     if "customer_mapping" in p and sget(p, "customer_mapping", "type") != "by_id":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._errors import StripeError, invalid
+from .._errors import StripeError, invalid, unknown_param
 from .._money import attach, balance, card_from_params, confirm, new_payment_intent, new_payment_method, refund, resolve_payment_method
 from .._objects import to_bool, to_int
 from .._router import route
@@ -94,6 +94,11 @@ def pi_create(sb: Sandbox, p: Obj) -> Obj:
     apply_metadata(pi, p)
     pi["receipt_email"] = p.get("receipt_email")
     pi["statement_descriptor"] = p.get("statement_descriptor")
+    if "allowed_payment_method_types" in p:
+        allowed = p["allowed_payment_method_types"]
+        if not isinstance(allowed, list) or any(t != "card" for t in allowed):
+            raise invalid("The sandbox supports payment methods of type card only.", param="allowed_payment_method_types")
+        pi["allowed_payment_method_types"] = list(allowed)
     if isinstance(p.get("automatic_payment_methods"), dict):
         pi["automatic_payment_methods"] = {"allow_redirects": "always", "enabled": to_bool(p["automatic_payment_methods"].get("enabled", False), param="automatic_payment_methods[enabled]")}
     if to_bool(p.get("confirm", False), param="confirm"):
@@ -115,7 +120,6 @@ def pi_update(sb: Sandbox, p: Obj, pid: str) -> Obj:
     pi = sb.get("payment_intent", pid)
     if pi["status"] in ("succeeded", "canceled"):
         raise invalid(f"This PaymentIntent's status is {pi['status']}, so it cannot be updated.", code="payment_intent_unexpected_state")
-    before = sb.snapshot(pi)
     if "amount" in p:
         if pi.get("_invoice"):
             raise invalid("You cannot update the amount of a PaymentIntent created by an invoice.", param="amount")
@@ -127,8 +131,7 @@ def pi_update(sb: Sandbox, p: Obj, pid: str) -> Obj:
         pi["payment_method"] = resolve_payment_method(sb, p["payment_method"], param="payment_method", clock=pi.get("_clock"))["id"]
         pi["status"] = "requires_confirmation"
     apply_metadata(pi, p)
-    sb.store.touch(pi)
-    sb.emit_updated("payment_intent.updated", pi, before, clock=pi.get("_clock"))
+    sb.store.touch(pi)  # Stripe has no payment_intent.updated event
     return pi
 
 
@@ -246,8 +249,10 @@ def refund_retrieve(sb: Sandbox, p: Obj, rid: str) -> Obj:
 @route("POST", "/v1/refunds/{rid}")
 def refund_update(sb: Sandbox, p: Obj, rid: str) -> Obj:
     ref = sb.get("refund", rid)
+    before = sb.snapshot(ref)
     apply_metadata(ref, p)
     sb.store.touch(ref)
+    sb.emit_updated("refund.updated", ref, before, clock=ref.get("_clock"))
     return ref
 
 
@@ -277,14 +282,15 @@ def dispute_update(sb: Sandbox, p: Obj, did: str) -> Obj:
     if isinstance(p.get("evidence"), dict):
         for k, v in p["evidence"].items():
             if k not in d["evidence"]:
-                raise invalid(f"Received unknown parameter: evidence[{k}]", param=f"evidence[{k}]")
+                raise unknown_param(f"evidence[{k}]")
             d["evidence"] = {**d["evidence"], k: v or None}
         d["evidence_details"] = {**d["evidence_details"], "has_evidence": True}
     apply_metadata(d, p)
     submit = to_bool(p.get("submit", True), param="submit")
     if submit and d["evidence_details"]["has_evidence"]:
         d["status"] = "under_review"
-        d["evidence_details"] = {**d["evidence_details"], "submission_count": d["evidence_details"]["submission_count"] + 1}
+        d["evidence_details"] = {**d["evidence_details"], "submission_count": d["evidence_details"]["submission_count"] + 1,
+                                 "submission_method": "manual"}
     sb.store.touch(d)
     sb.emit_updated("charge.dispute.updated", d, before, clock=clock)
     text = (d["evidence"].get("uncategorized_text") or "").strip()

@@ -1,11 +1,11 @@
-"""Events, webhook endpoints, test clocks, billing portal sessions and the account."""
+"""Events, webhook endpoints, test clocks and the account."""
 
 from __future__ import annotations
 
 import secrets
 
 from .. import _clock as engine
-from .._errors import invalid
+from .._errors import invalid, missing_param
 from .._objects import blank, new_id, to_bool, to_int
 from .._router import route
 from .._state import Sandbox
@@ -42,7 +42,7 @@ def event_list(sb: Sandbox, p: Obj) -> Obj:
 # -- webhook endpoints --------------------------------------------------------------------------
 def _check_events(value: object) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise invalid("Missing required param: enabled_events.", param="enabled_events")
+        raise missing_param("enabled_events")
     return [str(v) for v in value]
 
 
@@ -159,37 +159,15 @@ def clock_advance(sb: Sandbox, p: Obj, cid: str) -> Obj:
 
 @route("DELETE", "/v1/test_helpers/test_clocks/{cid}")
 def clock_delete(sb: Sandbox, p: Obj, cid: str) -> Obj:
-    sb.get(_CLOCK, cid, label="test_clock")
+    clock = sb.get(_CLOCK, cid, label="test_clock")
     # Deleting a clock deletes the customers on it and everything that belongs to them.
     for kind in ("subscription", "invoice", "customer", "payment_intent", "charge", "invoiceitem"):
         for obj in list(sb.store.iter(kind)):
             if obj.get("test_clock") == cid or obj.get("_clock") == cid:
                 sb.store.remove(obj["id"])
     sb.store.remove(cid)
+    sb.emit("test_helpers.test_clock.deleted", clock)
     return {"id": cid, "object": _CLOCK, "deleted": True}
-
-
-# -- billing portal -----------------------------------------------------------------------------
-@route("POST", "/v1/billing_portal/sessions")
-def portal_create(sb: Sandbox, p: Obj) -> Obj:
-    cus = sb.get("customer", require(p, "customer"), param="customer")
-    sid = new_id("bps")
-    token = secrets.token_urlsafe(16)
-    session = blank(
-        "billing_portal.session",
-        id=sid,
-        configuration="bpc_sandbox_default",
-        created=sb.now(),
-        customer=cus["id"],
-        flow=None,
-        locale=p.get("locale"),
-        on_behalf_of=None,
-        return_url=p.get("return_url"),
-        url=f"{sb.base_url}/_sandbox/portal/{sid}?token={token}",
-        _token=token,
-    )
-    sb.store.put(session)
-    return session
 
 
 # -- account ------------------------------------------------------------------------------------
@@ -203,7 +181,8 @@ def account(sb: Sandbox, p: Obj) -> Obj:
         business_profile={"name": name, "url": None, "support_email": None, "mcc": None,
                           "product_description": None, "support_phone": None, "support_url": None,
                           "annual_revenue": None, "estimated_worker_count": None, "support_address": None,
-                          "minority_owned_business_designation": None},
+                          "minority_owned_business_designation": None,
+                          "specified_commercial_transactions_act_url": None},
         business_type="company",
         capabilities={"card_payments": "active", "transfers": "active"},
         charges_enabled=True,
@@ -217,7 +196,14 @@ def account(sb: Sandbox, p: Obj) -> Obj:
         future_requirements={"alternatives": [], "current_deadline": None, "currently_due": [], "disabled_reason": None, "errors": [], "eventually_due": [], "past_due": [], "pending_verification": []},
         payouts_enabled=True,
         requirements={"alternatives": [], "current_deadline": None, "currently_due": [], "disabled_reason": None, "errors": [], "eventually_due": [], "past_due": [], "pending_verification": []},
-        settings={"dashboard": {"display_name": name, "timezone": "Etc/UTC"}},
+        settings={
+            "branding": {"icon": None, "logo": None, "primary_color": None, "secondary_color": None},
+            "card_payments": {"decline_on": {"avs_failure": False, "cvc_failure": False}, "statement_descriptor_prefix": None,
+                              "statement_descriptor_prefix_kana": None, "statement_descriptor_prefix_kanji": None},
+            "dashboard": {"display_name": name, "timezone": "Etc/UTC"},
+            "payments": {"statement_descriptor": None, "statement_descriptor_kana": None, "statement_descriptor_kanji": None,
+                         "statement_descriptor_prefix_kana": None, "statement_descriptor_prefix_kanji": None},
+        },
         tos_acceptance={"date": None, "ip": None, "user_agent": None},
         type="standard",
     )

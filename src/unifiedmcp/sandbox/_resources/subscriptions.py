@@ -7,14 +7,14 @@ from datetime import datetime, timezone
 
 from .. import _arrears, _pricing
 from .. import _billing as engine
-from .._errors import invalid
+from .._errors import invalid, missing_param
 from .._money import attach, resolve_payment_method, would_fail
 from .._objects import blank, new_id, public, to_bool, to_int
 from .._periods import add_interval
 from .._router import route
 from .._state import Sandbox
 from ._common import Obj, apply_metadata, do_search, require, sget
-from .catalog import apply_discounts
+from .discounts import apply_discounts
 from .invoices import _invoice_item
 
 
@@ -54,7 +54,7 @@ def _resolve_price(sb: Sandbox, item: Obj, i: int) -> Obj:
         pd = item["price_data"]
         price = _price(sb, {k: pd[k] for k in ("currency", "product", "unit_amount", "unit_amount_decimal", "recurring") if k in pd})
     else:
-        raise invalid("Missing required param: items[0][price].", param=f"items[{i}][price]")
+        raise missing_param(f"items[{i}][price]")
     if price["type"] != "recurring":
         raise invalid(
             "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
@@ -66,12 +66,22 @@ def _resolve_price(sb: Sandbox, item: Obj, i: int) -> Obj:
 
 
 def _item(sb: Sandbox, sub_id: str, price: Obj, qty: int | None, now: int, start: int, end: int, metadata: Obj | None = None) -> Obj:
-    return blank(
+    item = blank(
         "subscription_item",
         id=new_id("si", 14), created=now, discounts=[], metadata=metadata or {}, price=public(price), plan=_plan(price),
-        quantity=qty, subscription=sub_id, tax_rates=[], current_period_start=start, current_period_end=end,
-        billing_thresholds=None,
+        subscription=sub_id, tax_rates=[], current_period_start=start, current_period_end=end,
+        billing_thresholds=None, current_trial=None,
     )
+    set_quantity(item, qty)
+    return item
+
+
+def set_quantity(item: Obj, qty: int | None) -> None:
+    """A licensed item's quantity; a metered item has none, and Stripe leaves the key out."""
+    if qty is None:
+        item.pop("quantity", None)
+    else:
+        item["quantity"] = qty
 
 
 def _sub(sb: Sandbox, sid: str) -> Obj:
@@ -102,7 +112,7 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
     now = sb.now(clock)
     raw_items = p.get("items")
     if not isinstance(raw_items, list) or not raw_items:
-        raise invalid("Missing required param: items.", param="items")
+        raise missing_param("items")
     priced = []
     for i, it in enumerate(raw_items):
         if not isinstance(it, dict):
@@ -122,7 +132,7 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
     collection = p.get("collection_method", "charge_automatically")
     days_until_due = to_int(p["days_until_due"], param="days_until_due", minimum=0) if p.get("days_until_due") else None
     if collection == "send_invoice" and days_until_due is None:
-        raise invalid("Missing required param: days_until_due.", param="days_until_due")
+        raise missing_param("days_until_due")
     trial_end = None
     if p.get("trial_end") not in (None, "", "now"):
         trial_end = to_int(p["trial_end"], param="trial_end")
@@ -154,7 +164,7 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
         billing_cycle_anchor_config=None,
         cancel_at=to_int(p["cancel_at"], param="cancel_at") if p.get("cancel_at") else None,
         cancel_at_period_end=to_bool(p.get("cancel_at_period_end", False), param="cancel_at_period_end"),
-        cancellation_details={"comment": None, "feedback": None, "reason": None},
+        cancellation_details=engine.cancellation_details(),
         collection_method=collection,
         created=now,
         currency=currency,
@@ -162,8 +172,9 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
         days_until_due=days_until_due,
         default_payment_method=pm["id"] if pm and p.get("default_payment_method") else None,
         description=p.get("description"),
-        invoice_settings={"account_tax_ids": None, "issuer": {"type": "self"}},
-        items={"object": "list", "data": [], "has_more": False, "total_count": len(priced), "url": f"/v1/subscription_items?subscription={sid}"},
+        invoice_settings={"account_tax_ids": None, "custom_fields": None, "description": None, "footer": None,
+                          "issuer": {"type": "self"}},
+        items={"object": "list", "data": [], "has_more": False, "url": f"/v1/subscription_items?subscription={sid}"},
         payment_settings={
             "payment_method_options": None,
             "payment_method_types": None,
@@ -175,7 +186,10 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
         status="trialing" if trial_end else "incomplete",
         test_clock=clock,
         trial_end=trial_end,
-        trial_settings={"end_behavior": {"missing_payment_method": sget(p, "trial_settings", "end_behavior", "missing_payment_method") or "create_invoice"}},
+        trial_settings={"end_behavior": {
+            "billing_cycle_anchor": None,
+            "missing_payment_method": sget(p, "trial_settings", "end_behavior", "missing_payment_method") or "create_invoice",
+        }},
         trial_start=now if trial_end else None,
         billing_mode={
             "type": mode,
@@ -187,7 +201,7 @@ def sub_create(sb: Sandbox, p: Obj) -> Obj:
     )
     sub["items"]["data"] = [_item(sb, sid, pr, q, now, now, end, md) for pr, q, md in priced]
     apply_metadata(sub, p)
-    sub["discounts"] = apply_discounts(sb, p, customer=cus["id"], subscription=sid, clock=clock)
+    sub["discounts"] = apply_discounts(sb, p, customer=cus["id"], subscription=sid, clock=clock, amount=total, currency=currency)
     if sub["cancel_at_period_end"]:
         sub["cancel_at"] = end
         sub["canceled_at"] = now
@@ -239,7 +253,7 @@ def _prorate(sb: Sandbox, sub: Obj, old: Obj, new: Obj | None, now: int, *, pers
     out = []
     cus = sb.store.get(sub["customer"])
     for item, sign in ((old, -1), (new, 1)):
-        if item is None or not item["quantity"]:  # metered items have no quantity: billed by usage
+        if item is None or not item.get("quantity"):  # metered items have no quantity: billed by usage
             continue
         price = item["price"]
         product = (sb.store.get(price["product"]) or {}).get("name", price["product"])
@@ -315,14 +329,13 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
                     new["price"] = public(price)
                     new["plan"] = _plan(price)
                 # A licensed item keeps its quantity through a price change; a metered one has none.
-                kept = old["quantity"] if old["quantity"] is not None else 1
-                new["quantity"] = _quantity(new["price"], change, f"items[{n}][quantity]", kept)
+                set_quantity(new, _quantity(new["price"], change, f"items[{n}][quantity]", old.get("quantity", 1)))
                 if isinstance(change.get("metadata"), dict):
                     from .._objects import metadata_update
 
                     new["metadata"] = metadata_update(old["metadata"], change["metadata"])
                 swapped = new["price"]["id"] != old["price"]["id"]
-                changed = swapped or new["quantity"] != old["quantity"]
+                changed = swapped or new.get("quantity") != old.get("quantity")
                 if changed and proration != "none" and sub["status"] in ("active", "past_due"):
                     created_items += _prorate(sb, sub, old, new, now)
                     if swapped:
@@ -343,7 +356,7 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
                 items.append(new)
         if not items:
             raise invalid("A subscription must have at least one active plan. To cancel a subscription, please use the cancel API endpoint.", param="items")
-        sub["items"] = {**sub["items"], "data": items, "total_count": len(items)}
+        sub["items"] = {**sub["items"], "data": items}
         # A price that arrives mid-period bills usage from now on; a removed item's window goes.
         for item_id in started:
             _arrears.restart(sub, item_id, now)
@@ -369,14 +382,18 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
         else:
             sub["cancel_at"] = None
             sub["canceled_at"] = None
-            sub["cancellation_details"] = {"comment": None, "feedback": None, "reason": None}
+            sub["cancellation_details"] = engine.cancellation_details()
     if "cancel_at" in p and not sub["cancel_at_period_end"]:
         sub["cancel_at"] = to_int(p["cancel_at"], param="cancel_at") if p["cancel_at"] else None
     if isinstance(p.get("cancellation_details"), dict):
         cd = p["cancellation_details"]
         sub["cancellation_details"] = {**sub["cancellation_details"], **{k: (cd[k] or None) for k in ("comment", "feedback") if k in cd}}
     if "discounts" in p:
-        sub["discounts"] = apply_discounts(sb, p, customer=sub["customer"], subscription=sid, clock=clock)
+        amount = sum(_pricing.amount(sb, i["price"], i["quantity"]) for i in sub["items"]["data"] if "quantity" in i)
+        sub["discounts"] = apply_discounts(sb, p, customer=sub["customer"], subscription=sid, clock=clock,
+                                           amount=amount, currency=sub["currency"])
+    if "pause_collection" in p:
+        sub["pause_collection"] = _pause_collection(p["pause_collection"])
     if isinstance(p.get("payment_settings"), dict) and "save_default_payment_method" in p["payment_settings"]:
         sub["payment_settings"] = {**sub["payment_settings"], "save_default_payment_method": p["payment_settings"]["save_default_payment_method"]}
     if p.get("trial_end") == "now" and sub["status"] == "trialing":
@@ -395,6 +412,17 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
         if inv["status"] == "open":
             engine.attempt_payment(sb, inv, off_session=True)
     return sub
+
+
+def _pause_collection(value: object) -> Obj | None:
+    """``pause_collection``: ``""`` resumes; ``{behavior, resumes_at}`` pauses (see ``_clock.renew``)."""
+    if value == "":
+        return None
+    if not isinstance(value, dict):
+        raise invalid("Invalid object", param="pause_collection")
+    behavior = require(value, "behavior")
+    resumes_at = to_int(value["resumes_at"], param="pause_collection[resumes_at]") if value.get("resumes_at") else None
+    return {"behavior": behavior, "resumes_at": resumes_at}
 
 
 def _end_trial_now(sb: Sandbox, sub: Obj, now: int) -> None:
@@ -506,14 +534,14 @@ def inv_preview(sb: Sandbox, p: Obj) -> Obj:
         if change.get("price"):
             price = _resolve_price(sb, change, n)
             new["price"], new["plan"] = public(price), _plan(price)
-        new["quantity"] = _quantity(new["price"], change, f"subscription_details[items][{n}][quantity]",
-                                    old["quantity"] if old["quantity"] is not None else 1)
+        set_quantity(new, _quantity(new["price"], change, f"subscription_details[items][{n}][quantity]",
+                                    old.get("quantity", 1)))
         if to_bool(change.get("deleted", False), param="deleted"):
             if proration != "none":
                 lines += [engine._line_from_item(sb, ii) for ii in _prorate(sb, sub, old, None, when, persist=False)]
             items.remove(old)
             continue
-        if proration != "none" and (new["price"]["id"], new["quantity"]) != (old["price"]["id"], old["quantity"]):
+        if proration != "none" and (new["price"]["id"], new.get("quantity")) != (old["price"]["id"], old.get("quantity")):
             lines += [engine._line_from_item(sb, ii) for ii in _prorate(sb, sub, old, new, when, persist=False)]
         items[items.index(old)] = new
     pending = [ii for ii in sb.store.iter("invoiceitem", newest_first=False)
@@ -536,8 +564,9 @@ def _preview_invoice(sb: Sandbox, cus: Obj, sub: Obj | None, lines: list[Obj], p
         sb, customer=cus, lines=lines, billing_reason=reason, subscription=sub, currency=(sub or {}).get("currency", "usd"),
         period=period, auto_advance=False, include_pending=False, emit=False, persist=False,
     )
-    inv["id"] = None
-    inv["lines"]["url"] = "/v1/invoices/upcoming/lines"
+    # A preview has an id of its own (``upcoming_in_...``), though it cannot be retrieved.
+    inv["id"] = new_id("upcoming_in")
+    inv["lines"]["url"] = f"/v1/invoices/{inv['id']}/lines"
     for line in inv["lines"]["data"]:
-        line["invoice"] = None
+        line["invoice"] = inv["id"]
     return inv
