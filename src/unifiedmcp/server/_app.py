@@ -193,11 +193,11 @@ def create_app(
     (``unifiedmcp.billing.create_webhook_app``, which serves ``POST /webhooks/stripe`` itself);
     ``connect_app`` serves the Connect OAuth callback (``unifiedmcp.accounts.create_connect_app``).
     Both are mounted behind the MCP routes (the webhook app's lifespan runs with this app's).
-    Without a webhook app \`\`/webhooks/stripe\`\` answers 503. A request body not received within
-    \`\`body_timeout\`\` seconds is answered 408 (\`\`_body_timeout\`\`). \`\`usage_pusher\`\` runs every
-    \`\`push_interval\`\` seconds while the app lives (usage billing).
+    Without a webhook app ``/webhooks/stripe`` answers 503. A request body not received within
+    ``body_timeout`` seconds is answered 408 (``_body_timeout``). ``usage_pusher`` runs every
+    ``push_interval`` seconds while the app lives (usage billing).
 
-    A customer server is also its own OAuth authorization server (\`\`_oauth\`\`: \`\`oauth\`\` sets its
+    A customer server is also its own OAuth authorization server (``_oauth``: ``oauth`` sets its
     lifetimes); the protected-resource metadata names it. An operator server takes operator
     keys only: it has no authorization server and serves no protected-resource metadata.
     """
