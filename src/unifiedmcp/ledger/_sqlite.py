@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from .._files import private_file
 from ..errors import LedgerError
 from ._metering import Completion, EventRow, Key, Prior, State
 from ._migrations import migrate
@@ -84,7 +85,8 @@ class SqliteDatabase:
         self._busy_timeout_ms = int(timeout * 1000)
         try:
             if str(path) != ":memory:":
-                path.parent.mkdir(parents=True, exist_ok=True)
+                # SQLite gives the -wal and -shm files the mode of the database file.
+                private_file(path)
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it consistent
@@ -178,6 +180,23 @@ class SqliteDatabase:
     def settled_seq(self) -> int | None:
         """No bound needed: SQLite's writers are serialised, so ``seq`` grows in commit order."""
         return None
+
+    def secure_delete(self) -> None:
+        """From now on SQLite overwrites deleted and replaced content with zeros (this connection)."""
+        with self._lock:
+            self._conn.execute("PRAGMA secure_delete = ON")
+
+    def reclaim(self, tables: Sequence[str]) -> None:
+        """Rewrite the file from its live rows only (VACUUM), then empty the WAL into it: no page
+        of a deleted or replaced row survives in either. ``tables`` do not matter here."""
+        with self._lock:
+            try:
+                self._conn.execute("VACUUM")
+                busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                raise self.error(exc) from None
+        if busy:
+            raise LedgerError(f"cannot empty the WAL of {self.path}: another process keeps reading it; run again")
 
     def error(self, exc: BaseException) -> LedgerError:
         return LedgerError(f"cannot write ledger {self.path}: {exc}")
