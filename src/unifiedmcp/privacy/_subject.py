@@ -9,6 +9,9 @@ not ``UNIFIEDMCP_SECRET_KEY``: that one is rotated, and a rotation would change 
 
 Matching: the customer id only where it stands alone (``cus_12`` is not found in ``cus_123``) and
 with its case; the other words in any case (e-mail addresses differ in case between systems).
+A record is the customer's when it holds its id or one of its e-mail addresses; a name or a phone
+number alone may be another customer's (two Ada Lovelaces), so it is only replaced inside the
+customer's records, and searched for in files (report pages) where a false alarm costs a re-render.
 """
 
 from __future__ import annotations
@@ -104,18 +107,19 @@ class Subject:
 
     @cached_property
     def _terms(self) -> re.Pattern[str] | None:
-        words = sorted((t for t in self.terms if len(t) >= MIN_TERM_LENGTH), key=len, reverse=True)
-        if not words:
-            return None
-        return re.compile(rf"(?<![{_ID_CHAR}])(?:{'|'.join(map(re.escape, words))})(?![{_ID_CHAR}])", re.IGNORECASE)
+        return _words(self.terms)
+
+    @cached_property
+    def _emails(self) -> re.Pattern[str] | None:
+        return _words({t for t in self.terms if "@" in t})
 
     def names_id(self, text: str) -> bool:
         """True when ``text`` holds the customer id (standing alone)."""
         return self.customer_id in text and self._id.search(text) is not None
 
     def mentions(self, text: str) -> bool:
-        """True when ``text`` holds the customer id or one of the terms."""
-        return self.names_id(text) or (self._terms is not None and self._terms.search(text) is not None)
+        """True when ``text`` is the customer's: it holds its id or one of its e-mail addresses."""
+        return self.names_id(text) or (self._emails is not None and self._emails.search(text) is not None)
 
     def scrub_text(self, text: str) -> str:
         """``text`` with the id replaced by the pseudonym and every term by :data:`ERASED`."""
@@ -126,8 +130,9 @@ class Subject:
         return self._terms.sub(ERASED, text) if self._terms is not None else text
 
     def needles(self) -> list[str]:
-        """What to look for in a database column before checking rows one by one (a superset)."""
-        return [self.customer_id, *sorted(t for t in self.terms if len(t) >= MIN_TERM_LENGTH)]
+        """What to look for in a database column before checking rows with :meth:`mentions` (a
+        superset of the rows it accepts)."""
+        return [self.customer_id, *sorted(t for t in self.terms if "@" in t and len(t) >= MIN_TERM_LENGTH)]
 
     def byte_patterns(self) -> tuple[list[bytes], list[bytes]]:
         """What to look for in files, as (case-sensitive, lower-cased) byte strings: the id and
@@ -135,6 +140,13 @@ class Subject:
         exact = _encodings(self.customer_id)
         folded = [p for t in self.terms if len(t) >= MIN_TERM_LENGTH for p in _encodings(t.lower())]
         return exact, sorted(set(folded))
+
+
+def _words(terms: set[str] | frozenset[str]) -> re.Pattern[str] | None:
+    words = sorted((t for t in terms if len(t) >= MIN_TERM_LENGTH), key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(rf"(?<![{_ID_CHAR}])(?:{'|'.join(map(re.escape, words))})(?![{_ID_CHAR}])", re.IGNORECASE)
 
 
 def _encodings(word: str) -> list[bytes]:
