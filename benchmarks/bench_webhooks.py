@@ -28,7 +28,8 @@ from unifiedmcp.billing import EventProcessor, verify_delivery
 from unifiedmcp.billing.testing import free_port, sign_payload
 from unifiedmcp.ledger import Ledger
 
-from _machine import cpu_model  # benchmarks/_machine.py, next to this script
+from _http1 import read_response  # benchmarks/_http1.py, next to this script
+from _machine import cpu_model
 
 SECRET = "whsec_bench_0123456789abcdef"
 TARGET_HTTP = 1000.0
@@ -118,16 +119,7 @@ async def _drive(port: int, deliveries: list[tuple[bytes, str]], connections: in
                     b"POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                     + f"Stripe-Signature: {header}\r\nContent-Length: {len(raw)}\r\n\r\n".encode() + raw
                 )
-                status_line = await reader.readline()
-                code = int(status_line.split()[1])
-                length = 0
-                while True:
-                    line = await reader.readline()
-                    if line in (b"\r\n", b""):
-                        break
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                code = await read_response(reader)
                 codes[code] = codes.get(code, 0) + 1
         finally:
             writer.close()

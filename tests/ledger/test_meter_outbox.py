@@ -13,7 +13,7 @@ PAYING = {"pro", "enterprise"}
 
 
 def _call(ledger: Ledger, customer: str, event: str, at: datetime, *, status: str = "ok") -> None:
-    ledger.check_and_record(customer, "list_customers", event_id=event, at=at)
+    ledger.check_and_record(customer, "list_customers", event_id=event, at=at, completes=True)
     ledger.complete(event, status=status, latency_ms=1.0)
 
 
@@ -44,7 +44,7 @@ def test_billable_calls_are_summed_per_customer_and_second(ledger: Ledger) -> No
 def test_a_call_still_running_holds_back_the_calls_after_it(ledger: Ledger) -> None:
     now = datetime.now(UTC)
     _call(ledger, "cus_pro", "done-1", now)
-    ledger.check_and_record("cus_pro", "list_customers", event_id="running", at=now)  # not completed yet
+    ledger.check_and_record("cus_pro", "list_customers", event_id="running", at=now, completes=True)  # still running
     _call(ledger, "cus_pro", "done-2", now)
     assert _stage(ledger).rows == 1  # only the row before the running call
     ledger.complete("running", status="error", latency_ms=5.0)  # it failed: not billable
@@ -55,7 +55,7 @@ def test_a_call_still_running_holds_back_the_calls_after_it(ledger: Ledger) -> N
 
 def test_a_call_that_never_completes_is_staged_after_the_grace(ledger: Ledger) -> None:
     old = datetime.now(UTC) - timedelta(minutes=30)
-    ledger.check_and_record("cus_pro", "list_customers", event_id="lost", at=old)  # its process died
+    ledger.check_and_record("cus_pro", "list_customers", event_id="lost", at=old, completes=True)  # its process died
     assert _stage(ledger, grace_seconds=3600).rows == 0
     assert _stage(ledger, grace_seconds=600).rows == 1
 

@@ -106,3 +106,41 @@ def test_generated_event_ids_are_unique_and_sort_by_creation(ledger: Ledger) -> 
     ids = [ledger.check_and_record("cus_pro", "t").event_id for _ in range(200)]
     assert len(set(ids)) == 200
     assert ids == sorted(ids)
+
+
+def test_a_call_that_completes_later_reads_interrupted_until_it_completes(ledger: Ledger) -> None:
+    """What the server does: the admission says `interrupted` (what it stays if the process dies
+    before the call ends); complete() replaces it with the outcome. It is counted either way."""
+    a = ledger.check_and_record("cus_pro", "t", event_id="long", at=OCT, completes=True)
+    assert _status(ledger, "long") == ("interrupted", None)
+    assert a.used == ledger.usage("cus_pro", month=_month("2026-10")).calls == 1
+    ledger.complete("long", status="ok", latency_ms=40.0)
+    assert _status(ledger, "long") == ("ok", 40.0)
+    again = ledger.check_and_record("cus_pro", "t", event_id="long", at=OCT, completes=True)
+    assert again.duplicate and _status(ledger, "long") == ("ok", 40.0)  # a retry changes nothing
+
+
+def test_a_call_without_completion_is_recorded_ok_as_before(ledger: Ledger) -> None:
+    ledger.check_and_record("cus_pro", "t", event_id="whole", at=OCT)
+    assert _status(ledger, "whole") == ("ok", None)
+
+
+def test_usage_events_stop_before_a_call_that_may_still_be_running(ledger: Ledger) -> None:
+    """Readers copy rows once, by seq: they get nothing from the first recent `interrupted` row on
+    (it may still end ok or error), and get an old one, a call that never ended, as it is."""
+    now = datetime.now(UTC)
+    ledger.check_and_record("cus_pro", "t", event_id="old-killed", at=now - timedelta(hours=1), completes=True)
+    ledger.check_and_record("cus_pro", "t", event_id="done", at=now)
+    ledger.check_and_record("cus_pro", "t", event_id="running", at=now, completes=True)
+    ledger.check_and_record("cus_pro", "t", event_id="after", at=now)
+    assert [r[1] for r in ledger.usage_events()] == ["old-killed", "done"]
+    ledger.complete("running", status="error", latency_ms=5.0)
+    assert [(r[1], r[5]) for r in ledger.usage_events()] == [
+        ("old-killed", "interrupted"), ("done", "ok"), ("running", "error"), ("after", "ok"),
+    ]
+
+
+def _status(ledger: Ledger, event_id: str) -> tuple[str, float | None]:
+    with ledger.transaction() as conn:
+        row = conn.execute("SELECT status, latency_ms FROM usage_events WHERE event_id = ?", (event_id,)).fetchone()
+    return row[0], row[1]

@@ -109,3 +109,39 @@ def test_servers_opening_a_new_ledger_together_migrate_it_once(
             assert PostgresMigrator(conn).schema_version() == latest_version()
     with Ledger(target) as ledger:
         ledger.upsert_customer("cus_1", tier="free")  # a usable schema, not a half-migrated one
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migration_7_keeps_every_usage_row_and_admits_the_interrupted_status(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A ledger of version 6 with usage rows: after migrating, the rows are as they were, new rows
+    may say `interrupted`, and any other status is still refused by the CHECK constraint."""
+    from unifiedmcp.ledger._migrations import migrate
+
+    row = ("e1", "cus_a", "t", "2026-10-01T00:00:00.000000Z", "2026-10", "error", 12.5, "u1")
+    insert = (
+        "INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, latency_ms, user_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    if backend == "sqlite":
+        target: Path | str = tmp_path / "old.sqlite3"
+        conn = sqlite3.connect(target, isolation_level=None)
+        assert migrate(SqliteMigrator(conn), until=6) == 6
+        conn.execute(insert, row)
+        conn.close()
+    else:
+        target = request.getfixturevalue("postgres_cluster").create_database()
+        with psycopg.connect(target, autocommit=True) as conn:
+            assert migrate(PostgresMigrator(conn), until=6) == 6
+            conn.execute(insert.replace("?", "%s"), row)
+    with Ledger(target) as ledger:
+        assert [r[1:] for r in ledger.usage_events()] == [("e1", "cus_a", "t", row[3], "error", "u1", 12.5, None)]  # tier: not recorded by this insert
+        with ledger.transaction() as tx:
+            tx.execute(insert, ("e2", *row[1:5], "interrupted", None, None))
+        with pytest.raises(Exception, match="(?i)check"), ledger.transaction() as tx:
+            tx.execute(insert, ("e3", *row[1:5], "lost", None, None))
+        with ledger.transaction() as tx:
+            assert tx.execute("SELECT seq, status FROM usage_events ORDER BY seq").fetchall() == [
+                (1, "error"), (2, "interrupted"),
+            ]

@@ -168,3 +168,20 @@ def test_usage_by_tier_and_tool_frame(tmp_path: Path) -> None:
     df = metrics.usage_by_tier_and_tool(db, "2026-10", tiers=TIERS)
     got = {(r.tier, r.tool_name): (r.calls, r.billable_calls, r.errors, r.rejected) for r in df.itertuples()}
     assert got == {("pro", "search"): (4, 4, 0, 0), ("pro", "fetch"): (1, 0, 1, 0), ("free", "fetch"): (1, 0, 0, 1)}
+
+
+def test_interrupted_calls_are_calls_but_never_billable(tmp_path: Path) -> None:
+    """A usage log's `interrupted` rows (admitted, never seen ending) load as calls of their own
+    outcome: counted in `calls` and in the per-tool `interrupted` column, not in `billable_calls`."""
+    book = Book()
+    pro = book.price("price_pro_monthly", 29_00)
+    book.subscribe("cus_p", pro, start=T(2026, 9, 1), periods=3)
+    rows = _events("cus_p", 11) + _events("cus_p", 2, status="interrupted") + _events("cus_p", 1, status="error")
+    db = book.load(tmp_path, usage=write_usage_csv(tmp_path / "usage.csv", rows))
+    r = metrics.monthly(db, "2026-10", tiers=TIERS)
+    assert r["excluded"]["malformed_usage_rows"] == 0
+    assert r["usage"] == {"calls": 14, "billable_calls": 11, "customers": 1}
+    assert {e["customer"]: e["over"] for e in r["overages"]} == {"cus_p": 1}  # 11 ok calls on 10 included
+    df = metrics.usage_by_tier_and_tool(db, "2026-10", tiers=TIERS)
+    got = {r.tool_name: (r.calls, r.billable_calls, r.errors, r.interrupted, r.rejected) for r in df.itertuples()}
+    assert got == {"search": (14, 11, 1, 2, 0)}

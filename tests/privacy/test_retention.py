@@ -4,6 +4,7 @@ rejection counts removed, a dry run that changes no file, and bad periods refuse
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,8 +14,7 @@ import pytest
 from privacy_data import Demo, hashes, ledger_rows
 
 from unifiedmcp import warehouse as wh
-from unifiedmcp.billing import BillingError, EventProcessor
-from unifiedmcp.billing._webhooks import record_rejection
+from unifiedmcp.billing import BillingError, EventProcessor, RejectionCounter
 from unifiedmcp.config import RetentionSettings
 from unifiedmcp.errors import QuotaExceeded
 from unifiedmcp.ledger import Ledger
@@ -41,6 +41,13 @@ def _calls(ledger: Ledger, customers: dict[str, str], *, n: int, start: datetime
             except QuotaExceeded:
                 continue  # recorded as rejected: the free tier's calls past its limit
             ledger.complete(admitted.event_id, status="ok" if i % 5 else "error", latency_ms=4.0)
+
+
+async def _refuse_a_delivery(ledger: Ledger, reason: str) -> None:
+    """The webhook receiver refuses a delivery: counted, then flushed to the ledger at shutdown."""
+    counter = RejectionCounter(ledger)
+    counter.add(reason)
+    await counter.close()
 
 
 def _metrics(cli: Cli, months: tuple[str, ...]) -> dict[str, dict]:
@@ -136,7 +143,7 @@ def test_old_webhook_payloads_are_purged_keeping_id_type_status_and_times(tmp_pa
     with Ledger(tmp_path / "ledger.sqlite3") as ledger:
         customer = shapes.customer("cus_retention_hook", created=OLD, email="hook@example.org", name="Hook")
         EventProcessor(ledger).process(shapes.event("evt_retention_1", type="customer.created", created=OLD, obj=customer))
-        record_rejection(ledger, "bad_signature")
+        asyncio.run(_refuse_a_delivery(ledger, "bad_signature"))
         before = ledger_rows(ledger)["webhook_events"]
         result = apply_retention(policy=RetentionSettings(webhook_payload_days=90, rejected_delivery_days=30),
                                  ledger=ledger, warehouse=None, now=datetime.now(UTC) + timedelta(days=91))

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 
 from unifiedmcp._loopback import free_port
+from unifiedmcp.accounts import CredentialCipher
+from unifiedmcp.ledger import Ledger
 
 from .conftest import SECRET_KEY
 
@@ -67,3 +69,13 @@ def start_serve(
             served.stop()
             raise AssertionError(f"serve did not start: {log.read_text()}")
         time.sleep(0.1)
+
+
+def stub_customer(ledger: Path, customer: str) -> str:
+    """A pro ``customer`` in the ledger file with one Stripe connection holding a stub key (serve
+    sends its calls to ``STRIPE_API_BASE``); returns a bearer token of the customer."""
+    with Ledger(ledger) as led:
+        led.upsert_customer(customer, tier="pro")
+        credential = CredentialCipher(SECRET_KEY).encrypt("sk_test_stub")
+        led.add_connection(customer, "stripe", account="acct_stub", kind="api_key", credential=credential)
+        return led.create_key(customer).token

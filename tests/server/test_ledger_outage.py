@@ -59,3 +59,29 @@ async def test_calls_fail_closed_while_the_database_is_down_and_recover() -> Non
                 await anyio.sleep(0.2)
             assert ok(result)["calls"] == 2  # the refused call was never counted
         assert ledger.usage("cus_outage").calls == 2
+
+
+def test_healthz_reports_the_database_degraded_while_it_is_down(tmp_path: Path) -> None:
+    """/healthz asks the ledger (one round trip): 200 ok, 503 degraded with the reason while the
+    database is down, ok again once it is back."""
+    import httpx
+
+    from unifiedmcp._loopback import serve_app
+    from unifiedmcp.server import create_app
+
+    with PostgresCluster.start() as cluster, Ledger(cluster.create_database(), connect_timeout=1) as ledger:
+        ledger.upsert_customer("cus_health", tier="pro")
+        runtime = key_runtime("http://127.0.0.1:9", ledger, "cus_health", "sk_test_unused")
+        with serve_app(create_app(runtime, base_url="http://127.0.0.1:8788")) as url:
+            up = httpx.get(f"{url}/healthz", timeout=30)
+            assert up.status_code == 200 and up.json()["ledger"] == {"backend": "postgres", "ok": True, "error": None}
+            cluster.stop_server()
+            down = httpx.get(f"{url}/healthz", timeout=30)
+            assert down.status_code == 503 and down.json()["status"] == "degraded"
+            assert "cannot" in down.json()["ledger"]["error"] and "postgresql://" in down.json()["ledger"]["error"]
+            cluster.start_server()
+            deadline = time.monotonic() + 30
+            while (again := httpx.get(f"{url}/healthz", timeout=30)).status_code != 200:
+                assert time.monotonic() < deadline, again.text
+                time.sleep(0.2)
+            assert again.json()["status"] == "ok"

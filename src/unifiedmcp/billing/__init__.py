@@ -51,6 +51,7 @@ from ._flows import (
 from ._meters import METER_EVENT, MeterInfo, ensure_meter, metered_lookup_key
 from ._push import PushResult, UsagePusher, billable_tiers
 from ._reconcile import CustomerReconciliation, InvoiceLineCheck, ReconcileReport, reconcile, tiered_amount
+from ._rejections import RejectionCounter, rejected_deliveries
 from ._shapes import (
     InvoicePayment,
     as_dict,
@@ -66,7 +67,6 @@ from ._webhooks import (
     WEBHOOK_PATH,
     WebhookReceiver,
     create_webhook_app,
-    rejected_deliveries,
     verify_delivery,
 )
 
@@ -128,6 +128,7 @@ __all__ = [
     "portal_session",
     "reconcile",
     "price_for_tier",
+    "RejectionCounter",
     "rejected_deliveries",
     "replay_events",
     "subscribe",

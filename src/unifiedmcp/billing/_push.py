@@ -68,6 +68,9 @@ class PushResult:
 class UsagePusher:
     """Stages and sends usage; safe to run in several processes at once (see the module docstring).
 
+    ``bucket_seconds``: calls are summed per customer and this many seconds (1: exact whatever
+    the billing periods; see ``Ledger.stage_meter_events`` before using a longer one).
+
     ``max_attempts``: tries per event within one run (429/5xx/network), with back-off from
     ``backoff`` seconds doubling up to ``max_backoff``. ``sleep`` is injectable for tests only
     in the sense of speed: the sandbox still answers for real.
@@ -81,6 +84,7 @@ class UsagePusher:
         tiers: TierTable | None = None,
         event_name: str = METER_EVENT,
         grace_seconds: float = 600.0,
+        bucket_seconds: int = 1,
         batch: int = 500,
         max_attempts: int = 5,
         backoff: float = 0.2,
@@ -92,6 +96,7 @@ class UsagePusher:
         self.tiers = tiers or ledger.tiers
         self.event_name = event_name
         self.grace_seconds = grace_seconds
+        self.bucket_seconds = bucket_seconds
         self.batch = batch
         self.max_attempts = max_attempts
         self.backoff = backoff
@@ -109,7 +114,8 @@ class UsagePusher:
         billable = billable_tiers(self.tiers)
         while True:
             step = self.ledger.stage_meter_events(
-                event_name=self.event_name, billable_tiers=billable, grace_seconds=self.grace_seconds
+                event_name=self.event_name, billable_tiers=billable, grace_seconds=self.grace_seconds,
+                bucket_seconds=self.bucket_seconds,
             )
             result.staged_rows += step.rows
             result.staged_events += step.events

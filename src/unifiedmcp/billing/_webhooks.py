@@ -5,16 +5,19 @@
 A delivery is verified before anything is stored: body at most 1 MiB (else 413), a
 ``Stripe-Signature`` matching one of ``settings.webhook_secrets`` (several during rotation) with
 a timestamp at most 300 s old, a JSON body that is an event (else 400). A refused delivery is
-stored nowhere; only the ``webhook_rejections`` counter (by reason) grows. A verified event goes
-to :class:`EventProcessor`: 200 when applied, ignored or a duplicate; 500 when its handler failed
-(Stripe then retries).
+stored nowhere; it is only counted by reason, in memory, and the counts reach the ledger's
+``webhook_rejections`` in batches (``_rejections``: within a second, and at shutdown), so a flood
+of forged deliveries costs no ledger write per request. A verified event goes to
+:class:`EventProcessor`: 200 when applied, ignored or a duplicate; 500 when its handler failed or
+the ledger cannot take it (Stripe then retries).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import stripe
@@ -24,11 +27,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .._times import utc_text
 from ..config import Settings, TierTable
+from ..errors import LedgerError
 from ..ledger import Ledger
 from ._errors import StripeNotConfigured, WebhookRejected
 from ._events import EventOutcome, EventProcessor
+from ._rejections import DEFAULT_FLUSH_INTERVAL, RejectionCounter
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -36,8 +40,6 @@ __all__ = [
     "WEBHOOK_PATH",
     "WebhookReceiver",
     "create_webhook_app",
-    "record_rejection",
-    "rejected_deliveries",
     "verify_delivery",
 ]
 
@@ -48,11 +50,6 @@ DEFAULT_TOLERANCE = 300
 MAX_BODY_BYTES = 1024 * 1024
 # The last second a datetime can hold (9999-12-31T23:59:59Z); also keeps `created` an SQLite INTEGER.
 LAST_CREATED = 253_402_300_799
-
-_COUNT_REJECTION = """
-INSERT INTO webhook_rejections (reason, count, last_at) VALUES (?, 1, ?)
-ON CONFLICT (reason) DO UPDATE SET count = webhook_rejections.count + 1, last_at = excluded.last_at
-"""
 
 
 def verify_delivery(
@@ -111,24 +108,12 @@ def verify_delivery(
     return event
 
 
-def record_rejection(ledger: Ledger, reason: str) -> None:
-    """Count one refused delivery (nothing about the delivery itself is stored)."""
-    with ledger.transaction() as conn:
-        conn.execute(_COUNT_REJECTION, (reason, utc_text()))
-
-
-def rejected_deliveries(ledger: Ledger) -> dict[str, int]:
-    """Refused deliveries by reason (the ops report sums them)."""
-    with ledger.transaction() as conn:
-        rows = conn.execute("SELECT reason, count FROM webhook_rejections ORDER BY reason").fetchall()
-    return {reason: count for reason, count in rows}
-
-
 class WebhookReceiver:
     """The request handlers; :func:`create_webhook_app` wraps them in a Starlette app.
 
     Mount :attr:`routes` in another Starlette app (e.g. next to the MCP endpoint) to serve both
-    on one port.
+    on one port, and run :meth:`lifespan` in that app's lifespan (it writes the last counts of
+    refused deliveries at shutdown).
     """
 
     def __init__(
@@ -143,6 +128,7 @@ class WebhookReceiver:
         max_body_bytes: int = MAX_BODY_BYTES,
         before_apply: Callable[[Mapping[str, Any]], None] | None = None,
         on_outcome: Callable[[str, str], None] | None = None,
+        rejection_flush_interval: float = DEFAULT_FLUSH_INTERVAL,
     ) -> None:
         self.secrets = settings.webhook_secrets
         if not self.secrets:
@@ -152,6 +138,7 @@ class WebhookReceiver:
         self.max_body_bytes = max_body_bytes
         self.on_outcome = on_outcome
         self.processor = EventProcessor(ledger, tiers=tiers, client=client, before_apply=before_apply)
+        self.rejections = RejectionCounter(ledger, interval=rejection_flush_interval)
         self.routes = [
             Route(path, self.receive, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
@@ -186,29 +173,38 @@ class WebhookReceiver:
             log.info("webhook delivery rejected: %s", rej.reason)
             if self.on_outcome is not None:
                 self.on_outcome("unverified", rej.reason)
-            await run_in_threadpool(record_rejection, self.ledger, rej.reason)
+            self.rejections.add(rej.reason)
             return JSONResponse({"error": rej.reason}, status_code=rej.status)
         except ClientDisconnect:
             return JSONResponse({"error": "client_disconnected"}, status_code=400)
         payload = body.decode("utf-8")
-        if self.processor.client is None and self.processor.before_apply is None and self.ledger.backend == "sqlite":
-            outcome = self.processor.process(event, payload=payload)  # no I/O besides SQLite: stay on the loop
-        else:
-            outcome = await run_in_threadpool(self.processor.process, event, payload=payload)
+        try:
+            if self.processor.client is None and self.processor.before_apply is None and self.ledger.backend == "sqlite":
+                outcome = self.processor.process(event, payload=payload)  # no I/O besides SQLite: stay on the loop
+            else:
+                outcome = await run_in_threadpool(self.processor.process, event, payload=payload)
+        except LedgerError:  # nothing recorded: Stripe retries the delivery (the ledger logs why)
+            log.warning("webhook event %s not processed: the ledger is unavailable", event["id"])
+            if self.on_outcome is not None:
+                self.on_outcome(str(event["type"]), "failed")
+            return JSONResponse({"received": False, "id": event["id"], "error": "ledger_unavailable"}, status_code=500)
         if self.on_outcome is not None:
             self.on_outcome(outcome.type, outcome.status)
         return _response(outcome)
 
-    async def healthz(self, request: Request) -> JSONResponse:
+    @asynccontextmanager
+    async def lifespan(self, app: object) -> AsyncIterator[None]:
+        """Writes the pending counts of refused deliveries when the app shuts down."""
         try:
-            await run_in_threadpool(self._check)
-        except Exception as exc:  # the ledger is unreachable
-            return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
-        return JSONResponse({"ok": True})
+            yield
+        finally:
+            await self.rejections.close()
 
-    def _check(self) -> None:
-        with self.ledger.transaction() as conn:
-            conn.execute("SELECT count(*) FROM webhook_events WHERE 1 = 0").fetchone()
+    async def healthz(self, request: Request) -> JSONResponse:
+        health = await run_in_threadpool(self.ledger.health)
+        if not health.ok:
+            return JSONResponse({"ok": False, "error": health.error}, status_code=503)
+        return JSONResponse({"ok": True})
 
 
 def _response(outcome: EventOutcome) -> JSONResponse:
@@ -233,14 +229,17 @@ def create_webhook_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     before_apply: Callable[[Mapping[str, Any]], None] | None = None,
     on_outcome: Callable[[str, str], None] | None = None,
+    rejection_flush_interval: float = DEFAULT_FLUSH_INTERVAL,
 ) -> Starlette:
     """A Starlette app serving ``POST {path}`` (default ``/webhooks/stripe``) and ``GET /healthz``.
 
     ``client`` lets the receiver re-fetch a subscription when two events of the same second cannot
     be ordered otherwise. ``tiers`` defaults to the ledger's tier table. ``on_outcome(type,
     outcome)`` hears of every delivery (the server counts them for Prometheus): a processed
-    event's type and status, or ``("unverified", reason)`` for a refused one. The receiver is
-    kept as ``app.state.receiver``.
+    event's type and status, or ``("unverified", reason)`` for a refused one. Refused deliveries
+    reach the ledger at most ``rejection_flush_interval`` seconds later, and when the app shuts
+    down (its lifespan; an app mounting this one must run it too). The receiver is kept as
+    ``app.state.receiver``.
     """
     receiver = WebhookReceiver(
         settings=settings,
@@ -252,7 +251,8 @@ def create_webhook_app(
         max_body_bytes=max_body_bytes,
         before_apply=before_apply,
         on_outcome=on_outcome,
+        rejection_flush_interval=rejection_flush_interval,
     )
-    app = Starlette(routes=receiver.routes)
+    app = Starlette(routes=receiver.routes, lifespan=receiver.lifespan)
     app.state.receiver = receiver
     return app

@@ -221,6 +221,10 @@ def serve(
     metering: bool = typer.Option(True, "--metering/--no-metering", help="Meter calls (off only for benchmarks)."),
     sessions_per_key: int = typer.Option(8, "--sessions-per-key", min=1, help="Open MCP sessions one key may hold."),
     session_idle: float = typer.Option(600.0, "--session-idle", min=1, help="Seconds before an idle session closes."),
+    body_timeout: float = typer.Option(
+        30.0, "--body-timeout", min=0.1,
+        help="Seconds a client has to send a request's whole body (408 and the connection closed after).",
+    ),
     ssl_certfile: Path = typer.Option(None, "--ssl-certfile", help="TLS certificate (PEM, with its chain): serve HTTPS."),
     ssl_keyfile: Path = typer.Option(None, "--ssl-keyfile", help="The certificate's private key (PEM)."),
     metrics_port: int = typer.Option(
@@ -236,6 +240,8 @@ def serve(
 ) -> None:
     """Serve streamable HTTP MCP at /mcp (bearer API keys), Stripe webhooks, the Connect callback,
     /healthz and Prometheus /metrics; push usage to Stripe meters."""
+    import faulthandler
+
     import uvicorn
 
     from .._loopback import is_loopback
@@ -263,6 +269,9 @@ def serve(
         )
     url = base_url or f"{'https' if tls else 'http'}://{host}:{port}"
     role = _role(None, operator)
+    # A fatal signal (a fault on a memory-mapped file: ledger/_sqlite.py) leaves a traceback in the
+    # log instead of a silent death. It prints code locations only, never values.
+    faulthandler.enable(file=sys.__stderr__)
     with _runtime(
         role=role,
         customer=None,
@@ -277,6 +286,7 @@ def serve(
         app = create_app(
             runtime, base_url=url, webhook_app=_webhook_app(runtime), connect_app=_connect_app(runtime), host=host,
             usage_pusher=_usage_pusher(runtime) if push_usage else None, push_interval=push_interval,
+            body_timeout=body_timeout,
         )
         if metrics_port is not None:
             serve_metrics(host=host, port=metrics_port)

@@ -1,9 +1,11 @@
-"""``build_demo``: a sandbox history, synced into a fresh warehouse, plus usage events."""
+"""``build_demo``: a sandbox history with its customers' calls metered in a ledger and billed
+through Stripe meters, synced into a fresh warehouse with that usage."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from .. import warehouse as wh
-from ..config import DEFAULT_TIERS
-from ..errors import InvalidInput, WarehouseError
-from ..metrics._context import metrics_connection, prepare_month
+from ..billing import UsagePusher, reconcile
+from ..errors import InvalidInput, UnknownCustomer, WarehouseError
+from ..ledger import CallRecord, Ledger
 from ..months import Month
 from ._simulate import Customer, plan_customers, planned_actions, run_history
-from ._usage import MonthPlan, write_usage
+from ._usage import LAPSED_LEVEL, day_calls
 
 if TYPE_CHECKING:
     from ..sandbox import SandboxServer
@@ -26,21 +30,14 @@ __all__ = ["DemoResult", "build_demo"]
 
 DAY = 86_400
 
-DEMO_CUSTOMERS_SQL = """
-SELECT CAST(c.metadata ->> 'demo_n' AS INTEGER) AS n, c.id, CAST(epoch(c.created) AS BIGINT) AS created,
-       (SELECT CAST(epoch(min(r.cover_start)) AS BIGINT) FROM revenue_lines r
-        WHERE r.customer = c.id AND r.mrr_x100 > 0) AS first_paid
-FROM customers c
-WHERE c.metadata ->> 'demo_n' IS NOT NULL
-ORDER BY n
+# The usage log written beside the warehouse (metrics.md §1 columns, the tier of each call).
+USAGE_EXPORT_SQL = """
+COPY (
+    SELECT event_id, customer_id, tool_name, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS timestamp, status, user_id,
+           latency_ms, tier
+    FROM usage_events ORDER BY ts, event_id
+) TO '{path}' ({options})
 """
-# The month's tier timeline (metrics' _m_tier_timeline, prepared for the month), in Unix seconds.
-TIMELINE_SQL = """
-SELECT customer, tier, CAST(epoch(valid_from) AS BIGINT), CAST(epoch(valid_to) AS BIGINT)
-FROM _m_tier_timeline ORDER BY customer, valid_from
-"""
-# A customer on the free tier after paying once (lapsed) calls far less.
-LAPSED_LEVEL = 0.15
 # Received and processed at the event's simulated time (ISO text like the ledger's own times).
 STAMP_SQL = """
 UPDATE webhook_events
@@ -63,6 +60,9 @@ class DemoResult:
     skipped_actions: int = 0
     sync_requests: int = 0
     stages: dict[str, float] = field(default_factory=dict)
+    # Usage billing, per month: True when `billing reconcile` found no unexplained difference.
+    reconciled: dict[str, bool] = field(default_factory=dict)
+    overage_events: int = 0  # meter events sent to the sandbox
 
 
 def build_demo(
@@ -80,15 +80,20 @@ def build_demo(
     ledger: Path | None = None,
 ) -> DemoResult:
     """Drive a fresh in-process sandbox through ``months`` months of ``customers`` customers, sync it
-    into ``warehouse`` with :func:`unifiedmcp.warehouse.sync`, and load generated usage events.
+    into ``warehouse`` with :func:`unifiedmcp.warehouse.sync`, with their metered calls.
 
     ``first_month`` defaults to ``months`` months before the current one, so the history ends where
     the current month starts. The same seed and first month give the same numbers.
     ``usage_scale`` multiplies every customer's calls (the committed sample uses a small one).
-    With ``ledger``, the sandbox's webhooks go through the real receiver into that ledger (which
-    must not exist yet), so tiers, the subscription mirror and the webhook event log are filled
-    as in production, the events stamped as received at their simulated time (the test clock's),
-    so the ops report shows them in their month. ``progress`` shows progress bars on stderr.
+    Every call goes through a ledger's metering (``ledger``, which must not exist yet; else a
+    temporary one), so the free tier's hard limit holds, also after a paid plan ends, and the
+    paying customers' billable calls are pushed to the sandbox's meter each simulated day
+    (``billing.UsagePusher``, one event per customer and day), so renewal invoices bill the
+    overage. Each month is then reconciled (``DemoResult.reconciled``). The sandbox's webhooks go
+    through the real receiver into the ledger, stamped as received at their simulated time, so
+    tiers follow the subscriptions and the ops report shows each month's traffic. The usage is
+    pulled from the ledger into the warehouse and written to ``usage_file`` (CSV, or Parquet for
+    ``.parquet``). ``progress`` shows progress bars on stderr.
     """
     from ..sandbox import serve_in_thread
 
@@ -112,33 +117,37 @@ def build_demo(
             raise WarehouseError(f"{warehouse} exists: pass replace=True (--replace) to rebuild it", path=warehouse)
         for p in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
             p.unlink(missing_ok=True)
+    if ledger is not None and Path(ledger).exists():
+        raise WarehouseError(f"{ledger} exists: the demo fills only a new ledger", path=ledger)
     started = time.perf_counter()
     stages: dict[str, float] = {}
     rng = random.Random(seed)
     people = plan_customers(rng, customers=customers, days=(end - start) // DAY)
-    if ledger is not None and Path(ledger).exists():
-        raise WarehouseError(f"{ledger} exists: the demo fills only a new ledger", path=ledger)
-    with serve_in_thread() as sb, _webhooks_into(ledger, sandbox=sb):
-        client = sb.client()
-        on_stage("simulating")
-        t = time.perf_counter()
-        with _bar(progress, "simulating", total=len(planned_actions(people, start=start, end=end))) as tick:
-            history = run_history(client, people=people, start=start, end=end, tick=tick)
-        if ledger is not None:
+    with tempfile.TemporaryDirectory(prefix="unifiedmcp-demo-") as scratch:
+        ledger_path = Path(ledger) if ledger is not None else Path(scratch) / "ledger.sqlite3"
+        with serve_in_thread() as sb, Ledger(ledger_path) as led, _webhooks_into(led, sandbox=sb):
+            client = sb.client()
+            traffic = _Traffic(led, UsagePusher(led, client, bucket_seconds=DAY, grace_seconds=0), people,
+                               seed=seed, usage_scale=usage_scale, settle=sb.wait_for_webhooks)
+            on_stage("simulating")
+            t = time.perf_counter()
+            with _bar(progress, "simulating", total=(end - start) // DAY) as tick:
+                history = run_history(client, people=people, start=start, end=end, ledger=led,
+                                      on_day=lambda day: (traffic.day(day), tick("day")))
             sb.wait_for_webhooks(timeout=120)
-        stages["simulate"] = time.perf_counter() - t
-        on_stage("syncing")
+            traffic.flush()
+            reconciled = {str(m): reconcile(led, client, m).ok for m in _months(first, months)}
+            stages["simulate"] = time.perf_counter() - t
+            on_stage("syncing")
+            t = time.perf_counter()
+            synced = wh.sync(warehouse, client=client, progress=progress, now=lambda: float(end))
+            stages["sync"] = time.perf_counter() - t
+        _stamp_simulated_time(ledger_path, start=start, end=end)
+        on_stage("usage")
         t = time.perf_counter()
-        synced = wh.sync(warehouse, client=client, progress=progress, now=lambda: float(end))
-        stages["sync"] = time.perf_counter() - t
-    if ledger is not None:
-        _stamp_simulated_time(Path(ledger), start=start, end=end)
-    on_stage("usage")
-    t = time.perf_counter()
-    segments = _segments(warehouse, _months(first, months), people, usage_scale=usage_scale)
-    events = write_usage(Path(usage_file), segments, seed=seed)
-    wh.load_usage(warehouse, usage_file)
-    stages["usage"] = time.perf_counter() - t
+        wh.pull_usage(warehouse, ledger=ledger_path)
+        events = _write_usage_file(warehouse, Path(usage_file))
+        stages["usage"] = time.perf_counter() - t
     return DemoResult(
         warehouse=warehouse,
         usage_file=Path(usage_file),
@@ -149,27 +158,73 @@ def build_demo(
         skipped_actions=history["skipped_actions"],
         sync_requests=synced.requests,
         stages=stages,
+        reconciled=reconciled,
+        overage_events=traffic.sent,
     )
 
 
+class _Traffic:
+    """The customers' calls, one simulated day at a time: metered in the ledger on the tier the
+    ledger holds for each customer that day, then pushed to the sandbox's meter."""
+
+    def __init__(self, ledger: Ledger, pusher: UsagePusher, people: list[Customer], *, seed: int,
+                 usage_scale: float, settle: Callable[..., None]) -> None:
+        self.ledger, self.pusher, self.people = ledger, pusher, people
+        self.seed, self.usage_scale, self.settle = seed, usage_scale, settle
+        self.paid_before: set[str] = set()
+        self.sent = 0
+
+    def day(self, day: int) -> None:
+        self.settle(timeout=120)  # the day's renewals and actions have reached the ledger: tiers are current
+        calls: list[CallRecord] = []
+        for c in self.people:
+            if not c.id:
+                continue  # not signed up yet
+            try:
+                tier = self.ledger.customer(c.id).tier
+            except UnknownCustomer:
+                continue  # its customer.created webhook is still on the way
+            if tier != "free":
+                self.paid_before.add(c.id)
+            lapsed = tier == "free" and c.id in self.paid_before
+            level = c.usage_level * self.usage_scale * (LAPSED_LEVEL if lapsed else 1)
+            calls += day_calls(seed=self.seed, customer_n=c.n, customer_id=c.id, tier=tier, level=level, day=day)
+        if calls:
+            self.ledger.record_calls(calls)
+        self.flush()
+
+    def flush(self) -> None:
+        self.sent += self.pusher.run_once().sent
+
+
+def _write_usage_file(warehouse: Path, path: Path) -> int:
+    """The warehouse's usage events as a usage log (metrics.md §1); returns the row count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT parquet" if path.suffix == ".parquet" else "FORMAT csv, HEADER true"
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        count = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
+        target = str(path).replace("'", "''")
+        con.execute(USAGE_EXPORT_SQL.format(path=target, options=options))
+    finally:
+        con.close()
+    return int(count)
+
+
 @contextmanager
-def _webhooks_into(ledger_path: Path | None, *, sandbox: SandboxServer) -> Iterator[None]:
-    """Serve the billing webhook receiver on ``ledger_path`` and subscribe it to every sandbox event."""
-    if ledger_path is None:
-        yield
-        return
+def _webhooks_into(ledger: Ledger, *, sandbox: SandboxServer) -> Iterator[None]:
+    """Serve the billing webhook receiver on ``ledger`` and subscribe it to every sandbox event."""
     from ..billing import create_webhook_app
     from ..billing.testing import free_port, serve_app
     from ..config import load_settings
-    from ..ledger import Ledger
 
     port = free_port()
     _, secret = sandbox.add_webhook_endpoint(f"http://127.0.0.1:{port}/webhooks/stripe")
-    with Ledger(ledger_path) as led:
-        app = create_webhook_app(settings=load_settings(stripe_webhook_secret=secret), ledger=led,
-                                 client=sandbox.client())
-        with serve_app(app, port=port):
-            yield
+    app = create_webhook_app(settings=load_settings(stripe_webhook_secret=secret), ledger=ledger,
+                             client=sandbox.client())
+    with serve_app(app, port=port):
+        yield
 
 
 @contextmanager
@@ -183,47 +238,6 @@ def _bar(show: bool, description: str, *, total: int) -> Iterator[Callable[[str]
                   disable=not show, console=Console(stderr=True)) as progress:
         task = progress.add_task(description, total=total)
         yield lambda _: progress.advance(task)
-
-
-def _segments(warehouse: Path, months: list[Month], people: list[Customer], *, usage_scale: float) -> list[MonthPlan]:
-    """Each demo customer's months cut by tier (the metrics' tier timeline; no line means free),
-    from sign-up, in time order."""
-    levels = {c.n: c.usage_level * usage_scale for c in people}
-    out: list[MonthPlan] = []
-    with metrics_connection(warehouse, currency="usd", tiers=DEFAULT_TIERS) as con:
-        customers = con.execute(DEMO_CUSTOMERS_SQL).fetchall()
-        for index, month in enumerate(months):
-            prepare_month(con, month, currency="usd")
-            pieces: dict[str, list[tuple[str, int, int]]] = {}
-            for cid, tier, t0, t1 in con.execute(TIMELINE_SQL).fetchall():
-                pieces.setdefault(cid, []).append((tier, t0, t1))
-            m0, m1 = int(month.start.timestamp()), int(month.end.timestamp())
-            for n, cid, created, first_paid in customers:
-                at = max(m0, created)
-                stretches = []
-                for tier, t0, t1 in pieces.get(cid, []) + [("free", m1, m1)]:
-                    t0, t1 = max(t0, at), min(t1, m1)
-                    if t0 > at:
-                        stretches.append(("free", at, t0))
-                    if t1 > t0:
-                        stretches.append((tier, t0, t1))
-                    at = max(at, t1)
-                for tier, t0, t1 in _merged(stretches):
-                    lapsed = tier == "free" and first_paid is not None and first_paid < t0
-                    out.append(MonthPlan(customer_n=n, customer_id=cid, month_index=index, tier=tier, t0=t0, t1=t1,
-                                         level=levels.get(n, 1.0) * (LAPSED_LEVEL if lapsed else 1.0)))
-    return out
-
-
-def _merged(stretches: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """Touching stretches of one tier as one."""
-    out: list[tuple[str, int, int]] = []
-    for tier, t0, t1 in stretches:
-        if out and out[-1][0] == tier and out[-1][2] == t0:
-            out[-1] = (tier, out[-1][1], t1)
-        else:
-            out.append((tier, t0, t1))
-    return out
 
 
 def _stamp_simulated_time(ledger: Path, *, start: int, end: int) -> None:

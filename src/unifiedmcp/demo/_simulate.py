@@ -1,7 +1,14 @@
 """A believable SaaS on the sandbox: sign-ups, trials, upgrades and downgrades, coupons, card
 failures of several kinds (generic declines, 3-D Secure required on renewals, insufficient funds
 and expired cards tried during dunning) and recoveries, voluntary and involuntary churn, driven
-through one test clock.
+through one test clock, one day at a time.
+
+The catalog is the product's own (``billing.ensure_catalog``: each paid tier's flat monthly price
+and its metered overage price on the MCP-calls meter) plus yearly plans; monthly subscriptions
+carry both items, so their renewals bill the past month's overage. Yearly plans bill no overage
+(Stripe keeps every item of a subscription on one interval). Actions happen at the start of
+their day, so billing periods and price changes fall on day boundaries: the usage pushed per
+customer and day is then exactly attributed to its period.
 
 Every decision comes from ``random.Random(seed)``, so a seed always gives the same history (object
 ids differ; the numbers do not).
@@ -15,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
+
+from ..billing import ensure_catalog
+from ..ledger import Ledger
 
 __all__ = ["Catalog", "Customer", "PLANS", "plan_customers", "planned_actions", "run_history"]
 
@@ -57,6 +67,7 @@ class Customer:
     id: str = ""
     subscription: str = ""
     item: str = ""
+    metered_item: str = ""  # the overage item (monthly plans)
     events: list[tuple[float, str]] = field(default_factory=list)
 
 
@@ -92,7 +103,7 @@ def plan_customers(rng: random.Random, *, customers: int, days: int) -> list[Cus
                 c.cancel_day = signup + rng.uniform(15, max(16, rest))
                 c.cancel_at_period_end = rng.random() < 0.5
             if rng.random() < 0.12:
-                c.usage_level *= 2.6  # a heavy user: near or over the limit
+                c.usage_level *= 3.0  # a heavy user: near or over the limit
         out.append(c)
     return sorted(out, key=lambda c: c.signup_day)
 
@@ -100,19 +111,23 @@ def plan_customers(rng: random.Random, *, customers: int, days: int) -> list[Cus
 @dataclass
 class Catalog:
     prices: dict[str, str]  # plan key -> price id
+    metered: dict[str, str]  # tier -> its overage price id
     coupons: dict[str, str]
 
 
-def create_catalog(client: stripe.StripeClient) -> Catalog:
-    product_ids = {}
-    for tier in ("pro", "enterprise"):
-        product_ids[tier] = client.v1.products.create(
-            {"name": f"UnifiedMCP {tier.title()}", "metadata": {"tier": tier}}).id
-    prices = {}
-    for key, (tier, amount, interval, lookup) in PLANS.items():
+def create_catalog(client: stripe.StripeClient, *, ledger: Ledger | None = None) -> Catalog:
+    """The product's catalog (recorded in ``ledger``: the prices that grant a tier), yearly plans
+    on the same products, and the demo's coupons."""
+    entries = ensure_catalog(client, ledger=ledger)
+    prices = {e.lookup_key: e.price_id for e in entries if not e.metered}
+    metered = {e.tier: e.price_id for e in entries if e.metered}
+    products = {e.tier: e.product_id for e in entries}
+    for key, (tier, amount, interval, _) in PLANS.items():
+        if key in prices:
+            continue  # the product's monthly plans: ensure_catalog made them
         prices[key] = client.v1.prices.create({
-            "product": product_ids[tier], "unit_amount": amount, "currency": "usd",
-            "recurring": {"interval": interval}, "lookup_key": lookup, "metadata": {"tier": tier},
+            "product": products[tier], "unit_amount": amount, "currency": "usd",
+            "recurring": {"interval": interval}, "lookup_key": key, "metadata": {"tier": tier},
         }).id
     coupons = {
         "WELCOME20": client.v1.coupons.create({"percent_off": 20, "duration": "repeating",
@@ -120,7 +135,7 @@ def create_catalog(client: stripe.StripeClient) -> Catalog:
         "FRIENDS100": client.v1.coupons.create({"percent_off": 100, "duration": "forever",
                                                 "name": "Friends and family"}).id,
     }
-    return Catalog(prices, coupons)
+    return Catalog(prices, metered, coupons)
 
 
 def _actions(people: list[Customer]) -> list[tuple[float, int, str, Customer]]:
@@ -142,7 +157,7 @@ def _actions(people: list[Customer]) -> list[tuple[float, int, str, Customer]]:
 
 def planned_actions(people: list[Customer], *, start: int, end: int) -> list[tuple[float, int, str, Customer]]:
     """The actions :func:`run_history` plays, in order: those that fall before ``end``."""
-    return [a for a in _actions(people) if start + int(a[0] * DAY) < end]
+    return [a for a in _actions(people) if start + int(a[0]) * DAY < end]
 
 
 def run_history(
@@ -151,28 +166,30 @@ def run_history(
     people: list[Customer],
     start: int,
     end: int,
+    ledger: Ledger | None = None,
     tick: Callable[[str], None] = lambda _: None,
+    on_day: Callable[[int], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Create a test clock at ``start`` and play every action, advancing the clock to ``end``."""
-    catalog = create_catalog(client)
+    """Create a test clock at ``start`` (a day's start) and play the history day by day up to
+    ``end``: each day the clock advances to its start (renewals, retries), the day's actions run,
+    then ``on_day(day_start)`` (the demo meters and pushes the day's calls there)."""
+    catalog = create_catalog(client, ledger=ledger)
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": start, "name": "UnifiedMCP demo"})
-    now = start
     skipped = 0
-
-    def advance(to: int) -> None:
-        nonlocal now
-        if to > now:
-            client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": to})
-            now = to
-
-    for day, _, action, c in planned_actions(people, start=start, end=end):
-        advance(start + int(day * DAY))
-        tick(action)
-        try:
-            _apply(client, catalog, clock.id, c, action)
-        except stripe.InvalidRequestError:
-            skipped += 1  # e.g. the subscription ended already (dunning got there first)
-    advance(end)
+    by_day: dict[int, list[tuple[float, int, str, Customer]]] = {}
+    for act in planned_actions(people, start=start, end=end):
+        by_day.setdefault(int(act[0]), []).append(act)
+    for index, day in enumerate(range(start, end, DAY)):
+        if day > start:
+            client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": day})
+        for _, _, action, c in by_day.get(index, []):
+            tick(action)
+            try:
+                _apply(client, catalog, clock.id, c, action)
+            except stripe.InvalidRequestError:
+                skipped += 1  # e.g. the subscription ended already (dunning got there first)
+        on_day(day)
+    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": end})
     return {"clock": clock.id, "catalog": catalog, "skipped_actions": skipped}
 
 
@@ -187,17 +204,23 @@ def _apply(client: stripe.StripeClient, catalog: Catalog, clock: str, c: Custome
         c.id = cus.id
         if c.plan is None:
             return
-        params: dict[str, Any] = {"customer": cus.id, "items": [{"price": catalog.prices[c.plan]}]}
+        items = [{"price": catalog.prices[c.plan]}]
+        if c.plan in ("pro_monthly", "enterprise_monthly"):
+            items.append({"price": catalog.metered[PLANS[c.plan][0]]})
+        params: dict[str, Any] = {"customer": cus.id, "items": items}
         if c.trial:
             params["trial_period_days"] = 14
         if c.coupon:
             params["discounts"] = [{"coupon": catalog.coupons[c.coupon]}]
         sub = subs.create(params)
         c.subscription, c.item = sub.id, sub["items"].data[0].id
+        c.metered_item = sub["items"].data[1].id if len(sub["items"].data) > 1 else ""
     elif action in ("upgrade", "downgrade"):
         target = "enterprise_monthly" if action == "upgrade" else "pro_monthly"
-        subs.update(c.subscription, {"items": [{"id": c.item, "price": catalog.prices[target]}],
-                                     "proration_behavior": "create_prorations"})
+        changes = [{"id": c.item, "price": catalog.prices[target]}]
+        if c.metered_item:  # the overage moves with the plan: usage so far stays at the old price
+            changes.append({"id": c.metered_item, "price": catalog.metered[PLANS[target][0]]})
+        subs.update(c.subscription, {"items": changes, "proration_behavior": "create_prorations"})
     elif action == "card_fails":
         pm = client.v1.payment_methods.attach(FAILING_CARDS[c.card_failure], {"customer": c.id})
         client.v1.customers.update(c.id, {"invoice_settings": {"default_payment_method": pm.id}})

@@ -1,61 +1,28 @@
-"""Usage events for the demo customers, generated with DuckDB (millions of rows in seconds).
+"""The demo customers' MCP calls, day by day, metered through the ledger like real traffic.
 
-Each customer's month is cut into segments by its tier (from the synced warehouse's tier
-timeline), and every call carries the tier of its segment, as the ledger records it. Calls per
-segment follow the tier's typical monthly volume, the customer's usage level and the segment's
-length: free customers make up to ~130 calls a month (past 100 in the month they are rejected,
-the free tier's hard limit), pro customers a few thousand (heavy ones near or over 10,000),
-enterprise tens of thousands. Each customer favours a few tools of its own.
+Each day, each signed-up customer makes a number of calls that follows its tier's typical monthly
+volume and its usage level: free customers up to ~130 calls a month (past 100 in the month the
+ledger refuses them: the free tier's hard limit, also for customers whose paid plan ended), pro
+customers a few thousand (heavy ones near or over 10,000), enterprise about ten thousand. About
+3 % fail. Each customer favours a few tools of its own. The same seed gives the same calls.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 
-import duckdb
-import pyarrow as pa
+from ..ledger import CallRecord
 
-__all__ = ["MonthPlan", "TOOLS", "write_usage"]
+__all__ = ["LAPSED_LEVEL", "TOOLS", "TYPICAL_CALLS", "day_calls"]
 
-TYPICAL_CALLS = {"free": 60, "pro": 4_500, "enterprise": 20_000}
-FREE_LIMIT = 100
+DAY = 86_400
+TYPICAL_CALLS = {"free": 60, "pro": 4_500, "enterprise": 8_000}  # a month's calls at usage level 1
+# A customer on the free tier after paying once (lapsed) calls far less.
+LAPSED_LEVEL = 0.15
 
 TOOLS = ["search", "fetch", "list_customers", "retrieve_balance", "create_invoice", "list_subscriptions",
          "create_refund", "summarise_document", "list_payment_intents", "create_payment_link"]
-
-USAGE_SQL = """
-COPY (
-    SELECT
-        'evt_' || p.seed || '_' || p.customer_n || '_' || p.segment || '_' || i AS event_id,
-        p.customer_id,
-        p.tools[1 + CAST(hash(p.seed, p.customer_n, p.segment, i, 'tool') % len(p.tools) AS BIGINT)] AS tool_name,
-        strftime(make_timestamp(CAST((p.t0 + (p.t1 - p.t0) * (i + 0.5) / p.calls) * 1000000 AS BIGINT)),
-                 '%Y-%m-%dT%H:%M:%S.%fZ') AS timestamp,
-        CASE WHEN p.hard_limit IS NOT NULL AND i >= p.hard_limit THEN 'rejected'
-             WHEN hash(p.seed, p.customer_n, p.segment, i, 'status') % 100 < 3 THEN 'error'
-             ELSE 'ok' END AS status,
-        'user_' || p.customer_n || '_' || CAST(hash(p.seed, p.customer_n, i) % 3 AS INTEGER) AS user_id,
-        round(40 + (hash(p.seed, p.customer_n, p.segment, i, 'lat') % 4000) / 10.0, 1) AS latency_ms,
-        p.tier
-    FROM plan p, range(p.calls) r(i)
-    ORDER BY timestamp, event_id
-) TO '{path}' ({options})
-"""
-
-
-@dataclass(frozen=True)
-class MonthPlan:
-    """One stretch of a customer's month on one tier: ``[t0, t1)`` (Unix seconds)."""
-
-    customer_n: int
-    customer_id: str
-    month_index: int
-    tier: str
-    t0: int
-    t1: int
-    level: float
 
 
 def _tool_mix(seed: int, customer_n: int) -> list[str]:
@@ -65,40 +32,21 @@ def _tool_mix(seed: int, customer_n: int) -> list[str]:
     return [tool for rank, tool in enumerate(picked) for _ in range(max(1, 6 - 2 * rank))]
 
 
-def write_usage(path: Path, segments: list[MonthPlan], *, seed: int) -> int:
-    """Write the usage log for ``segments`` (in time order per customer and month; Parquet for
-    ``.parquet``, else CSV); return the number of events."""
-    rng = random.Random(seed * 7919 + 1)
-    rows = []
-    free_used: dict[tuple[int, int], int] = {}  # admitted free calls so far, per customer and month
-    for k, m in enumerate(segments):
-        if m.t1 <= m.t0:
-            continue
-        share = (m.t1 - m.t0) / (30 * 86_400)
-        calls = int(TYPICAL_CALLS[m.tier] * m.level * share * rng.uniform(0.7, 1.3))
-        if calls <= 0:
-            continue
-        hard_limit = None
-        if m.tier == "free":
-            used = free_used.get((m.customer_n, m.month_index), 0)
-            hard_limit = max(0, FREE_LIMIT - used)
-            free_used[(m.customer_n, m.month_index)] = used + min(calls, hard_limit)
-        rows.append((seed, m.customer_n, m.customer_id, k, m.t0, m.t1, calls, hard_limit, m.tier,
-                     _tool_mix(seed, m.customer_n)))
-    names = ["seed", "customer_n", "customer_id", "segment", "t0", "t1", "calls", "hard_limit", "tier", "tools"]
-    types = [pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.int64(),
-             pa.string(), pa.list_(pa.string())]
-    table = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)},
-                     schema=pa.schema(list(zip(names, types, strict=True))))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
-        con.register("plan", table)
-        options = "FORMAT parquet" if path.suffix == ".parquet" else "FORMAT csv, HEADER true"
-        sql = USAGE_SQL.replace("{path}", str(path).replace("'", "''")).replace("{options}", options)
-        con.execute(sql)
-    finally:
-        con.close()
-    return sum(r[6] for r in rows)
+def day_calls(*, seed: int, customer_n: int, customer_id: str, tier: str, level: float, day: int) -> list[CallRecord]:
+    """The calls of one customer on the day starting at ``day`` (Unix seconds), spread over it."""
+    rng = random.Random(f"{seed}:{customer_n}:{day}")
+    expected = TYPICAL_CALLS[tier] * level / 30 * rng.uniform(0.7, 1.3)
+    calls = int(expected) + (1 if rng.random() < expected % 1 else 0)  # small volumes stay unbiased
+    tools = _tool_mix(seed, customer_n)
+    return [
+        CallRecord(
+            customer_id=customer_id,
+            tool=rng.choice(tools),
+            at=datetime.fromtimestamp(day + (i + 0.5) * DAY / calls, UTC),
+            event_id=f"evt_{seed}_{customer_n}_{day}_{i}",
+            status="error" if rng.random() < 0.03 else "ok",
+            latency_ms=round(40 + rng.random() * 400, 1),
+            user_id=f"user_{customer_n}_{rng.randrange(3)}",
+        )
+        for i in range(calls)
+    ]

@@ -9,14 +9,17 @@ A SQLite file (the embedded default) or a PostgreSQL database shared by several 
         admission = ledger.check_and_record("cus_123", "list_customers")   # may raise QuotaExceeded
 """
 
+from .._usage_status import USAGE_STATUSES
 from ._export import USAGE_COLUMNS, export_usage
-from ._ledger import USAGE_STATUSES, Ledger, LedgerConnection
+from ._health import LedgerHealth
+from ._ledger import Ledger, LedgerConnection
 from ._metering import new_event_id
 from ._migrations import latest_version
 from ._oauth import OAuthLedger
 from ._records import (
     Admission,
     ApiKey,
+    CallRecord,
     ConnectState,
     Customer,
     MeterEventRow,
@@ -36,11 +39,13 @@ __all__ = [
     "USAGE_STATUSES",
     "Admission",
     "ApiKey",
+    "CallRecord",
     "ConnectState",
     "Customer",
     "Ledger",
     "MeterEventRow",
     "LedgerConnection",
+    "LedgerHealth",
     "NewApiKey",
     "NewOAuthToken",
     "OAuthAuthorization",

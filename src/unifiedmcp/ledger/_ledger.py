@@ -11,22 +11,33 @@ import functools
 from functools import cached_property
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 from .._times import utc_text
+from .._usage_status import SETTLED_SQL, in_flight_cutoff
 from ..config import DEFAULT_TIERS, TierTable
-from ..errors import AuthError, ConnectFailed, ConnectionCapReached, InvalidInput, LedgerError, UnknownCustomer
+from ..errors import (
+    AuthError,
+    ConnectFailed,
+    ConnectionCapReached,
+    InvalidInput,
+    LedgerError,
+    QuotaExceeded,
+    UnknownCustomer,
+)
 from ..months import Month
 from . import _tokens
 from .._dsn import is_database_url
 from ._group_commit import GroupCommit
 from ._oauth import OAuthLedger
+from ._health import HealthWatch, LedgerHealth
 from ._metering import Call, Completion, MeteringConflict, admit_all, new_event_id
 from ._records import (
     Admission,
+    CallRecord,
     ApiKey,
     ConnectionKind,
     ConnectState,
@@ -40,9 +51,7 @@ from ._records import (
 )
 from ._sqlite import SqliteDatabase
 
-__all__ = ["Ledger", "LedgerConnection", "USAGE_STATUSES"]
-
-USAGE_STATUSES = ("ok", "error", "rejected")
+__all__ = ["Ledger", "LedgerConnection"]
 
 _PUSH_STATE = "SELECT staged_seq FROM meter_push_state WHERE name = ?"
 _PUSH_STATE_INIT = "INSERT INTO meter_push_state (name, staged_seq, updated_at) VALUES (?, 0, ?)"
@@ -136,6 +145,7 @@ class Ledger:
         else:
             self.path = Path(target)
             self._db = SqliteDatabase(self.path, timeout=timeout)
+        self._health = HealthWatch(self._db.location)
         self._group: GroupCommit[Call | Completion, object] = GroupCommit(
             self._write_batch,
             flush_now=functools.partial(self._write_batch, wait=False),
@@ -171,10 +181,27 @@ class Ledger:
     def __repr__(self) -> str:
         return f"Ledger({self.location!r})"
 
-    def transaction(self) -> AbstractContextManager[LedgerConnection]:
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerConnection]:
         """A write transaction, serialised with every other one (SQLite's ``BEGIN IMMEDIATE``; a
         database-wide lock on PostgreSQL): all of it commits, or none of it."""
-        return self._db.transaction()  # type: ignore[return-value]
+        try:
+            with self._db.transaction() as conn:
+                yield conn  # type: ignore[misc]
+        except LedgerError as exc:
+            self._health.write_failed(exc)
+            raise
+        self._health.wrote()
+
+    def health(self) -> LedgerHealth:
+        """Whether the ledger can be used now (what ``serve``'s ``/healthz`` reports): a probe (a
+        read; on SQLite also the check that its shared memory can be written), and no write failed
+        in the last minute without a later one succeeding (see ``_health``)."""
+        try:
+            self._db.probe()
+        except LedgerError as exc:
+            return self._health.probed(exc)
+        return self._health.probed(None)
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self._db.read(sql, params)
@@ -309,6 +336,7 @@ class Ledger:
         event_id: str | None = None,
         at: datetime | None = None,
         user_id: str | None = None,
+        completes: bool = False,
     ) -> Admission:
         """Admit and record one metered call, atomically.
 
@@ -316,8 +344,12 @@ class Ledger:
         status ``rejected`` and :class:`QuotaExceeded` is raised. Soft-limited tiers admit it and
         count it as overage. A repeated ``event_id`` is not counted again: the first outcome is
         returned (or raised) once more, with ``duplicate=True``. Thread-safe.
+
+        An admitted call is recorded ``ok``; with ``completes=True`` (the caller will report how
+        it ended with :meth:`complete`) it is recorded ``interrupted`` until then, which it stays
+        if the process dies first.
         """
-        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)
+        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id, completes=completes)
         return _admission(self._write_batch([call])[0])  # type: ignore[index]
 
     async def check_and_record_async(
@@ -328,6 +360,7 @@ class Ledger:
         event_id: str | None = None,
         at: datetime | None = None,
         user_id: str | None = None,
+        completes: bool = False,
     ) -> Admission:
         """:meth:`check_and_record` for asyncio code, with group commit.
 
@@ -335,11 +368,25 @@ class Ledger:
         is how the MCP server meters: several times the throughput of one transaction per call,
         with the same outcome for every call.
         """
-        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id)
+        call = self._call(customer_id, tool, event_id=event_id, at=at, user_id=user_id, completes=completes)
         return _admission(await self._group.submit(call))
 
+    def record_calls(self, calls: Sequence[CallRecord]) -> list[Admission | QuotaExceeded]:
+        """Meter finished calls in bulk, in one transaction: each is admitted (or refused) by the
+        same rules as :meth:`check_and_record`, in order, and its outcome recorded with it. For
+        importing or simulating traffic (the demo), not for a live server. Returns each call's
+        admission, or the :class:`QuotaExceeded` it met (recorded as ``rejected``)."""
+        requests = []
+        for c in calls:
+            if c.status not in ("ok", "error"):
+                raise InvalidInput(f"status must be 'ok' or 'error', not {c.status!r}")
+            ts = utc_text(c.at)
+            requests.append(Call(c.customer_id, c.tool, c.event_id, ts, ts[:7], c.user_id, c.status, c.latency_ms))
+        return self._write_batch(requests) or []  # type: ignore[return-value]
+
     def complete(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
-        """Record how an admitted call ended (``ok`` or ``error``) and how long it took."""
+        """Record how an admitted call ended (``ok`` or ``error``) and how long it took. A call
+        admitted with ``completes=True`` stops reading ``interrupted``."""
         self._write_batch([_completion(event_id, status, latency_ms)])
 
     async def complete_async(self, event_id: str, *, status: str, latency_ms: float | None = None) -> None:
@@ -347,9 +394,12 @@ class Ledger:
         await self._group.submit(_completion(event_id, status, latency_ms))
 
     @staticmethod
-    def _call(customer_id: str, tool: str, *, event_id: str | None, at: datetime | None, user_id: str | None) -> Call:
+    def _call(
+        customer_id: str, tool: str, *, event_id: str | None, at: datetime | None, user_id: str | None, completes: bool
+    ) -> Call:
         ts = utc_text(at)
-        return Call(customer_id, tool, event_id or new_event_id(), ts, ts[:7], user_id)
+        return Call(customer_id, tool, event_id or new_event_id(), ts, ts[:7], user_id,
+                    "interrupted" if completes else "ok")
 
     def _write_batch(self, requests: list[Call | Completion], *, wait: bool = True) -> list[object] | None:
         """Metering writes in one transaction: the outcome of each Call (an Admission or the
@@ -365,8 +415,12 @@ class Ledger:
                 outcomes = self._db.meter(lambda store: admit_all(store, self.tiers, calls, completions), wait=wait)
             except MeteringConflict:  # rolled back: decide again, seeing the other process's rows
                 continue
+            except LedgerError as exc:
+                self._health.write_failed(exc)
+                raise
             if outcomes is None:
                 return None
+            self._health.wrote()
             admitted = iter(outcomes)
             return [next(admitted) if type(r) is Call else None for r in requests]
         raise LedgerError(f"cannot write ledger {self.location}: its event ids kept colliding with another writer's")
@@ -404,14 +458,15 @@ class Ledger:
         """Raw usage rows ``(seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms, tier)``.
 
         ``seq`` works as a watermark: a later call with ``after_seq`` = the last seq returned
-        misses no row (on PostgreSQL, rows that an open transaction could still precede are left
-        for that later call).
+        misses no row, and no row that can still change: the rows stop before a call that may
+        still be running (a recent ``interrupted`` row, see ``unifiedmcp._usage_status``) and, on
+        PostgreSQL, before rows that an open transaction could still precede.
         """
         sql = (
             "SELECT seq, event_id, customer_id, tool_name, ts, status, user_id, latency_ms, tier"
-            " FROM usage_events WHERE seq > ?"
+            " FROM usage_events WHERE seq > ?" + SETTLED_SQL
         )
-        params: list = [after_seq]
+        params: list = [after_seq, after_seq, in_flight_cutoff()]
         settled = self._db.settled_seq()
         if settled is not None:
             sql += " AND seq <= ?"
@@ -593,16 +648,21 @@ class Ledger:
         event_name: str,
         billable_tiers: Collection[str],
         grace_seconds: float = 600.0,
+        bucket_seconds: int = 1,
         limit: int = 50_000,
         now: datetime | None = None,
     ) -> StageResult:
         """Stage the next usage rows for Stripe, atomically (see sql/005_usage_outbox.sql).
 
         Rows are staged in ``seq`` order up to the first one whose outcome may still change (an
-        admitted call not yet completed, unless older than ``grace_seconds``). Of those, calls
+        admitted call not yet completed: ``interrupted`` and younger than ``grace_seconds``; older,
+        its process died and it stays ``interrupted``, never billed). Of those, calls
         with status ``ok`` made on a tier in ``billable_tiers`` become outbox rows, summed per
-        customer and second (a second never straddles a billing period's end). Rows recorded
-        before the ledger kept each call's tier (``tier`` NULL) are never billed.
+        customer and ``bucket_seconds`` (aligned to the epoch) and dated at the bucket's start.
+        One second (the default) never straddles a billing period's end; a longer bucket is
+        exact only when every period and price change falls on a bucket's boundary (the demo's
+        day-aligned history). Rows recorded before the ledger kept each call's tier (``tier``
+        NULL) are never billed.
         """
         settled = self._db.settled_seq()
         cutoff = utc_text((now or datetime.now(timezone.utc)) - timedelta(seconds=grace_seconds))
@@ -620,11 +680,12 @@ class Ledger:
             sums: dict[tuple[str, int], list[int]] = {}
             last = start
             for seq, customer, ts, status, tier, latency_ms in rows:
-                if status == "ok" and latency_ms is None and ts > cutoff:
-                    break  # in flight: it may still end as an error
+                if status == "interrupted" and ts > cutoff:
+                    break  # still in flight: it may yet end ok (billable) or as an error
                 last = seq
                 if status == "ok" and tier in billable:
                     second = int(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc).timestamp())
+                    second -= second % bucket_seconds
                     acc = sums.setdefault((customer, second), [0, seq, seq])
                     acc[0] += 1
                     acc[2] = seq

@@ -62,11 +62,16 @@ class Call:
     ts: str  # ISO-8601 UTC
     month: str  # YYYY-MM of ts
     user_id: str | None
+    # The status an admitted call is recorded with: interrupted until the server completes it (then
+    # ok or error); or, for a call metered after it finished (bulk imports), its outcome.
+    admitted: str = "ok"
+    latency_ms: float | None = None  # a finished call's latency, written with it
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """How an admitted call ended (``ok`` or ``error``): a metering write like the call itself."""
+    """How an admitted call ended (``ok`` or ``error``, replacing ``interrupted``): a metering
+    write like the call itself."""
 
     event_id: str
     status: str
@@ -92,7 +97,7 @@ class Prior:
 
 
 #: ``(event_id, customer_id, tool_name, ts, month, status, user_id)``, as ``usage_events`` stores it.
-EventRow = tuple[str, str, str, str, str, str, str | None, str]  # ..., user_id, tier
+EventRow = tuple[str, str, str, str, str, str, str | None, str, float | None]  # ..., user_id, tier, latency_ms
 
 
 class MeteringConflict(Exception):
@@ -147,8 +152,11 @@ def admit_all(
         prior = priors.get(call.event_id)
         if prior is None:
             refuse = tier.hard_limit and current.used >= tier.monthly_api_calls
-            status, month = ("rejected" if refuse else "ok"), call.month
-            events.append((call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id, tier.name))
+            status, month = ("rejected" if refuse else call.admitted), call.month
+            latency = None if refuse else call.latency_ms
+            events.append(
+                (call.event_id, call.customer_id, call.tool, call.ts, month, status, call.user_id, tier.name, latency)
+            )
             priors[call.event_id] = Prior(status, call.customer_id, month)
             counts.setdefault((call.customer_id, month), [0, 0])[1 if refuse else 0] += 1
             current.used += not refuse

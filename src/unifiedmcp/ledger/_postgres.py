@@ -62,8 +62,9 @@ _PRIORS = "SELECT event_id, status, customer_id, month FROM usage_events WHERE e
 # lets the commit travel in the same round trip as the writes.
 _INSERT_EVENTS = """
 WITH inserted AS (
-    INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier)
-    SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
+    INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier, latency_ms)
+    SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                         %b::float8[])
     ON CONFLICT (event_id) DO NOTHING RETURNING 1
 )
 SELECT 1 / (count(*) = %s)::int FROM inserted
@@ -252,6 +253,10 @@ class PostgresDatabase:
 
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         return self._run(lambda conn: PgConnection(conn).execute(sql, params).fetchall(), retry=True)
+
+    def probe(self) -> None:
+        """One round trip on a pooled connection, or LedgerError: can the ledger be used now?"""
+        self._run(lambda conn: conn.execute("SELECT 1").fetchone(), retry=True)
 
     def meter(self, work: Callable[[_Store], T], *, wait: bool) -> T | None:
         """``work`` in one metering transaction, committed; None without ``wait``: a database

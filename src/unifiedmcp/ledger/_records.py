@@ -84,6 +84,19 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class CallRecord:
+    """A finished call to meter in bulk (:meth:`Ledger.record_calls`)."""
+
+    customer_id: str
+    tool: str
+    at: datetime
+    event_id: str
+    status: str = "ok"  # how it ended if admitted: ok | error
+    latency_ms: float | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Usage:
     """A customer's usage in one month."""
 

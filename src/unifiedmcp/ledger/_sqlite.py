@@ -3,10 +3,28 @@
 Every write is a ``BEGIN IMMEDIATE`` transaction: SQLite's single write lock serialises all
 writers, so the admission rules of ``_metering`` see every earlier call, and a process killed
 mid-transaction leaves nothing behind (the WAL discards the uncommitted frames).
+
+**Memory-mapped files and SIGBUS.** In WAL mode every connection maps the ``-shm`` file (the WAL
+index, shared by all processes) and writes it in place, readers included (their read marks). If
+that file can no longer be written (the immutable flag, a file system remounted read-only), the
+kernel answers the next write to a mapped page with SIGBUS, which kills the process without a
+word. ``PRAGMA mmap_size`` does not cover ``-shm`` (it maps the database file, which we keep
+unmapped: ``mmap_size = 0``, so an I/O error there stays an error code). ``locking_mode =
+EXCLUSIVE`` would keep the index in private memory, but then no other process could open the
+ledger (the CLI next to ``serve``, several ``serve`` processes). So each use of the connection
+first checks that ``-shm`` is still writable (one ``access()`` call: 1-4 µs, measured in
+benchmarks/README.md) and fails with
+:class:`LedgerError` otherwise: callers fail closed, as on any other ledger error. Closing would
+checkpoint through the mapping too, so a ledger closed in that state is left open until the process
+ends (the next opener recovers the WAL). Not covered: the file turning unwritable in the
+microseconds between the check and the access, and faults of another kind on the mapping (an I/O
+error paging it in); ``serve`` enables ``faulthandler`` so that such a death is at least logged.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +41,8 @@ __all__ = ["SqliteDatabase", "SqliteMigrator"]
 
 T = TypeVar("T")
 
+log = logging.getLogger("unifiedmcp.ledger")
+
 _STATE = """
 SELECT c.tier, c.status, coalesce(u.calls, 0)
 FROM customers c LEFT JOIN usage_counters u ON u.customer_id = c.customer_id AND u.month = ?
@@ -30,8 +50,8 @@ WHERE c.customer_id = ?
 """
 _PRIORS = "SELECT event_id, status, customer_id, month FROM usage_events WHERE event_id IN ({})"
 _INSERT_EVENT = """
-INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+INSERT INTO usage_events (event_id, customer_id, tool_name, ts, month, status, user_id, tier, latency_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
 """
 _COUNT = """
 INSERT INTO usage_counters (customer_id, month, calls, rejected) VALUES (?, ?, ?, ?)
@@ -72,6 +92,30 @@ class _Store:
         return inserted
 
 
+def _unwritable(path: str) -> str | None:
+    """Why this process cannot write ``path``, or None (also when it does not exist: nothing maps
+    it). The file is never opened here: closing any descriptor of a file drops every POSIX lock
+    the process holds on it, SQLite's locks on ``-shm`` included."""
+    if os.access(path, os.W_OK):
+        return None
+    try:
+        read_only = os.statvfs(path).f_flag & os.ST_RDONLY
+    except FileNotFoundError:
+        return None
+    return "the file system is read-only" if read_only else "the file is immutable, or not writable by this user"
+
+
+def _keep_open(conn: sqlite3.Connection) -> None:
+    """Hold ``conn`` until the process ends without ever closing it: closing (here, or its
+    finalizer at exit) checkpoints through an unwritable mapping. A daemon thread's frame is never
+    torn down at exit, so neither is the connection; the OS releases the files with the process."""
+    threading.Thread(target=_hold, args=(conn,), name="unifiedmcp-ledger-left-open", daemon=True).start()
+
+
+def _hold(conn: sqlite3.Connection) -> None:
+    threading.Event().wait()
+
+
 class SqliteDatabase:
     """A ledger file: one connection guarded by a lock (the ``Ledger`` is thread-safe)."""
 
@@ -83,12 +127,18 @@ class SqliteDatabase:
         self.location = str(path)
         self._lock = threading.RLock()  # guards the connection
         self._busy_timeout_ms = int(timeout * 1000)
+        self._shm: str | None = None  # the mapped WAL index, checked before each use (module docstring)
+        shm = None if str(path) == ":memory:" else f"{path}-shm"
         try:
-            if str(path) != ":memory:":
+            if shm is not None:
                 # SQLite gives the -wal and -shm files the mode of the database file.
                 private_file(path)
+                if (reason := _unwritable(shm)) is not None:
+                    raise LedgerError(f"cannot open ledger {path}: {shm} cannot be written ({reason})")
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
+            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                self._shm = shm
+            conn.execute("PRAGMA mmap_size = 0")  # the database file is read, never mapped (module docstring)
             conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it consistent
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")  # see _begin_immediate
@@ -103,7 +153,30 @@ class SqliteDatabase:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._check_shm()
+            except LedgerError as exc:
+                _keep_open(self._conn)
+                log.error("ledger %s left open, not closed: %s", self.path, exc)
+                return
             self._conn.close()
+
+    def _check_shm(self) -> None:
+        """LedgerError if the mapped ``-shm`` cannot be written: touching it would be SIGBUS."""
+        if self._shm is not None and (reason := _unwritable(self._shm)) is not None:
+            raise LedgerError(
+                f"cannot use ledger {self.path}: {self._shm} cannot be written ({reason}); SQLite maps that file,"
+                " and using the ledger now would crash the process (SIGBUS)"
+            )
+
+    def probe(self) -> None:
+        """A read (after the ``-shm`` check), or LedgerError: can the ledger be used now?"""
+        with self._lock:
+            self._check_shm()
+            try:
+                self._conn.execute("PRAGMA user_version").fetchone()
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read ledger {self.path}: {exc}") from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -117,6 +190,7 @@ class SqliteDatabase:
                     first.add_note(f"the rollback failed too: {exc}")
 
         with self._lock:
+            self._check_shm()
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -135,6 +209,7 @@ class SqliteDatabase:
 
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
+            self._check_shm()
             return self._conn.execute(sql, params).fetchall()
 
     def meter(self, work: Callable[[_Store], T], *, wait: bool) -> T | None:
@@ -144,6 +219,7 @@ class SqliteDatabase:
         if not self._lock.acquire(blocking=wait):
             return None
         try:
+            self._check_shm()
             conn = self._conn
             try:
                 if not self._begin_immediate(conn, wait=wait):
@@ -184,12 +260,14 @@ class SqliteDatabase:
     def secure_delete(self) -> None:
         """From now on SQLite overwrites deleted and replaced content with zeros (this connection)."""
         with self._lock:
+            self._check_shm()
             self._conn.execute("PRAGMA secure_delete = ON")
 
     def reclaim(self, tables: Sequence[str]) -> None:
         """Rewrite the file from its live rows only (VACUUM), then empty the WAL into it: no page
         of a deleted or replaced row survives in either. ``tables`` do not matter here."""
         with self._lock:
+            self._check_shm()
             try:
                 self._conn.execute("VACUUM")
                 busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()

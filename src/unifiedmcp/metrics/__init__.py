@@ -20,7 +20,7 @@ Public API (stable; the report notebooks use it):
 - ``payments_by_day(warehouse, first, last, *, currency="usd")``
   day, attempts, succeeded, failed, succeeded_amount, failed_amount, success_rate.
 - ``usage_by_tier_and_tool(warehouse, month, *, currency="usd", tiers=None)``
-  tier, tool_name, calls, billable_calls, errors, rejected, customers.
+  tier, tool_name, calls, billable_calls, errors, interrupted, rejected, customers.
 - ``usage_by_customer(warehouse, month, *, currency="usd", tiers=None)``
   customer, tier, calls, billable_calls, included, over, overage_amount, utilisation,
   upgrade_threshold, rejected, upgrade_candidate (metrics.md §6, contract v2).

@@ -229,7 +229,8 @@ def payments_by_day(
 def usage_by_tier_and_tool(
     warehouse: Warehouse, month: Month | str, *, currency: str = "usd", tiers: TierTable | None = None
 ) -> pd.DataFrame:
-    """Columns: tier (at the end of the month), tool_name, calls, billable_calls, errors, rejected, customers."""
+    """Columns: tier (at the end of the month), tool_name, calls, billable_calls, errors, interrupted,
+    rejected, customers."""
     m = Month.coerce(month)
     with metrics_connection(warehouse, currency=currency, tiers=tiers) as con:
         prepare_month(con, m, currency=currency.lower())

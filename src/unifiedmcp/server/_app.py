@@ -14,6 +14,10 @@ sessions (429 past it); idle sessions close after ``session_idle_seconds``.
 
 Host and Origin headers are validated (DNS rebinding): against loopback names on a loopback
 bind, against ``base_url`` otherwise.
+
+A ledger that cannot be used fails requests closed: ``/mcp`` answers 503 with a ``metering_error``
+when the bearer key cannot be checked, the webhook receiver 500, and ``/healthz`` reports the
+ledger's state (503 ``degraded`` with the reason).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
+
+import anyio.to_thread
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
@@ -33,10 +39,11 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
+from starlette.authentication import AuthenticationError
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
@@ -44,9 +51,11 @@ from .. import __version__
 from .._loopback import is_loopback
 from ..accounts import CALLBACK_PATH
 from ..billing import UsagePusher
-from ..errors import AuthError, UnknownCustomer
+from ..errors import AuthError, LedgerError, UnknownCustomer
 from ..ledger import Ledger
 from ..ledger._tokens import OAUTH_PREFIX
+from ._body_timeout import DEFAULT_BODY_TIMEOUT, BodyTimeout
+from ._errors import MeteringUnavailable
 from ._events import MemoryEventStore
 from ._metrics import metrics_endpoint, watch_sessions
 from ._oauth import SCOPES, BearerChallenge, LedgerOAuthProvider, OAuthOptions, oauth_routes, off_loop
@@ -88,6 +97,8 @@ class LedgerTokenVerifier:
             who = await off_loop(self._ledger, self._ledger.authenticate, token)
         except (AuthError, UnknownCustomer):
             return None
+        except LedgerError as exc:  # the key cannot be checked: refused, but not as a bad key
+            raise LedgerUnavailable(str(exc)) from None
         return AccessToken(
             token=who.key_id,
             client_id=who.key_id,
@@ -103,6 +114,38 @@ class LedgerTokenVerifier:
         if grant is None or grant.resource is None or grant.resource.rstrip("/") != self._oauth.resource.rstrip("/"):
             return None
         return grant.model_copy(update={"scopes": [SCOPE, "customer", *grant.scopes]})
+
+
+class LedgerUnavailable(AuthenticationError):
+    """A bearer key could not be checked because the ledger cannot be read."""
+
+
+def _auth_failed(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    """503 with the tool errors' ``metering_error`` shape when the ledger is out (the client may
+    retry; its key is fine); Starlette's 400 for any other authentication error."""
+    if isinstance(exc, LedgerUnavailable):
+        failure = MeteringUnavailable(f"the ledger is unavailable: {exc}")
+        return JSONResponse({"error": failure.payload()}, status_code=503, headers={"Retry-After": "5"})
+    return PlainTextResponse(str(exc), status_code=400)
+
+
+@asynccontextmanager
+async def _lifespans(
+    sessions: AbstractAsyncContextManager[None], mounted: ASGIApp | None, pusher: UsagePusher | None, interval: float
+) -> AsyncIterator[None]:
+    """The session manager's lifespan, a mounted Starlette app's (``Mount`` does not run it), and
+    the usage pusher's background task."""
+    async with sessions, contextlib.AsyncExitStack() as stack:
+        if isinstance(mounted, Starlette):
+            await stack.enter_async_context(mounted.router.lifespan_context(mounted))
+        task = asyncio.get_running_loop().create_task(push_forever(pusher, interval=interval)) if pusher else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def _no_webhooks(request: Request) -> Response:
@@ -130,19 +173,6 @@ def transport_security(*, host: str, base_url: str) -> TransportSecuritySettings
     )
 
 
-@contextlib.asynccontextmanager
-async def _lifespan(manager: KeyedSessionManager, pusher: UsagePusher | None, interval: float) -> AsyncIterator[None]:
-    async with manager.run():
-        task = asyncio.get_running_loop().create_task(push_forever(pusher, interval=interval)) if pusher else None
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-
 def create_app(
     runtime: Runtime,
     *,
@@ -154,6 +184,7 @@ def create_app(
     usage_pusher: UsagePusher | None = None,
     push_interval: float = 10.0,
     oauth: OAuthOptions | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """The ASGI app of ``unifiedmcp serve``.
 
@@ -161,14 +192,17 @@ def create_app(
     ``{base_url}/mcp``. ``webhook_app`` is the billing core's receiver
     (``unifiedmcp.billing.create_webhook_app``, which serves ``POST /webhooks/stripe`` itself);
     ``connect_app`` serves the Connect OAuth callback (``unifiedmcp.accounts.create_connect_app``).
-    Both are mounted behind the MCP routes. Without a webhook app ``/webhooks/stripe`` answers 503.
-    ``usage_pusher`` runs every ``push_interval`` seconds while the app lives (usage billing).
+    Both are mounted behind the MCP routes (the webhook app's lifespan runs with this app's).
+    Without a webhook app \`\`/webhooks/stripe\`\` answers 503. A request body not received within
+    \`\`body_timeout\`\` seconds is answered 408 (\`\`_body_timeout\`\`). \`\`usage_pusher\`\` runs every
+    \`\`push_interval\`\` seconds while the app lives (usage billing).
 
-    A customer server is also its own OAuth authorization server (``_oauth``: ``oauth`` sets its
+    A customer server is also its own OAuth authorization server (\`\`_oauth\`\`: \`\`oauth\`\` sets its
     lifetimes); the protected-resource metadata names it. An operator server takes operator
     keys only: it has no authorization server and serves no protected-resource metadata.
     """
-    if runtime.ledger is None:
+    ledger = runtime.ledger
+    if ledger is None:
         raise ValueError("the HTTP app authenticates callers with the ledger: give the runtime one")
     base_url = base_url.rstrip("/")
     role: Role = runtime.options.role
@@ -197,15 +231,17 @@ def create_app(
     tools = len(select(runtime.options.tools, role=role))
 
     async def healthz(request: Request) -> Response:
+        health = await anyio.to_thread.run_sync(ledger.health)  # PostgreSQL: a round trip
         body: dict[str, Any] = {
-            "status": "ok",
+            "status": "ok" if health.ok else "degraded",
             "version": __version__,
             "role": role,
             "tools": tools,
             "metering": runtime.options.metered,
             "webhooks": webhook_app is not None,
+            "ledger": {"backend": ledger.backend, "ok": health.ok, "error": health.error},
         }
-        return JSONResponse(body)
+        return JSONResponse(body, status_code=200 if health.ok else 503)
 
     routes: list[Route | Mount] = [
         Route(MCP_PATH, endpoint=mcp_endpoint),
@@ -227,10 +263,15 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(LedgerTokenVerifier(runtime.ledger, oauth=provider))),
+            Middleware(BodyTimeout, seconds=body_timeout),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=BearerAuthBackend(LedgerTokenVerifier(runtime.ledger, oauth=provider)),
+                on_error=_auth_failed,
+            ),
             Middleware(AuthContextMiddleware),
         ],
-        lifespan=lambda app: _lifespan(manager, usage_pusher, push_interval),
+        lifespan=lambda app: _lifespans(manager.run(), webhook_app, usage_pusher, push_interval),
     )
     app.state.mcp_server = server
     app.state.sessions = manager

@@ -11,12 +11,15 @@ protocol, after the confirmation round trip) and does:
    the operator's. A customer without a connection gets ``no_connection``;
 3. in a worker thread, the confirmation outcome check (destructive tools) and the tool itself,
    whose Stripe errors become ``stripe_error`` results;
-4. on a customer server the call is metered (``ledger.check_and_record_async``, on the event loop,
-   where concurrent calls share a transaction) at the moment it first reaches Stripe (a tool's
-   first use of ``call.stripe``), or before it runs for a tool served from UnifiedMCP's own data;
-   past a hard limit it ends there as ``quota_exceeded``. So every refusal that never reaches
-   Stripe (arguments, rules between them, scope, confirmation, account) costs nothing;
-5. a metered call's outcome: ``ledger.complete_async(event_id, status=..., latency_ms=...)``.
+4. on a customer server the call is metered (``ledger.check_and_record_async(..., completes=True)``,
+   on the event loop, where concurrent calls share a transaction) at the moment it first reaches
+   Stripe (a tool's first use of ``call.stripe``), or before it runs for a tool served from
+   UnifiedMCP's own data; past a hard limit it ends there as ``quota_exceeded``. So every refusal
+   that never reaches Stripe (arguments, rules between them, scope, confirmation, account) costs
+   nothing. An admitted call is recorded ``interrupted`` until step 5;
+5. a metered call's outcome: ``ledger.complete_async(event_id, status=..., latency_ms=...)``, ``ok``
+   or ``error``. A process killed before this step leaves the call ``interrupted`` (counted, not
+   billed).
 
 A write's structured result says ``replayed: true`` when Stripe answered it from its idempotency
 cache (``Idempotent-Replayed``): the same write was sent before, nothing new was created.
@@ -100,7 +103,12 @@ class _Meter:
         event_id = new_event_id()
         try:
             with metering_timer():
-                self.tier = (await self.ledger.check_and_record_async(customer, self.tool, event_id=event_id)).tier
+                # Recorded `interrupted` until complete_async: a call whose process dies meanwhile
+                # is never taken for a success (nor billed).
+                admission = await self.ledger.check_and_record_async(
+                    customer, self.tool, event_id=event_id, completes=True
+                )
+                self.tier = admission.tier
         except QuotaExceeded as exc:
             count_call(tier=exc.tier, tool=self.tool, outcome="rejected")
             raise quota_failure(exc, upgrade_url=self.runtime.upgrade_url(customer)) from None

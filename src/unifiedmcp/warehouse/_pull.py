@@ -3,11 +3,13 @@
 The ledger's ``usage_events.seq`` only grows, so the warehouse keeps the highest ``seq`` it has
 copied (per ledger) in ``sync_state`` and asks only for rows above it. Rows go through the
 same validation and ``event_id`` de-duplication as usage files, so a pull that is interrupted and
-re-run never duplicates an event. A SQLite ledger file is read here directly; a PostgreSQL ledger
-through the ``read`` function its caller passes (``Ledger.usage_events``, which never returns a
-row an open transaction could still precede: the ledger sits above the warehouse). The tier each
-call was admitted under (ledger schema v4) comes along; an older ledger has none, and metrics then
-take the tier at the call's instant.
+re-run never duplicates an event. A row is copied once, so a pull stops before the first call that
+may still be running (a recent ``interrupted`` row: ``unifiedmcp._usage_status``) and takes it, with
+its outcome, next time. A SQLite ledger file is read here directly; a PostgreSQL ledger through the
+``read`` function its caller passes (``Ledger.usage_events``, which keeps the same bound and never
+returns a row an open transaction could still precede: the ledger sits above the warehouse). The
+tier each call was admitted under (ledger schema v4) comes along; an older ledger has none, and
+metrics then take the tier at the call's instant.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .._files import input_file
+from .._usage_status import SETTLED_SQL, in_flight_cutoff
 from ..errors import WarehouseError
 from ._db import Warehouse, open_warehouse
 from ._usage import insert_usage_rows, rollback_load
@@ -34,7 +37,7 @@ UsageReader = Callable[[int, int], list[tuple]]
 # {tier}: the column, or NULL for a ledger from before the ledger recorded tiers (schema v4).
 LEDGER_BATCH_SQL = """
 SELECT seq, event_id, customer_id, tool_name, ts, status, latency_ms, user_id, {tier}
-FROM usage_events WHERE seq > ? ORDER BY seq LIMIT ?
+FROM usage_events WHERE seq > ?{settled} ORDER BY seq LIMIT ?
 """
 
 BATCH_RELATION_SQL = """
@@ -75,11 +78,11 @@ def _sqlite_reader(ledger: Path) -> tuple[UsageReader, Callable[[], None]]:
         src = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise WarehouseError(f"cannot open ledger {ledger}: {exc}", path=ledger) from None
-    sql = LEDGER_BATCH_SQL.format(tier="tier" if _has_tier(src) else "NULL")
+    sql = LEDGER_BATCH_SQL.format(tier="tier" if _has_tier(src) else "NULL", settled=SETTLED_SQL)
 
     def read(after_seq: int, limit: int) -> list[tuple]:
         try:
-            return src.execute(sql, (after_seq, limit)).fetchall()
+            return src.execute(sql, (after_seq, after_seq, in_flight_cutoff(), limit)).fetchall()
         except sqlite3.Error as exc:
             raise WarehouseError(f"cannot read usage_events from {ledger}: {exc}", path=ledger) from None
 

@@ -1,8 +1,8 @@
 """Loading usage logs (metrics.md §1.2): CSV, JSON Lines or Parquet, read natively by DuckDB.
 
 Columns: ``event_id``, ``customer_id``, ``tool_name``, ``timestamp`` (ISO 8601; naive means UTC),
-optional ``status`` (ok | error | rejected; missing means ok), ``user_id``, ``latency_ms``, ``tier``
-(the tier the call was admitted under, as the ledger records it; metrics.md §6 contract v2).
+optional ``status`` (ok | error | rejected | interrupted; missing means ok), ``user_id``, ``latency_ms``,
+``tier`` (the tier the call was admitted under, as the ledger records it; metrics.md §6 contract v2).
 Every row is validated in SQL; malformed rows are counted, kept in ``usage_rejects`` with their
 line number (CSV and JSON Lines: physical line, header = line 1; Parquet: 1-based row number),
 and the rest loads. A repeated ``event_id`` (in the file or already in the warehouse) counts once:
@@ -104,14 +104,14 @@ SELECT _row, event_id, customer_id, tool_name, ts, status, user_id, latency_ms, 
         WHEN nullif(tool_name, '') IS NULL THEN 'missing tool_name'
         WHEN ts IS NULL AND nullif(trim(ts_text), '') IS NULL THEN 'missing timestamp'
         WHEN ts IS NULL THEN 'invalid timestamp'
-        WHEN status NOT IN ('ok', 'error', 'rejected') THEN 'invalid status'
+        WHEN status NOT IN ('ok', 'error', 'rejected', 'interrupted') THEN 'invalid status'
         WHEN latency_ms IS NULL AND nullif(trim(latency_text), '') IS NOT NULL THEN 'invalid latency_ms'
     END AS reason
 FROM (
     SELECT *,
         coalesce(ts_value, make_timestamp(epoch_us(TRY_CAST(ts_text AS TIMESTAMPTZ)))) AS ts,
         CASE WHEN status_text IS NULL OR status_text = '' THEN 'ok'
-             WHEN status_text IN ('ok', 'error', 'rejected') THEN status_text
+             WHEN status_text IN ('ok', 'error', 'rejected', 'interrupted') THEN status_text
              ELSE coalesce(nullif(lower(trim(status_text)), ''), 'ok') END AS status,
         coalesce(latency_value, TRY_CAST(latency_text AS DOUBLE)) AS latency_ms
     FROM ({relation})

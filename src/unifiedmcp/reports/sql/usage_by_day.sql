@@ -5,6 +5,7 @@ SELECT CAST(date_trunc('day', ts) AS DATE)        AS day,
        count(*)                                    AS calls,
        count(*) FILTER (WHERE status = 'ok')       AS billable_calls,
        count(*) FILTER (WHERE status = 'error')    AS errors,
+       count(*) FILTER (WHERE status = 'interrupted') AS interrupted,
        count(*) FILTER (WHERE status = 'rejected') AS rejected
 FROM _m_calls($m_start, $m_next)
 GROUP BY 1, 2

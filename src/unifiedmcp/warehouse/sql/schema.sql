@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS usage_events (
     customer_id VARCHAR NOT NULL,
     tool_name   VARCHAR NOT NULL,
     ts          TIMESTAMP NOT NULL,
-    status      VARCHAR NOT NULL,      -- ok | error | rejected
+    status      VARCHAR NOT NULL,      -- ok | error | rejected | interrupted (unifiedmcp/_usage_status.py)
     user_id     VARCHAR,
     latency_ms  DOUBLE,
     source      VARCHAR,               -- file path, or ledger:<path>

@@ -1,2 +1,0 @@
--- Ledger schema v7: reserved. Version 007 is taken by concurrent work (the hardening branch); this
--- placeholder keeps the privacy branch's numbering without a gap and is dropped when that lands.
