@@ -128,6 +128,22 @@ def test_retention_keeps_unstaged_calls_and_the_newest_so_seq_keeps_growing(ledg
     assert sum(r[5] for r in daily) == 9
 
 
+def test_calls_interrupted_long_ago_are_rolled_up_under_their_own_status(ledger_target: Path | str) -> None:
+    """A call whose process died mid-call stays ``interrupted`` (ledger schema v7): retention
+    rolls it up like any other old call, and its daily total keeps that status."""
+    with Ledger(ledger_target) as ledger:
+        _calls(ledger, {"cus_retention_pro": "pro"}, n=3)
+        ledger.check_and_record("cus_retention_pro", "list_invoices", event_id="died-mid-call",
+                                at=OLD + timedelta(hours=5), completes=True)
+        ledger.check_and_record("cus_retention_pro", "list_invoices", event_id="newest", at=OLD + timedelta(hours=6))
+        ledger.stage_meter_events(event_name="mcp_api_call", billable_tiers={"pro"}, grace_seconds=0)
+        result = apply_retention(policy=ONE_MONTH, ledger=ledger, warehouse=None)
+        daily = {(r[3], r[4]): r[5] for r in ledger_rows(ledger)["usage_daily"]}
+    assert result.ledger["usage_events_rolled_up"] == 4  # the newest stays raw
+    assert daily == {("list_invoices", "error"): 1, ("retrieve_balance", "ok"): 1, ("list_invoices", "ok"): 1,
+                     ("list_invoices", "interrupted"): 1}
+
+
 def test_retention_keeps_calls_the_warehouse_has_not_pulled(tmp_path: Path) -> None:
     with Ledger(tmp_path / "ledger.sqlite3") as ledger:
         _calls(ledger, {"cus_retention_pro": "pro"}, n=5)

@@ -2,14 +2,15 @@
 
 -- Raw usage events older than the retention period, rolled up by `retention apply` into daily
 -- totals per customer, tier and tool (and status, which the metrics need). `tier` is '' for calls
--- recorded before the ledger kept each call's tier (schema v4). Rows only ever grow: a later
--- roll-up of the same day adds to them.
+-- recorded before the ledger kept each call's tier (schema v4). `status` takes every value of
+-- usage_events.status (schema v7: interrupted too). Rows only ever grow: a later roll-up of the
+-- same day adds to them.
 CREATE TABLE usage_daily (
     day          TEXT NOT NULL,               -- YYYY-MM-DD (UTC)
     customer_id  TEXT NOT NULL,
     tier         TEXT NOT NULL DEFAULT '',
     tool_name    TEXT NOT NULL,
-    status       TEXT NOT NULL CHECK (status IN ('ok', 'error', 'rejected')),
+    status       TEXT NOT NULL CHECK (status IN ('ok', 'error', 'rejected', 'interrupted')),
     calls        BIGINT NOT NULL,
     PRIMARY KEY (day, customer_id, tier, tool_name, status)
 );
