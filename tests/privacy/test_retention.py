@@ -10,11 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from privacy_data import Demo, hashes, ledger_rows
 
 from unifiedmcp import warehouse as wh
-from unifiedmcp.billing import BillingError, EventProcessor, RejectionCounter
+from unifiedmcp.billing import METER_EVENT, BillingError, EventProcessor, RejectionCounter, billable_tiers
 from unifiedmcp.config import RetentionSettings
 from unifiedmcp.errors import QuotaExceeded
 from unifiedmcp.ledger import Ledger
@@ -50,6 +51,17 @@ async def _refuse_a_delivery(ledger: Ledger, reason: str) -> None:
     await counter.close()
 
 
+def _warehouse_usage(demo: Demo) -> tuple[int, int]:
+    """Raw usage events and the calls of the daily totals in the demo's warehouse."""
+    con = wh.connect(demo.warehouse, read_only=True)
+    try:
+        raw, daily = con.execute("SELECT (SELECT count(*) FROM usage_events),"
+                                 " (SELECT coalesce(sum(calls), 0) FROM usage_daily)").fetchone()
+    finally:
+        con.close()
+    return int(raw), int(daily)
+
+
 def _metrics(cli: Cli, months: tuple[str, ...]) -> dict[str, dict]:
     out = {}
     for month in months:
@@ -63,24 +75,23 @@ def test_old_usage_becomes_daily_totals_and_every_months_metrics_stay_the_same(d
                                                                                privacy_env: Path) -> None:
     with Ledger(demo.ledger) as ledger:
         _calls(ledger, {"cus_retention_pro": "pro", "cus_retention_free": "free"}, n=120)
+        # The demo reports usage to Stripe's meters: staged calls are the ones retention may roll up.
+        ledger.stage_meter_events(event_name=METER_EVENT, billable_tiers=billable_tiers(ledger.tiers), grace_seconds=0)
+        in_ledger = len(ledger_rows(ledger)["usage_events"])  # the demo's metered calls and these
     assert cli("warehouse", "pull-usage")[0] == 0
     before = _metrics(cli, demo.months)
+    raw_before, _ = _warehouse_usage(demo)
     _settings(privacy_env, usage_events_months=1)
     code, out, err = cli("retention", "apply", "--json")
     assert code == 0, err
     summary = json.loads(out)
     assert _metrics(cli, demo.months) == before
-    con = wh.connect(demo.warehouse, read_only=True)
-    try:
-        raw, daily = con.execute("SELECT (SELECT count(*) FROM usage_events),"
-                                 " (SELECT sum(calls) FROM usage_daily)").fetchone()
-    finally:
-        con.close()
-    assert raw == 0 and daily == summary["warehouse"]["usage_events_rolled_up"] > 47_000
+    raw, daily = _warehouse_usage(demo)
+    assert raw == 0 and daily == summary["warehouse"]["usage_events_rolled_up"] == raw_before > 20_000
     with Ledger(demo.ledger) as ledger:
         rows = ledger_rows(ledger)
     assert len(rows["usage_events"]) == 1  # the newest stays: seq never starts again
-    assert sum(r[5] for r in rows["usage_daily"]) == summary["ledger"]["usage_events_rolled_up"] == 239
+    assert sum(r[5] for r in rows["usage_daily"]) == summary["ledger"]["usage_events_rolled_up"] == in_ledger - 1
 
 
 def test_a_dry_run_counts_what_apply_removes_and_changes_no_file(demo: Demo, cli: Cli, privacy_env: Path) -> None:
@@ -104,7 +115,9 @@ def test_usage_loaded_again_after_a_roll_up_is_never_counted_twice(demo: Demo, c
     assert cli("warehouse", "load-usage", str(demo.usage_log))[0] == 0  # the same calls, raw again
     assert _metrics(cli, demo.months) == before
     code, out, _ = cli("retention", "apply", "--json")
-    assert json.loads(out)["warehouse"]["usage_events_dropped_already_rolled_up"] > 47_000
+    with duckdb.connect() as con:
+        logged = con.execute("SELECT count(*) FROM read_parquet(?)", [str(demo.usage_log)]).fetchone()[0]
+    assert json.loads(out)["warehouse"]["usage_events_dropped_already_rolled_up"] == logged > 20_000
     assert _metrics(cli, demo.months) == before
 
 
