@@ -9,9 +9,12 @@ import io
 import json
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from unifiedmcp.ledger import Ledger
+from unifiedmcp._times import utc_text
+from unifiedmcp.ledger import Ledger, NewOAuthToken
+from unifiedmcp.ledger._tokens import hex_hash, new_oauth_token
 
 PSEUDONYM_KEY = "privacy-tests-pseudonym-key-0123456789abcdef"
 EMAIL = "zoe.quintessa+erasure@example.org"
@@ -49,6 +52,24 @@ class Demo:
     def copy_to(self, data: Path) -> Demo:
         shutil.copytree(self.data, data)
         return Demo(data, self.months, self.customer, self.old_email, self.old_name)
+
+
+def grant(ledger: Ledger, customer: str, *, label: str) -> str:
+    """``customer`` approved an MCP client (the OAuth server's consent page) and the client holds
+    an access token; the client, state and redirect URI carry ``label``. Returns the token's id."""
+    later = utc_text(datetime.now(UTC) + timedelta(hours=1))
+    ledger.oauth.put_client(f"client-{label}", kind="dcr", client_name=f"{label}'s client", metadata="{}")
+    ledger.oauth.begin_authorization(client_id=f"client-{label}", request_hash=hex_hash(f"consent-{label}"),
+                                     scopes=["mcp:read"], code_challenge="c", redirect_uri=f"http://127.0.0.1/{label}",
+                                     redirect_uri_explicit=True, resource="http://127.0.0.1/mcp", state=f"{label}-state",
+                                     expires_at=later)
+    decided = ledger.oauth.decide_authorization(hex_hash(f"consent-{label}"), customer_id=customer,
+                                                scopes=["mcp:read"], code_hash=hex_hash(f"code-{label}"),
+                                                code_expires_at=later)
+    assert decided is not None
+    token_id, _, digest = new_oauth_token("at")
+    assert ledger.oauth.redeem_code(decided.auth_id, [NewOAuthToken(token_id, "access", digest, later, ("mcp:read",))])
+    return token_id
 
 
 def run_cli(*args: str) -> tuple[int, str]:

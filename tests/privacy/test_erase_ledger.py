@@ -8,13 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from privacy_data import PSEUDONYM_KEY, ledger_rows
+from privacy_data import PSEUDONYM_KEY, grant, ledger_rows
 
 from unifiedmcp.billing import EventProcessor
 from unifiedmcp.errors import AuthError, ErasureBlocked, PseudonymKeyMissing, UnknownCustomer
-from unifiedmcp._times import utc_text
-from unifiedmcp.ledger import Ledger, NewOAuthToken
-from unifiedmcp.ledger._tokens import hex_hash, new_oauth_token
+from unifiedmcp.ledger import Ledger
 from unifiedmcp.privacy import Places, Pseudonyms, erase_customer
 from unifiedmcp.warehouse import shapes
 
@@ -62,22 +60,8 @@ def _fill(ledger: Ledger) -> str:
             ledger.complete(admitted.event_id, status="ok", latency_ms=3.0)
     ledger.stage_meter_events(event_name=EVENT_NAME, billable_tiers={"pro"}, grace_seconds=0)
     ledger.record_meter_results([(r.identifier, "sent", None) for r in ledger.meter_events()])
-    _grant(ledger)
+    grant(ledger, C, label="ada")
     return token
-
-
-def _grant(ledger: Ledger) -> None:
-    """C approved an MCP client (the OAuth server's consent) and the client holds a token."""
-    later = utc_text(datetime.now(UTC) + timedelta(hours=1))
-    ledger.oauth.put_client("client-ada", kind="dcr", client_name="Ada's client", metadata="{}")
-    ledger.oauth.begin_authorization(client_id="client-ada", request_hash=hex_hash("consent"), scopes=["mcp:read"],
-                                     code_challenge="c", redirect_uri="http://127.0.0.1/ada", redirect_uri_explicit=True,
-                                     resource="http://127.0.0.1/mcp", state="ada-state", expires_at=later)
-    decided = ledger.oauth.decide_authorization(hex_hash("consent"), customer_id=C, scopes=["mcp:read"],
-                                                code_hash=hex_hash("code"), code_expires_at=later)
-    assert decided is not None
-    token_id, _, digest = new_oauth_token("at")
-    assert ledger.oauth.redeem_code(decided.auth_id, [NewOAuthToken(token_id, "access", digest, later, ("mcp:read",))])
 
 
 def _places(ledger: Ledger, tmp_path: Path) -> Places:

@@ -1,5 +1,6 @@
 """``unifiedmcp privacy export``: the archive of a demo customer holds exactly its ledger and
-warehouse rows (checked against both stores), never a secret, and bad input writes nothing."""
+warehouse rows (checked against both stores: usage, meter events, OAuth grants and the clients
+they name too), never a secret or a hash, and bad input writes nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from privacy_data import EMAIL, NAME, Demo
+from privacy_data import EMAIL, NAME, Demo, grant
 
 from unifiedmcp.ledger import Ledger
 from unifiedmcp.warehouse import STRIPE_TYPES
@@ -36,6 +37,7 @@ def test_the_export_of_a_demo_customer_holds_exactly_its_ledger_and_warehouse_ro
     with Ledger(demo.ledger) as ledger:
         key = ledger.create_key(demo.customer, name="laptop")
         ledger.add_connection(demo.customer, "github", account="octo", kind="api_key", credential=CREDENTIAL)
+        token_id = grant(ledger, demo.customer, label="export")
     code, out, err = cli("privacy", "export", "--customer", demo.customer, "--out", "export.zip")
     assert code == 0, err
     path = privacy_env / "export.zip"
@@ -55,16 +57,30 @@ def test_the_export_of_a_demo_customer_holds_exactly_its_ledger_and_warehouse_ro
                                                (demo.customer,))}
         assert {e["event_id"] for e in _json(files, "ledger/webhook_events.json")} == mentioned
         assert "evt_privacy_rename" in mentioned
-        for table, key_column in (("subscriptions", "subscription_id"), ("invoices", "invoice_id")):
+        for table, key_column in (("subscriptions", "subscription_id"), ("invoices", "invoice_id"),
+                                  ("usage_events", "event_id"), ("meter_outbox", "identifier")):
             held = {r[0] for r in con.execute(f"SELECT {key_column} FROM {table} WHERE customer_id = ?", (demo.customer,))}
             assert {r[key_column] for r in _json(files, f"ledger/{table}.json")} == held != set(), table
+        hashes = {r[0] for r in con.execute("SELECT secret_hash FROM oauth_tokens UNION SELECT code_hash FROM"
+                                            " oauth_authorizations UNION SELECT request_hash FROM oauth_authorizations"
+                                            " UNION SELECT secret_hash FROM api_keys")}
     finally:
         con.close()
     assert [k["key_id"] for k in _json(files, "ledger/api_keys.json")] == [key.key_id]
     assert set(_json(files, "ledger/api_keys.json")[0]) == {"key_id", "role", "name", "created_at", "revoked_at"}
     (connection,) = _json(files, "ledger/oauth_connections.json")
     assert "credential" not in connection and connection["account"] == "octo"
-    assert not any(CREDENTIAL.encode() in data for data in files.values())  # type: ignore[operator]
+    (token,) = _json(files, "ledger/oauth_tokens.json")
+    (authorization,) = _json(files, "ledger/oauth_authorizations.json")
+    (client,) = _json(files, "ledger/oauth_clients.json")
+    assert token["token_id"] == token_id and authorization["auth_id"] == token["auth_id"]
+    assert (client["client_id"], client["client_name"]) == ("client-export", "export's client")
+    assert not {"secret_hash", "code_hash", "request_hash", "state"} & {*token, *authorization, *client}
+    # hashes: hex text (OAuth) or raw bytes (API keys), looked for in both forms
+    secrets = {CREDENTIAL.encode()} | {h if isinstance(h, bytes) else h.encode() for h in hashes if h}
+    secrets |= {h.hex().encode() for h in hashes if isinstance(h, bytes)}
+    for secret in secrets:
+        assert not any(secret in data for data in files.values())  # type: ignore[operator]
 
     wh = duckdb.connect(str(demo.warehouse), read_only=True)
     try:

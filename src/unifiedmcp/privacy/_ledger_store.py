@@ -23,7 +23,7 @@ from ._scrub import identifiers, scrub_json
 from ._subject import Subject
 from ._text import like_any
 
-__all__ = ["LEDGER_HOLDINGS", "LedgerStore"]
+__all__ = ["CUSTOMER_TABLES", "LEDGER_HOLDINGS", "LedgerStore"]
 
 _KEPT = "kept, moved to the pseudonym"
 LEDGER_HOLDINGS = (
@@ -51,7 +51,9 @@ LEDGER_HOLDINGS = (
             "reasons not seen for [retention] rejected_delivery_days deleted"),
     Holding("catalog_prices", "", "", ""),
     Holding("meter_push_state", "", "", ""),
-    Holding("oauth_clients", "", "", "", ""),
+    Holding("oauth_clients", "client names given at registration",
+            "the clients the customer authorized: id, kind, name, times (never secret hashes)",
+            "kept: a client is the MCP application's record, shared by every customer who authorizes it"),
     Holding("erasure_log", "", "", "one row per erasure: pseudonym, times, counts (no personal data)"),
 )
 
@@ -117,6 +119,9 @@ _CUSTOMER = (
     " WHERE customer_id = :c AND NOT EXISTS (SELECT 1 FROM customers WHERE customer_id = :p)",
     "DELETE FROM customers WHERE customer_id = :c",
 )
+#: Every table with a ``customer_id`` column: erase deletes, moves or merges the customer's rows
+#: there (tests/privacy/test_registry.py fails for a table with that column missing here).
+CUSTOMER_TABLES = (*_DELETE, *_MOVE, *_MERGE, "customers")
 # Text columns scanned for the subject's words, with each table's key.
 _TEXT = {
     "webhook_events": ("event_id", ("payload", "object_id", "note", "error")),
@@ -124,12 +129,18 @@ _TEXT = {
     "meter_outbox": ("identifier", ("error",)),
 }
 _JSON_COLUMNS = frozenset({"payload", "snapshot", "previous"})
+# The clients the customer granted access to (the grants name them by id only).
+_CLIENTS_EXPORT_COLUMNS = ("client_id", "kind", "client_name", "created_at", "last_used_at", "revoked_at")
+_CLIENTS_EXPORT = (
+    f"SELECT {', '.join(_CLIENTS_EXPORT_COLUMNS)} FROM oauth_clients"
+    " WHERE client_id IN (SELECT client_id FROM oauth_authorizations WHERE customer_id = ?) ORDER BY client_id"
+)
 _WEBHOOK_EXPORT = "SELECT event_id, type, created, status, received_at, processed_at, payload FROM webhook_events"
 _UNSENT = "SELECT count(*) FROM meter_outbox WHERE customer_id = ? AND status = 'pending'"
 _STAGED = "SELECT min(staged_seq) FROM meter_push_state"
 _UNSTAGED = "SELECT count(*) FROM usage_events WHERE customer_id = ? AND seq > ? AND status = 'ok' AND tier IN ({})"
 #: Tables whose old rows erase leaves behind until they are reclaimed (PostgreSQL's VACUUM list).
-TOUCHED = (*_DELETE, *_MOVE, *_MERGE, *_TEXT, "customers", "erasure_log")
+TOUCHED = (*CUSTOMER_TABLES, *_TEXT, "erasure_log")
 
 
 class LedgerStore:
@@ -172,7 +183,7 @@ class LedgerStore:
     def find(self, subject: Subject) -> Counts:
         counts: Counts = {}
         with self.ledger.transaction() as conn:
-            for table in (*_DELETE, *_MOVE, *_MERGE, "customers"):
+            for table in CUSTOMER_TABLES:
                 n = conn.execute(f"SELECT count(*) FROM {table} WHERE customer_id = ?", (subject.customer_id,)).fetchone()[0]
                 counts[table] = counts.get(table, 0) + int(n)
             for table in _TEXT:
@@ -187,6 +198,8 @@ class LedgerStore:
                 cur = conn.execute(f"SELECT {columns} FROM {table} WHERE customer_id = ? ORDER BY {order}",
                                    (subject.customer_id,))
                 sink.rows(self.name, table, [c.strip() for c in columns.split(",")], cur.fetchall())
+            clients = conn.execute(_CLIENTS_EXPORT, (subject.customer_id,)).fetchall()
+            sink.rows(self.name, "oauth_clients", _CLIENTS_EXPORT_COLUMNS, clients)
             where, params = like_any(["payload"], [subject.customer_id])
             rows = conn.execute(f"{_WEBHOOK_EXPORT} WHERE {where} ORDER BY created, event_id", params).fetchall()
         sink.objects(self.name, "webhook_events", [
