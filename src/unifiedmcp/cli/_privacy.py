@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 privacy = typer.Typer(help="Export or erase a customer's data in every store (docs/privacy.md).",
                       no_args_is_help=True)
-retention = typer.Typer(help="Roll up or remove records past the [retention] periods (docs/privacy.md).",
+# "\\[": Rich would read "[section]" as a style tag and print nothing.
+retention = typer.Typer(help="Roll up or remove records past the \\[retention] periods (docs/privacy.md).",
                         no_args_is_help=True)
 
 _REPORTS = typer.Option(Path("reports"), "--reports", help="The published reports folder (report --out).")
@@ -46,7 +47,10 @@ def export(
     out: Path = typer.Option(..., "--out", help="The zip archive to write (JSON and CSV, with a manifest)."),
     reports: Path = _REPORTS,
 ) -> None:
-    """Write everything held about a customer to a zip archive (mode 0600)."""
+    """Write everything held about a customer to a zip archive (mode 0600).
+
+    JSON and CSV per store and table, with a manifest; never key hashes, credentials or tokens.
+    """
     from ..privacy import export_customer
 
     with open_ledger() as ledger:
@@ -64,7 +68,11 @@ def erase(
     reports: Path = _REPORTS,
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
-    """Erase a customer's personal data everywhere; keep accounting records under a pseudonym."""
+    """Erase a customer's personal data everywhere; keep accounting records under a pseudonym.
+
+    Needs UNIFIEDMCP_PSEUDONYM_KEY (privacy new-key). Safe to run again, also after a crash. Exit 3:
+    erased, but files the toolkit does not own (backups, exports) still name the customer: listed.
+    """
     from ..privacy import Pseudonyms, erase_customer
 
     pseudonyms = Pseudonyms(settings().pseudonym_key)  # no key: refused before anything is read
@@ -112,7 +120,11 @@ def apply(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be removed; change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Roll up old usage events, purge old webhook payloads and rejected-delivery counts."""
+    """Roll up old usage events, purge old webhook payloads and rejected-delivery counts.
+
+    Periods come from the settings file's \\[retention] section (docs/privacy.md lists them and their
+    defaults); the metrics of every month stay the same.
+    """
     from ..privacy import apply_retention
 
     s = settings()
