@@ -144,3 +144,24 @@ def test_erasure_without_a_usable_pseudonym_key_is_refused(key: str | None) -> N
     with pytest.raises(PseudonymKeyMissing) as refused:
         Pseudonyms(key)
     assert "UNIFIEDMCP_PSEUDONYM_KEY" in str(refused.value)
+
+
+def test_what_stripe_sends_after_the_erasure_is_erased_by_running_erase_again(
+    ledger_target: Path | str, tmp_path: Path,
+) -> None:
+    """``--stripe`` deletes the customer in Stripe, which then sends ``customer.deleted`` with the
+    customer's e-mail and name: erase run again finds it and erases it (docs/privacy.md)."""
+    pseudonyms = Pseudonyms(PSEUDONYM_KEY)
+    with Ledger(ledger_target) as ledger:
+        _fill(ledger)
+        first = erase_customer(C, places=_places(ledger, tmp_path), pseudonyms=pseudonyms)
+        late = shapes.customer(C, created=PAST, email=EMAIL, name=NAME) | {"deleted": True}
+        EventProcessor(ledger).process(shapes.event("evt_deleted", type="customer.deleted", created=PAST, obj=late))
+        second = erase_customer(C, places=_places(ledger, tmp_path), pseudonyms=pseudonyms)
+        third = erase_customer(C, places=_places(ledger, tmp_path), pseudonyms=pseudonyms)
+        after = ledger_rows(ledger)
+    assert (first.outcome, second.outcome, third.outcome) == ("erased", "erased", "already_erased")
+    assert second.found["ledger"]["webhook_events"] == 1
+    text = repr({t: [r for r in rs if r not in _about(after, D)[t]] for t, rs in after.items()})
+    for trace in (C, EMAIL, NAME):
+        assert not _names(text, trace), trace
