@@ -165,3 +165,20 @@ def test_what_stripe_sends_after_the_erasure_is_erased_by_running_erase_again(
     text = repr({t: [r for r in rs if r not in _about(after, D)[t]] for t, rs in after.items()})
     for trace in (C, EMAIL, NAME):
         assert not _names(text, trace), trace
+
+
+def test_erasure_is_refused_while_a_call_of_the_customer_is_still_running(tmp_path: Path) -> None:
+    """A call admitted and not yet ended (``interrupted`` until the server completes it) may still
+    end ``ok`` and be billable: erased first, it would be billed to the pseudonym, which Stripe
+    does not know. Once it ends and is reported, the erasure goes ahead."""
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        _fill(ledger)
+        running = ledger.check_and_record(C, "list_customers", event_id="call-running", completes=True)
+        ledger.stage_meter_events(event_name=EVENT_NAME, billable_tiers={"pro"}, grace_seconds=600)
+        with pytest.raises(ErasureBlocked) as refused:
+            erase_customer(C, places=_places(ledger, tmp_path), pseudonyms=Pseudonyms(PSEUDONYM_KEY))
+        assert (refused.value.reason, refused.value.count) == ("unbilled_usage", 1)
+        ledger.complete(running.event_id, status="ok", latency_ms=2.0)
+        ledger.stage_meter_events(event_name=EVENT_NAME, billable_tiers={"pro"}, grace_seconds=600)
+        ledger.record_meter_results([(r.identifier, "sent", None) for r in ledger.meter_events()])
+        assert erase_customer(C, places=_places(ledger, tmp_path), pseudonyms=Pseudonyms(PSEUDONYM_KEY)).outcome == "erased"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from .._times import utc_text
+from .._usage_status import in_flight_cutoff
 from ..ledger import Ledger, LedgerConnection
 from ._registry import Counts, Holding, Sink
 from ._scrub import identifiers, scrub_json
@@ -138,7 +139,11 @@ _CLIENTS_EXPORT = (
 _WEBHOOK_EXPORT = "SELECT event_id, type, created, status, received_at, processed_at, payload FROM webhook_events"
 _UNSENT = "SELECT count(*) FROM meter_outbox WHERE customer_id = ? AND status = 'pending'"
 _STAGED = "SELECT min(staged_seq) FROM meter_push_state"
-_UNSTAGED = "SELECT count(*) FROM usage_events WHERE customer_id = ? AND seq > ? AND status = 'ok' AND tier IN ({})"
+# A call still running (interrupted, admitted within the in-flight window) may yet end ok: billable.
+_UNSTAGED = (
+    "SELECT count(*) FROM usage_events WHERE customer_id = ? AND seq > ? AND tier IN ({})"
+    " AND (status = 'ok' OR (status = 'interrupted' AND ts > ?))"
+)
 #: Tables whose old rows erase leaves behind until they are reclaimed (PostgreSQL's VACUUM list).
 TOUCHED = (*CUSTOMER_TABLES, *_TEXT, "erasure_log")
 
@@ -209,7 +214,8 @@ class LedgerStore:
 
     def unbilled(self, customer_id: str, *, billable_tiers: Collection[str]) -> int:
         """The customer's billable calls not yet reported to Stripe: pending meter events, and
-        (when usage billing runs: a push state exists) billable calls not staged yet."""
+        (when usage billing runs: a push state exists) billable calls not staged yet, counting
+        calls still running (``unifiedmcp._usage_status``)."""
         with self.ledger.transaction() as conn:
             pending = int(conn.execute(_UNSENT, (customer_id,)).fetchone()[0])
             staged = conn.execute(_STAGED).fetchone()[0]
@@ -217,7 +223,8 @@ class LedgerStore:
                 return pending
             marks = ", ".join("?" for _ in billable_tiers)
             sql = _UNSTAGED.format(marks)
-            return pending + int(conn.execute(sql, (customer_id, staged, *sorted(billable_tiers))).fetchone()[0])
+            params = (customer_id, staged, *sorted(billable_tiers), in_flight_cutoff())
+            return pending + int(conn.execute(sql, params).fetchone()[0])
 
     def erase(self, subject: Subject, *, within: Callable[[LedgerConnection, Counts], None] | None = None) -> Counts:
         """Erase (module docstring) in one transaction; ``within`` runs last inside it, with the
