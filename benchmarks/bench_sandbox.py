@@ -44,7 +44,7 @@ from typing import Any
 import httpx
 import stripe
 
-from unifiedmcp.billing.testing import free_port
+from unifiedmcp._loopback import free_port, wait_until_serving
 
 BIN = Path(sys.executable).parent
 KEY = "sk_test_benchmark"
@@ -73,16 +73,8 @@ def start(name: str, args: list[str], ready_path: str, *, env: dict[str, str] | 
     cmd = [a.replace("{port}", str(port)).replace("{tmp}", tmp) for a in args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TMPDIR": tmp, **(env or {})})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + ready_path, timeout=1).status_code == 200:
-                return Server(name, url, proc, tmp)
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{name} did not start")
-        time.sleep(0.1)
+    wait_until_serving(url + ready_path, proc=proc, name=name)
+    return Server(name, url, proc, tmp)
 
 
 def server_cpu(server: Server) -> float:

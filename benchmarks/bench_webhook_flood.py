@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from unifiedmcp._loopback import free_port
+from unifiedmcp._loopback import free_port, wait_until_serving
 from unifiedmcp.ledger import Ledger
 
 from _http1 import read_response  # benchmarks/_http1.py, next to this script
@@ -156,16 +156,7 @@ def main() -> None:
              "--tools", "customers.read"], env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("serve did not start")
-                time.sleep(0.1)
+            wait_until_serving(f"{base}/healthz", proc=server, name="serve")
             metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
             quiet = _phase(f"{base}/mcp", metrics_url, token, args.calls)
             flood = subprocess.Popen([sys.executable, __file__, "--flood", str(port), str(args.connections),

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 from unifiedmcp.billing import EventProcessor, verify_delivery
-from unifiedmcp.billing.testing import free_port, sign_payload
+from unifiedmcp._loopback import free_port, wait_until_serving
+from unifiedmcp.billing.testing import sign_payload
 from unifiedmcp.ledger import Ledger
 
 from _http1 import read_response  # benchmarks/_http1.py, next to this script
@@ -139,18 +140,7 @@ def bench_http(
     env.pop("STRIPE_API_KEY", None)
     server = subprocess.Popen([sys.executable, "-m", "unifiedmcp.billing.testing", "--port", str(port)], env=env)
     try:
-        import httpx
-
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("receiver did not start")
-            time.sleep(0.05)
+        wait_until_serving(f"http://127.0.0.1:{port}/healthz", proc=server, timeout=20, name="receiver")
         cpu = _cpu_seconds(server.pid)
         rate, codes = asyncio.run(_drive(port, deliveries, connections))
         return rate, len(deliveries) / (_cpu_seconds(server.pid) - cpu), codes

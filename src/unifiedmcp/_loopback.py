@@ -1,22 +1,25 @@
 """Serving an ASGI app with uvicorn in a background thread, on a socket bound beforehand.
 
 One way for the sandbox, the test and demo servers and the benchmarks. Binding first means the
-port is known (and held) before uvicorn starts, so there is no race for a "free" port.
+port is known (and held) before uvicorn starts, so there is no race for a "free" port. For a
+server started as its own process, ``wait_until_serving`` waits for its first 200.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
-__all__ = ["bind", "free_port", "is_loopback", "serve_app", "start_in_thread"]
+__all__ = ["ServerDidNotStart", "bind", "free_port", "is_loopback", "serve_app", "start_in_thread", "wait_until_serving"]
 
 
 def is_loopback(host: str) -> bool:
@@ -46,6 +49,30 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class ServerDidNotStart(RuntimeError):
+    """A server process exited, or did not answer in time, before serving (``wait_until_serving``)."""
+
+
+def wait_until_serving(
+    url: str, *, proc: subprocess.Popen[Any] | None = None, timeout: float = 60.0, verify: bool | str = True,
+    name: str = "server",
+) -> None:
+    """Poll ``url`` until it answers 200; raise :class:`ServerDidNotStart` if ``proc`` exits first
+    or ``timeout`` seconds pass (the process is left to the caller)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2, verify=verify).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise ServerDidNotStart(f"{name} exited with code {proc.returncode} before serving {url}")
+        if time.monotonic() > deadline:
+            raise ServerDidNotStart(f"{name} did not answer {url} within {timeout:g} s")
+        time.sleep(0.05)
 
 
 def start_in_thread(

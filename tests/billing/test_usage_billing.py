@@ -6,7 +6,9 @@ sandbox's Billing Meters, invoiced in arrears at the renewal on a test clock, an
 - pushing again changes nothing, and ``reconcile`` finds no difference in either month;
 - a tier change mid-period bills each part at its own tier;
 - chaos (429/500 on a share of meter events) and a SIGKILLed pusher still give exact invoices;
-- a customer deleted in Stripe gives failed events that reconcile shows (exit 1), nothing lost.
+- events outside Stripe's timestamp window fail visibly (too old) or wait (ahead of its clock);
+- a customer deleted in Stripe, or the meter deactivated, gives failed events that reconcile shows
+  (exit 1), nothing lost; `push-usage --retry-failed` sends them once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -209,3 +211,48 @@ def test_free_tier_calls_are_never_reported(world: World) -> None:
     world.meter(cus, 50, start=int(time.time()) - 600)
     result = UsagePusher(world.ledger, world.client, grace_seconds=0).run_once()
     assert (result.staged_rows, result.staged_events, result.sent) == (50, 0, 0)
+
+
+def test_an_unknown_meter_fails_visibly_and_a_retry_after_the_fix_bills_everything(
+    world: World, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The meter deactivated in Stripe: events are refused (no_meter), kept as failed and shown by
+    reconcile (exit 1); once it is reactivated, ``push-usage --retry-failed`` sends them, exactly."""
+    cus, clock, _ = world.customer("pro")
+    world.meter(cus, 40, start=START + 60)
+    world.advance(clock, START + HOUR)
+    [meter] = world.client.v1.billing.meters.list().data
+    world.client.v1.billing.meters.deactivate(meter.id)
+    result = UsagePusher(world.ledger, world.client).run_once()
+    assert (result.sent, result.failed) == (0, 4)
+    assert all("no_meter" in e for e in result.errors)
+    for name, value in world.sb.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", str(world.ledger_path))
+    code, out, _ = cli("billing", "reconcile", "--month", "2026-10", "--json")
+    assert code == 1 and json.loads(out)["customers"][0]["failed_calls"] == 40
+    world.client.v1.billing.meters.reactivate(meter.id)
+    code, _, err = cli("billing", "push-usage", "--once", "--retry-failed")
+    assert code == 0 and "4 failed event(s) made pending again" in err and "sent 4 event(s) (40 call(s))" in err
+    code, out, _ = cli("billing", "reconcile", "--month", "2026-10", "--json")
+    [c] = json.loads(out)["customers"]
+    assert code == 0 and (c["failed_calls"], c["stripe_calls"]) == (0, 40)
+
+
+def test_events_outside_stripes_timestamp_window_are_visible_never_dropped(world: World) -> None:
+    """Calls pushed 40 days late are refused (timestamp_too_far_in_past) and recorded as failed
+    with Stripe's message; calls dated 10 minutes ahead of Stripe's clock stay pending and go out
+    once that clock catches up (a fast clock here is cured by time)."""
+    cus, clock, _ = world.customer("pro")
+    world.meter(cus, 20, start=START + 60)  # recorded now, pushed only after 40 days
+    world.advance(clock, START + 40 * DAY)
+    world.meter(cus, 10, start=START + 40 * DAY + 600)  # 10 minutes ahead of the clock
+    pusher = UsagePusher(world.ledger, world.client, grace_seconds=0)
+    result = pusher.run_once()
+    assert (result.sent, result.failed, result.pending) == (0, 2, 1)
+    assert all("timestamp_too_far_in_past" in e for e in result.errors)
+    failed = world.ledger.meter_events(status="failed")
+    assert sum(r.value for r in failed) == 20 and all("35 days" in (r.error or "") for r in failed)
+    world.advance(clock, START + 40 * DAY + 900)
+    result = pusher.run_once()
+    assert (result.sent, result.calls_sent, result.pending) == (1, 10, 0)

@@ -15,10 +15,9 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 
 from unifiedmcp.billing import subscribe, subscriptions, webhook_events
-from unifiedmcp.billing.testing import free_port
+from unifiedmcp._loopback import ServerDidNotStart, free_port, wait_until_serving
 from unifiedmcp.ledger import Ledger
 
 
@@ -26,17 +25,12 @@ def _start(port: int, env: dict[str, str], cwd: Path, *extra: str) -> subprocess
     proc = subprocess.Popen(
         [sys.executable, "-m", "unifiedmcp.billing.testing", "--port", str(port), *extra], env=env, cwd=cwd
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, "receiver exited"
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("receiver did not start")
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/healthz", proc=proc, timeout=20, name="receiver")
+    except ServerDidNotStart:
+        proc.kill()
+        raise
+    return proc
 
 
 def test_receiver_killed_mid_event_applies_it_once_on_retry(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -83,7 +83,8 @@ def test_payments_alerts_below_a_stricter_success_threshold(export_dir: Path, tm
 
 def test_overages_with_a_lower_near_threshold(export_dir: Path, tmp_path: Path) -> None:
     """overages with near_threshold=0.5 counts as "near" every customer at 50% or more, neither over
-    nor an upgrade candidate (free customers with rejected calls are counted as those)."""
+    nor an upgrade candidate (free customers with rejected calls are counted as those); it shows
+    the overage billed (metered invoice lines) beside the overage computed from usage."""
     nb = _run("overages", tmp_path, month="2026-10", warehouse=str(export_dir), near_threshold=0.5)
     con = reports.connect_data(export_dir)
     per = metrics.usage_by_customer(con, "2026-10")
@@ -94,6 +95,10 @@ def test_overages_with_a_lower_near_threshold(export_dir: Path, tmp_path: Path) 
     assert _kpi(head, "near their limit (>= 50%)") == str(near)
     assert _kpi(head, "customers over their limit") == str(int((per["over"] > 0).sum()))
     assert _kpi(head, "upgrade candidates") == str(int(per["upgrade_candidate"].sum()))
+    r = metrics.monthly(con, "2026-10")
+    assert r["overage_expected"] > 0
+    assert _kpi(head, "overage billed (invoiced)") == money(r["overage_revenue"])
+    assert _kpi(head, "overage computed (ledger)") == money(r["overage_expected"])
 
 
 def test_ops_reads_the_ledger_and_alerts_on_failures(export_dir: Path, ledger_file: Path, tmp_path: Path) -> None:

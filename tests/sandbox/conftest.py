@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ import httpx
 import pytest
 import stripe
 
-from unifiedmcp.billing.testing import free_port
+from unifiedmcp._loopback import free_port, wait_until_serving
 from unifiedmcp.sandbox import SandboxServer
 
 
@@ -57,17 +56,8 @@ def localstripe_url() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/js.stripe.com/v3/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("localstripe did not start")
-            time.sleep(0.1)
+        wait_until_serving(f"{url}/js.stripe.com/v3/", proc=proc, timeout=30, name="localstripe")
         yield url
     finally:
         proc.terminate()

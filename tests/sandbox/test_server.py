@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import stripe
 
-from unifiedmcp.billing.testing import free_port
+from unifiedmcp._loopback import free_port, wait_until_serving
 from unifiedmcp.sandbox import WebhookReceiver, serve_in_thread
 
 
@@ -28,15 +28,7 @@ def test_cli_serve_with_forward_to(tmp_path: Path) -> None:
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/_sandbox/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+            wait_until_serving(f"{url}/_sandbox/health", proc=proc, timeout=30, name="unifiedmcp sandbox serve")
             client = stripe.StripeClient("sk_test_anything123", base_addresses={"api": url}, max_network_retries=0)
             cus = client.v1.customers.create({"email": "cli@example.com"})
             got = receiver.wait_for(lambda rs: len(rs) >= 1, timeout=10)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from unifiedmcp._loopback import free_port
+from unifiedmcp._loopback import ServerDidNotStart, free_port, wait_until_serving
 from unifiedmcp.accounts import CredentialCipher
 from unifiedmcp.ledger import Ledger
 
@@ -58,17 +55,12 @@ def start_serve(
             env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=tmp,
         )
     served = Served(proc, f"{scheme}://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{served.url}/healthz", timeout=2, verify=verify).status_code == 200:
-                return served
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            served.stop()
-            raise AssertionError(f"serve did not start: {log.read_text()}")
-        time.sleep(0.1)
+    try:
+        wait_until_serving(f"{served.url}/healthz", proc=proc, verify=verify, name="serve")
+    except ServerDidNotStart as exc:
+        served.stop()
+        raise AssertionError(f"{exc}: {log.read_text()}") from exc
+    return served
 
 
 def stub_customer(ledger: Path, customer: str) -> str:

@@ -18,9 +18,11 @@ The ledger is the source of truth and the outbox is in the ledger (``sql/005_usa
    customer, a timestamp more than 35 days old, no meter) marks the row ``failed`` with Stripe's
    error: visible to ``billing reconcile``, never a silent drop.
 
-One event per customer and second keeps the volume near Stripe's live-mode limit for meter
-events (1,000 per second per account, docs "Rate limits") only when more than 1,000 customers
-call in the same second; the pusher sends sequentially, so it never exceeds it.
+Stripe's live-mode limit for meter events is 1,000 calls per second per account, and one
+concurrent call per customer and meter (docs "Rate limits"). The pusher sends ``concurrency``
+customers' events at once, each customer's in order on one thread, so it never makes two
+concurrent calls for a customer; one event per customer and second reaches the account limit only
+when more than 1,000 paying customers call in the same second (429s are then retried).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import stripe
@@ -64,12 +67,23 @@ class PushResult:
     oldest_pending_ts: int | None = None  # Unix second of the oldest pending event (the push lag)
     errors: list[str] = field(default_factory=list)
 
+    def add_sends(self, other: PushResult) -> None:
+        """Count another part of the same send (one customer's events, sent on another thread)."""
+        self.sent += other.sent
+        self.calls_sent += other.calls_sent
+        self.failed += other.failed
+        self.retried += other.retried
+        self.errors.extend(other.errors)
+
 
 class UsagePusher:
     """Stages and sends usage; safe to run in several processes at once (see the module docstring).
 
     ``bucket_seconds``: calls are summed per customer and this many seconds (1: exact whatever
     the billing periods; see ``Ledger.stage_meter_events`` before using a longer one).
+
+    ``concurrency``: customers whose events are sent at once (one thread each; a customer's own
+    events go one at a time, in order, as Stripe's limits ask).
 
     ``max_attempts``: tries per event within one run (429/5xx/network), with back-off from
     ``backoff`` seconds doubling up to ``max_backoff``. ``sleep`` is injectable for tests only
@@ -86,6 +100,7 @@ class UsagePusher:
         grace_seconds: float = 600.0,
         bucket_seconds: int = 1,
         batch: int = 500,
+        concurrency: int = 8,
         max_attempts: int = 5,
         backoff: float = 0.2,
         max_backoff: float = 5.0,
@@ -98,6 +113,9 @@ class UsagePusher:
         self.grace_seconds = grace_seconds
         self.bucket_seconds = bucket_seconds
         self.batch = batch
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -125,14 +143,21 @@ class UsagePusher:
     def send(self, result: PushResult | None = None) -> PushResult:
         """Send every pending outbox row (oldest first); record each outcome in the ledger."""
         result = result or PushResult()
-        while True:
-            rows = self.ledger.pending_meter_events(event_name=self.event_name, limit=self.batch)
-            if not rows:
-                return result
-            outcomes = [self._send_one(row, result) for row in rows]
-            self.ledger.record_meter_results(outcomes)
-            if any(status == "pending" for _, status, _ in outcomes):
-                return result  # Stripe keeps refusing for now: leave the rest for the next run
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="usage-push") as pool:
+            while True:
+                rows = self.ledger.pending_meter_events(event_name=self.event_name, limit=self.batch)
+                if not rows:
+                    return result
+                by_customer: dict[str, list[MeterEventRow]] = {}
+                for row in rows:
+                    by_customer.setdefault(row.customer_id, []).append(row)
+                outcomes = []
+                for part, part_outcomes in pool.map(self._send_in_order, by_customer.values()):
+                    result.add_sends(part)
+                    outcomes.extend(part_outcomes)
+                self.ledger.record_meter_results(outcomes)
+                if any(status == "pending" for _, status, _ in outcomes):
+                    return result  # Stripe keeps refusing for now: leave the rest for the next run
 
     def run_once(self) -> PushResult:
         result = self.send(self.stage())
@@ -140,6 +165,11 @@ class UsagePusher:
         return result
 
     # -- one meter event -------------------------------------------------------------------------
+
+    def _send_in_order(self, rows: list[MeterEventRow]) -> tuple[PushResult, list[tuple[str, str, str | None]]]:
+        """One customer's events, one at a time (a thread of ``send``), with their own counts."""
+        part = PushResult()
+        return part, [self._send_one(row, part) for row in rows]
 
     def _send_one(self, row: MeterEventRow, result: PushResult) -> tuple[str, str, str | None]:
         params = {

@@ -128,13 +128,14 @@ def _connect_app(runtime: Any) -> Any:
     )
 
 
-def _usage_pusher(runtime: Any) -> Any:
+def _usage_pusher(runtime: Any, *, concurrency: int) -> Any:
     """The background usage pusher of a metering customer server with the operator's key."""
     from ..billing import UsagePusher
 
     if not runtime.options.metered or runtime.stripe is None:
         return None
-    return UsagePusher(runtime.ledger, operator_client(max_network_retries=0), tiers=runtime.ledger.tiers)
+    return UsagePusher(runtime.ledger, operator_client(max_network_retries=0), tiers=runtime.ledger.tiers,
+                       concurrency=concurrency)
 
 
 def _role(customer: str | None, operator: bool) -> Role:
@@ -237,6 +238,9 @@ def serve(
         help="Report paying customers' billable calls to Stripe meters in the background (customer servers).",
     ),
     push_interval: float = typer.Option(10.0, "--push-interval", min=0.1, help="Seconds between usage pushes."),
+    push_concurrency: int = typer.Option(
+        8, "--push-concurrency", min=1, help="Customers whose meter events are sent at once (raise it for live Stripe)."
+    ),
 ) -> None:
     """Serve streamable HTTP MCP at /mcp (bearer API keys), Stripe webhooks, the Connect callback,
     /healthz and Prometheus /metrics; push usage to Stripe meters."""
@@ -285,7 +289,8 @@ def serve(
     ) as runtime:
         app = create_app(
             runtime, base_url=url, webhook_app=_webhook_app(runtime), connect_app=_connect_app(runtime), host=host,
-            usage_pusher=_usage_pusher(runtime) if push_usage else None, push_interval=push_interval,
+            usage_pusher=_usage_pusher(runtime, concurrency=push_concurrency) if push_usage else None,
+            push_interval=push_interval,
             body_timeout=body_timeout,
         )
         if metrics_port is not None:

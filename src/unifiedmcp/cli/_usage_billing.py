@@ -19,6 +19,10 @@ billing = typer.Typer(help="Usage billing: report paying customers' calls to Str
 def push_usage(
     once: bool = typer.Option(False, "--once", help="Stage and send what there is, then exit."),
     interval: float = typer.Option(10.0, "--interval", min=0.1, help="Seconds between runs (without --once)."),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="First make events Stripe refused pending again (after fixing the cause)."
+    ),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Customers whose events are sent at once."),
     grace: float = typer.Option(
         600.0, "--grace", min=0, help="Seconds an unfinished call may hold back the calls after it."
     ),
@@ -26,8 +30,14 @@ def push_usage(
     """Report billable calls of paying customers as meter events (from the ledger's outbox)."""
     from ..billing import UsagePusher
 
+    from ..billing import METER_EVENT
+
     with open_ledger() as ledger:
-        pusher = UsagePusher(ledger, operator_client(max_network_retries=0), tiers=tiers(), grace_seconds=grace)
+        if retry_failed:
+            count = ledger.retry_failed_meter_events(event_name=METER_EVENT)
+            err_console.print(f"{count} failed event(s) made pending again", highlight=False)
+        pusher = UsagePusher(ledger, operator_client(max_network_retries=0), tiers=tiers(), grace_seconds=grace,
+                             concurrency=concurrency)
         while True:
             result = pusher.run_once()
             err_console.print(

@@ -66,6 +66,7 @@ _MARK_OUTBOX = """
 UPDATE meter_outbox SET status = ?, error = ?, sent_at = ?, attempts = attempts + 1
 WHERE identifier = ? AND status = 'pending'
 """
+_RETRY_OUTBOX = "UPDATE meter_outbox SET status = 'pending' WHERE event_name = ? AND status = 'failed'"
 _CONNECTIONS = "SELECT connection_id, customer_id, provider, account, created_at, kind FROM oauth_connections"
 _CONFLICT_RETRIES = 3
 
@@ -739,6 +740,15 @@ class Ledger:
             sql += " AND customer_id = ?"
             params.append(customer)
         return {(c, t): n for c, t, n in self._read(sql + " GROUP BY customer_id, tier", tuple(params))}
+
+    def retry_failed_meter_events(self, *, event_name: str, customer_id: str | None = None) -> int:
+        """Make failed outbox rows pending again (after the cause is fixed: a meter reactivated,
+        a customer restored), keeping their identifiers and last error; returns how many."""
+        sql, params = _RETRY_OUTBOX, [event_name]
+        if customer_id is not None:
+            sql, params = sql + " AND customer_id = ?", [event_name, customer_id]
+        with self.transaction() as conn:
+            return conn.execute(sql, tuple(params)).rowcount
 
     def record_meter_results(self, results: Iterable[tuple[str, str, str | None]]) -> None:
         """Record sends: ``(identifier, status, error)`` with status ``sent``, ``failed`` or
