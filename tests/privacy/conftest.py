@@ -64,14 +64,6 @@ def privacy_env(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return isolated_env
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    """A fresh ledger: a SQLite file, or a PostgreSQL database of its own."""
-    if request.param == "sqlite":
-        return tmp_path / "ledger.sqlite3"
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 def env_of() -> Iterator[Callable[[Path], dict[str, str]]]:
     """The environment for a CLI subprocess working in a test folder."""
