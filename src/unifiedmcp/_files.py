@@ -1,8 +1,10 @@
-"""Why a file cannot be read or written, in plain words (one place for every command's files).
+"""Why a file cannot be read or written, in plain words (one place for every command's files),
+and files that only their owner may read.
 
     path = input_file(path)     # or WarehouseError: "PATH is a directory, not a file"
     with writing(out):          # or OutputError: "cannot write OUT: its folder … does not exist"
         out.write_text(text)
+    private_file(path)          # create it (and its folder) readable by its owner only: 0600 (0700)
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from pathlib import Path
 
 from .errors import OutputError, WarehouseError
 
-__all__ = ["input_file", "os_reason", "writing"]
+__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "input_file", "os_reason", "private_file", "writing"]
+
+#: The ledger, the warehouse, exports and the report folders hold personal data (docs/privacy.md).
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
 
 _KINDS = (
     (stat.S_ISCHR, "a character device"),
@@ -71,3 +77,14 @@ def writing(path: Path | None) -> Iterator[None]:
         if path is None:
             raise
         raise OutputError(path, reason=os_reason(exc, path)) from None
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (an existing file keeps its mode),
+    and its missing folder with mode 0700, so that a database opened on it next is never
+    readable by other users, not even for the moment before its first write."""
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass  # another process created it first; nothing to do either way

@@ -7,7 +7,8 @@ The CLI prints that line and exits non-zero.
     UnifiedMCPError
     ├── ConfigError              settings, tier files, live keys
     │   ├── LiveKeyRefused
-    │   └── SecretKeyMissing     UNIFIEDMCP_SECRET_KEY unset or malformed (credentials need it)
+    │   ├── SecretKeyMissing     UNIFIEDMCP_SECRET_KEY unset or malformed (credentials need it)
+    │   └── PseudonymKeyMissing  UNIFIEDMCP_PSEUDONYM_KEY unset or too short (erasure needs it)
     ├── InvalidInput             a malformed argument (month, format, id)
     │   └── AccountChoice        no or several of the customer's accounts match a call
     ├── LedgerError              the ledger cannot be opened or written
@@ -20,7 +21,8 @@ The CLI prints that line and exits non-zero.
     ├── NoConnection             a customer's Stripe tool call without a connected account
     ├── CredentialUnreadable     a stored credential does not decrypt with the configured keys
     ├── ConnectFailed            the Connect OAuth flow or a supplied key was refused
-    └── OperatorAccountRefused   a customer connection would reach the operator's own account
+    ├── OperatorAccountRefused   a customer connection would reach the operator's own account
+    └── ErasureBlocked           an erasure would lose something that must survive it (unbilled usage)
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ __all__ = [
     "ConnectFailed",
     "ConnectionCapReached",
     "CredentialUnreadable",
+    "ErasureBlocked",
     "NoConnection",
     "OperatorAccountRefused",
+    "PseudonymKeyMissing",
     "SecretKeyMissing",
     "InvalidInput",
     "LedgerError",
@@ -75,6 +79,17 @@ class SecretKeyMissing(ConfigError):
         super().__init__(
             f"UNIFIEDMCP_SECRET_KEY {reason}; connection credentials are stored encrypted with it. "
             "Create one with `unifiedmcp connections new-secret-key` and keep it out of the repository"
+        )
+
+
+class PseudonymKeyMissing(ConfigError):
+    """``privacy erase`` needs ``UNIFIEDMCP_PSEUDONYM_KEY``: the key of the customer pseudonyms."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"UNIFIEDMCP_PSEUDONYM_KEY {reason}; erased customers are replaced by pseudonyms keyed with it. "
+            "Create one with `unifiedmcp privacy new-key`, keep it with your other secrets and never change it"
         )
 
 
@@ -215,3 +230,13 @@ class OperatorAccountRefused(UnifiedMCPError):
         super().__init__(
             f"{account} is the operator's own Stripe account; a customer connection can never reach it"
         )
+
+
+class ErasureBlocked(UnifiedMCPError):
+    """An erasure was refused before it changed anything: going ahead would lose what must survive
+    it. ``reason`` is a short code (``unbilled_usage``), ``count`` how many records are concerned."""
+
+    def __init__(self, reason: str, message: str, *, count: int) -> None:
+        self.reason = reason
+        self.count = count
+        super().__init__(message)

@@ -38,6 +38,14 @@ def test_every_command_has_help(run) -> None:
         assert "Usage:" in r.out
 
 
+def test_help_shows_settings_sections_in_square_brackets(run) -> None:
+    """A help text that names a settings section ([retention], [alerts]) shows it, in the group's
+    help and in the root's list: Rich would otherwise take it for a style tag and print nothing."""
+    for group in ("retention", "alerts"):
+        assert f"[{group}]" in run(group, "--help").out, group
+        assert f"[{group}]" in run("--help").out, group
+
+
 def test_usage_errors_exit_2_with_a_message(run) -> None:
     """An unknown option is a usage error (exit 2) that names the option."""
     r = run("usage", "show", "--bogus")

@@ -11,14 +11,6 @@ import pytest
 from unifiedmcp.ledger import Ledger
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    """Where a fresh ledger lives: a SQLite file path, or a PostgreSQL URL."""
-    if request.param == "sqlite":
-        return tmp_path / "ledger.sqlite3"
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 def ledger(ledger_target: Path | str) -> Iterator[Ledger]:
     """A real ledger with one customer per default tier."""

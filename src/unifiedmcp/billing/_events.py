@@ -339,6 +339,9 @@ class EventProcessor:
         missing = [i for i in ids if i not in rows]
         if missing:
             raise BillingError(f"no stored webhook event {', '.join(missing)}")
+        purged = [i for i in ids if not rows[i]]  # retention empties old payloads (docs/privacy.md)
+        if purged:
+            raise BillingError(f"webhook event {', '.join(purged)} cannot be replayed: retention purged its payload")
         events = [json.loads(rows[i]) for i in ids]
         events.sort(key=lambda e: int(e.get("created") or 0))
         return [self.process(e, payload=rows[e["id"]], replay=True) for e in events]

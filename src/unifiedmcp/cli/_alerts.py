@@ -12,7 +12,8 @@ from rich.text import Text
 from ..config import config_file_path, load_config_file
 from ._common import console, err_console, parse_month, settings
 
-app_ = typer.Typer(help="Alerts on payments, webhooks, churn, quotas and data freshness ([alerts] thresholds).",
+# "\\[": Rich would read "[section]" as a style tag and print nothing.
+app_ = typer.Typer(help="Alerts on payments, webhooks, churn, quotas and data freshness (\\[alerts] thresholds).",
                    no_args_is_help=True)
 
 _STYLE = {"fired": "bold red", "ok": "green", "skipped": "dim"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -11,6 +12,8 @@ from .. import __version__
 from . import _common
 from .._secrets import mask_log_records, masked_stderr
 from ..errors import UnifiedMCPError
+
+PRIVATE_UMASK = 0o077
 
 app = typer.Typer(
     name="unifiedmcp",
@@ -42,12 +45,12 @@ def _root(
 def _register() -> None:
     # Sub-command groups live next to the code they drive; each module exposes `register(app)`.
     from . import (
-        _alerts, _billing, _connections, _customers, _demo, _keys, _ledger, _metrics, _oauth, _report, _sandbox,
-        _server, _usage, _usage_billing, _warehouse, _webhooks,
+        _alerts, _billing, _connections, _customers, _demo, _keys, _ledger, _metrics, _oauth, _privacy, _report,
+        _sandbox, _server, _usage, _usage_billing, _warehouse, _webhooks,
     )
 
     for module in (_customers, _keys, _usage, _connections, _ledger, _server, _oauth, _billing, _usage_billing,
-                   _webhooks, _sandbox, _warehouse, _metrics, _report, _demo, _alerts):
+                   _webhooks, _sandbox, _warehouse, _metrics, _report, _demo, _alerts, _privacy):
         module.register(app)
 
 
@@ -65,8 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     Nothing it prints to stderr, and no log record, holds a secret (``unifiedmcp._secrets``).
     """
     mask_log_records()
-    with masked_stderr():
-        return _main(sys.argv[1:] if argv is None else argv)
+    # Everything a command creates is its user's alone: the ledger, the warehouse and DuckDB's
+    # .wal (which DuckDB makes with the umask), reports, exports (docs/privacy.md).
+    umask = os.umask(PRIVATE_UMASK)
+    try:
+        with masked_stderr():
+            return _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        os.umask(umask)  # main() called in-process (tests, notebooks) leaves the caller's as it was
 
 
 def _main(args: list[str]) -> int:

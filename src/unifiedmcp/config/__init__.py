@@ -1,6 +1,6 @@
 """Configuration: settings from the environment, the optional settings file, and the tier table."""
 
-from ._file import AlertSettings, ConfigFile, config_file_path, load_config_file
+from ._file import AlertSettings, ConfigFile, RetentionSettings, config_file_path, load_config_file
 from ._settings import LIVE_KEY_PREFIXES, Settings, load_settings
 from ._tiers import DEFAULT_TIERS, Tier, TierTable, load_tiers
 
@@ -9,6 +9,7 @@ __all__ = [
     "LIVE_KEY_PREFIXES",
     "AlertSettings",
     "ConfigFile",
+    "RetentionSettings",
     "Settings",
     "Tier",
     "TierTable",

@@ -11,6 +11,11 @@ it exists. It holds what is not a secret and not a path: thresholds and policies
     notify_retries = 3                 # further attempts after a failed --notify POST
     notify_timeout_seconds = 10
 
+    [retention]                        # `unifiedmcp retention apply` (docs/privacy.md)
+    usage_events_months = 13           # raw usage events of older months become daily totals
+    webhook_payload_days = 90          # webhook payloads older than this are purged (id, type, status, times stay)
+    rejected_delivery_days = 30        # rejected-delivery counts not seen for longer are deleted
+
 Every key is optional (the defaults above). Each section is read into a frozen dataclass; an
 unknown section or key, or a value of the wrong type or range, is a :class:`ConfigError` naming
 the file, the section and the key. Secrets never go here: they stay in the environment.
@@ -25,7 +30,15 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigError
 
-__all__ = ["DEFAULT_CONFIG_FILE", "AlertSettings", "ConfigFile", "config_file_path", "load_config_file", "read_toml"]
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "AlertSettings",
+    "ConfigFile",
+    "RetentionSettings",
+    "config_file_path",
+    "load_config_file",
+    "read_toml",
+]
 
 DEFAULT_CONFIG_FILE = Path("unifiedmcp.toml")
 
@@ -36,6 +49,11 @@ def _rate(default: float) -> Any:
 
 def _count(default: int) -> Any:
     return field(default=default, metadata={"kind": int, "min": 0})
+
+
+def _period(default: int) -> Any:
+    # 0 would erase everything at once, a slip no retention policy means: at least 1.
+    return field(default=default, metadata={"kind": int, "min": 1})
 
 
 def _positive(default: float) -> Any:
@@ -57,14 +75,25 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """How long raw records are kept by ``unifiedmcp retention apply``. Usage counts by month:
+    events of the current month and of the ``usage_events_months`` before it stay raw."""
+
+    usage_events_months: int = _period(13)
+    webhook_payload_days: int = _period(90)
+    rejected_delivery_days: int = _period(30)
+
+
+@dataclass(frozen=True)
 class ConfigFile:
     """The settings file's sections (defaults when there is no file: ``path`` is None)."""
 
     path: Path | None = None
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
-_SECTIONS: dict[str, type] = {"alerts": AlertSettings}
+_SECTIONS: dict[str, type] = {"alerts": AlertSettings, "retention": RetentionSettings}
 _Section = TypeVar("_Section")
 
 

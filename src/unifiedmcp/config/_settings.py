@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     ``UNIFIEDMCP_SECRET_KEY``       Fernet key(s) encrypting connection credentials, comma-separated
                                     while rotating (the first encrypts)
     ``UNIFIEDMCP_BASE_URL``         public URL of ``unifiedmcp serve`` (OAuth redirect URIs)
+    ``UNIFIEDMCP_PSEUDONYM_KEY``    key of the pseudonyms that replace erased customers' ids
+                                    (``privacy erase``); never rotated
     ==============================  ==============================================
 
     ``STRIPE_API_KEY`` is the operator's own account: it bills UnifiedMCP's customers, and only
@@ -88,6 +90,9 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_SECRET_KEY", "secret_key"))
     base_url: str | None = Field(default=None, validation_alias=_env("UNIFIEDMCP_BASE_URL", "base_url"))
+    pseudonym_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("UNIFIEDMCP_PSEUDONYM_KEY", "pseudonym_key")
+    )
 
     @field_validator("ledger_path", mode="before")
     @classmethod
@@ -99,7 +104,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _remember_secrets(self) -> Settings:
-        values = [s.get_secret_value() for s in (self.stripe_api_key, self.stripe_webhook_secret) if s]
+        values = [s.get_secret_value() for s in (self.stripe_api_key, self.stripe_webhook_secret, self.pseudonym_key)
+                  if s]
         if isinstance(self.ledger_path, SecretStr):
             values += url_passwords(self.ledger_path.get_secret_value())
         remember_secrets(*values, *(v.strip() for v in values), *self.webhook_secrets)

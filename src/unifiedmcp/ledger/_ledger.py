@@ -207,6 +207,19 @@ class Ledger:
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self._db.read(sql, params)
 
+    # -- privacy: bytes of erased rows -----------------------------------------------------------
+
+    def secure_delete(self) -> None:
+        """From now on this ``Ledger`` overwrites what it deletes or replaces (SQLite's
+        ``secure_delete``; PostgreSQL has no such mode). Used by ``unifiedmcp.privacy``."""
+        self._db.secure_delete()
+
+    def reclaim(self, tables: Sequence[str]) -> None:
+        """Leave no copy of deleted rows in the ledger's files: SQLite rewrites the file (VACUUM)
+        and empties its WAL; PostgreSQL VACUUMs ``tables``, which frees their dead rows' space
+        without zeroing it (docs/privacy.md says what that guarantees)."""
+        self._db.reclaim(tables)
+
     # -- customers -----------------------------------------------------------------------------
 
     def upsert_customer(

@@ -291,6 +291,23 @@ class PostgresDatabase:
 
         return self._run(bound, retry=True)
 
+    def secure_delete(self) -> None:
+        """Nothing to switch on: PostgreSQL has no such mode (see :meth:`reclaim`)."""
+
+    def reclaim(self, tables: Sequence[str]) -> None:
+        """VACUUM ``tables``: the space of dead row versions becomes reusable. It is not zeroed:
+        their bytes stay in the table files until overwritten, in the WAL until it is recycled,
+        and in backups (docs/privacy.md)."""
+        for table in tables:
+            if not re.fullmatch(r"[a-z_]+", table):
+                raise ValueError(f"not a ledger table name: {table!r}")
+
+        def vacuum(conn: psycopg.Connection) -> None:
+            for table in tables:  # autocommit: VACUUM cannot run inside a transaction
+                conn.execute(f"VACUUM {table}")  # type: ignore[arg-type]  # checked above
+
+        self._run(vacuum, retry=True)
+
 
 class PostgresMigrator:
     """Migrations on one direct connection (see ``_migrations.migrate``); the version is kept in

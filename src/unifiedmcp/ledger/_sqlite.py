@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from .._files import private_file
 from ..errors import LedgerError
 from ._metering import Completion, EventRow, Key, Prior, State
 from ._migrations import migrate
@@ -130,7 +131,8 @@ class SqliteDatabase:
         shm = None if str(path) == ":memory:" else f"{path}-shm"
         try:
             if shm is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                # SQLite gives the -wal and -shm files the mode of the database file.
+                private_file(path)
                 if (reason := _unwritable(shm)) is not None:
                     raise LedgerError(f"cannot open ledger {path}: {shm} cannot be written ({reason})")
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -254,6 +256,25 @@ class SqliteDatabase:
     def settled_seq(self) -> int | None:
         """No bound needed: SQLite's writers are serialised, so ``seq`` grows in commit order."""
         return None
+
+    def secure_delete(self) -> None:
+        """From now on SQLite overwrites deleted and replaced content with zeros (this connection)."""
+        with self._lock:
+            self._check_shm()
+            self._conn.execute("PRAGMA secure_delete = ON")
+
+    def reclaim(self, tables: Sequence[str]) -> None:
+        """Rewrite the file from its live rows only (VACUUM), then empty the WAL into it: no page
+        of a deleted or replaced row survives in either. ``tables`` do not matter here."""
+        with self._lock:
+            self._check_shm()
+            try:
+                self._conn.execute("VACUUM")
+                busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                raise self.error(exc) from None
+        if busy:
+            raise LedgerError(f"cannot empty the WAL of {self.path}: another process keeps reading it; run again")
 
     def error(self, exc: BaseException) -> LedgerError:
         return LedgerError(f"cannot write ledger {self.path}: {exc}")

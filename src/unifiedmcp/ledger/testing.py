@@ -8,8 +8,9 @@ PostgreSQL refuses to run as root, and these machines run as root: the server th
 ``postgres`` user (``runuser``) in a directory it owns. ``initdb`` and ``pg_ctl`` are found on
 PATH or in Debian's ``/usr/lib/postgresql/<version>/bin`` (``scripts/system-deps.sh`` installs
 the package). Registered as a pytest plugin (tests/conftest.py), it provides ``postgres_cluster``
-(one per test session, i.e. per xdist worker, started on first use) and ``postgres_url`` (a fresh,
-migrated database per test, copied from a template).
+(one per test session, i.e. per xdist worker, started on first use), ``postgres_url`` (a fresh,
+migrated database per test, copied from a template) and ``ledger_target`` (a test run once on a
+SQLite file and once on such a database).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PostgresCluster", "PostgresUnavailable", "find_postgres_bin", "postgres_cluster", "postgres_url"]
+__all__ = [
+    "PostgresCluster", "PostgresUnavailable", "find_postgres_bin", "ledger_target", "postgres_cluster", "postgres_url",
+]
 
 #: Settings for clusters whose data may be lost: tests trade durability for speed.
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -162,3 +165,11 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 def postgres_url(postgres_cluster: PostgresCluster) -> str:
     """A fresh, migrated ledger database of its own for one test."""
     return postgres_cluster.create_database(template="ledger_template")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a fresh ledger lives, once per backend: a SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "ledger.sqlite3"
+    return request.getfixturevalue("postgres_url")

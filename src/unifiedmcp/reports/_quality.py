@@ -46,7 +46,9 @@ _INPUTS = {"usage_events": "a usage file (usage*.csv, .jsonl or .parquet)", "inv
            "customers": "customers.jsonl"}
 # What "data for the month" means per table, for the warning when there is none.
 _IN_MONTH = {
-    "usage_events": ("SELECT count(*) FROM usage_events WHERE ts >= $m_start AND ts < $m_next", "usage events"),
+    # Daily totals count too: retention rolls old months' events up into them (docs/privacy.md).
+    "usage_events": ("SELECT (SELECT count(*) FROM usage_events WHERE ts >= $m_start AND ts < $m_next)"
+                     " + (SELECT count(*) FROM usage_daily WHERE day >= $m_start AND day < $m_next)", "usage events"),
     "charges": ("SELECT count(*) FROM charges WHERE created >= $m_start AND created < $m_next", "charges"),
     "invoice_lines": ("SELECT count(*) FROM revenue_lines WHERE cover_start < $m_next AND cover_end > $m_start",
                       "subscription revenue"),

@@ -31,6 +31,7 @@ import papermill as pm
 from .. import alerts
 from .._dsn import is_database_url
 from .. import warehouse as wh
+from .._files import PRIVATE_DIR_MODE
 from ..config import AlertSettings, TierTable
 from ..errors import InvalidInput
 from ..metrics import CONVENTIONS, monthly
@@ -216,7 +217,11 @@ def run_reports(
                 raise DataQualityError(check.warnings, exit_code=2)
             report = monthly(con, m, currency=currency, convention=convention, tiers=tiers)
         directory = Path(out_dir).resolve() / str(m)
-        (directory / "notebooks").mkdir(parents=True, exist_ok=True)
+        if not directory.exists():
+            # Pages name customers (the customers report): readable by their owner only, the
+            # files inside whatever their mode (docs/privacy.md).
+            directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True)
+        (directory / "notebooks").mkdir(exist_ok=True)
         return _run(m, directory=directory, source_dir=source_dir, names=names, warehouse=data_file,
                     ledger=ledger, parallel=parallel, currency=currency, convention=convention,
                     parameters=parameters, timeout=timeout, check=check, report=report, mask_pii=mask_pii,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from ..errors import WarehouseError
 from ._sql import sql_text
 
@@ -20,9 +22,10 @@ __all__ = [
     "rebuild_typed",
 ]
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 # Raw-table changes per version, applied before the derived tables are rebuilt. 3: usage_events.tier.
 # 4: no raw change (prices and price_catalog gain usage_type, revenue lines skip metered prices).
+# 5: usage_daily, the daily totals of rolled-up usage (new tables come from schema.sql itself).
 _UPGRADE_SQL = "ALTER TABLE usage_events ADD COLUMN IF NOT EXISTS tier VARCHAR"
 
 # Stripe object type -> (JSON Lines file, raw table, typed SQL files rebuilt after a load).
@@ -93,9 +96,15 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     if read_only and not path.exists():
         raise WarehouseError(f"no warehouse at {path}: load data first", path=path)
     try:
-        if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        new = not read_only and not path.exists()
+        if new:
+            path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         con = duckdb.connect(str(path), read_only=read_only)
+        if new:
+            # DuckDB refuses to open an empty file made beforehand, so the file is made private
+            # right after DuckDB creates it, before the schema or any row is written. Its .wal
+            # comes and goes with the process umask (the CLI's is 077; docs/privacy.md).
+            os.chmod(path, PRIVATE_FILE_MODE)
     except (duckdb.IOException, OSError) as exc:
         raise WarehouseError(f"cannot open warehouse {path}: {exc}", path=path) from None
     if read_only:

@@ -34,6 +34,19 @@ CREATE TABLE IF NOT EXISTS usage_events (
     tier        VARCHAR                -- the tier the call was admitted under, when the log says
 );
 
+-- Usage events older than the retention period, rolled up by `retention apply` (docs/privacy.md):
+-- calls per UTC day (`day`: its first instant), customer, recorded tier, tool and status. The
+-- metrics count these before the roll-up horizon (sync_state 'usage_rollup_horizon') and raw
+-- events from it on, so usage loaded again after a roll-up is never counted twice.
+CREATE TABLE IF NOT EXISTS usage_daily (
+    day         TIMESTAMP NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    tier        VARCHAR,
+    tool_name   VARCHAR NOT NULL,
+    status      VARCHAR NOT NULL,
+    calls       BIGINT NOT NULL
+);
+
 -- Malformed usage rows, with their line (CSV/JSONL, 1-based) or row (Parquet, 1-based) number.
 -- Re-loading the same file replaces its rows here.
 CREATE TABLE IF NOT EXISTS usage_rejects (source VARCHAR, line BIGINT, reason VARCHAR, loaded_at TIMESTAMP);
