@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -226,3 +227,123 @@ def test_an_unknown_state_makes_no_call_with_the_operators_key(tmp_path: Path) -
         with serve_app(app, port=port) as url:
             resp = httpx.get(f"{url}/oauth/stripe/callback", params={"code": "ac_x", "state": "junk"}, timeout=30)
     assert resp.status_code == 400 and "unknown OAuth state" in resp.text
+
+
+# -- encryption: what the ledger file holds, and refusals that change nothing -------------------
+
+
+class _Tap(stripe.HTTPClient):
+    """Stripe's HTTP layer, recording every response body (to learn the tokens Stripe granted)."""
+
+    name = "tap"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inner = stripe.new_default_http_client()
+        self.bodies: list[tuple[str, str]] = []
+
+    def request(self, method: str, url: str, headers: Any, post_data: Any = None, **kw: Any) -> Any:
+        body, code, resp_headers = self._inner.request(method, url, headers, post_data)
+        self.bodies.append((url, body))
+        return body, code, resp_headers
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _ledger_bytes(path: Path) -> bytes:
+    """The ledger file with its WAL and shared-memory files, as a disk image would hold them."""
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+
+
+def _ledger_digest(path: Path) -> str:
+    import sqlite3
+
+    with closing(sqlite3.connect(path)) as db:
+        return hashlib.sha256("\n".join(db.iterdump()).encode()).hexdigest()
+
+
+def test_the_granted_tokens_never_reach_the_ledger_file_in_clear(fresh_sandbox: Any, tmp_path: Path) -> None:
+    """After the whole Connect OAuth flow, the refresh token Stripe granted is stored (it decrypts
+    from the connection's credential), yet neither it nor the access token appears anywhere in
+    the ledger's bytes (the main file, its WAL, its shared memory)."""
+    import json
+
+    sb = fresh_sandbox
+    settings = Settings(_env_file=None, stripe_api_key=sb.api_key, stripe_api_base=sb.url,
+                        stripe_connect_client_id=sb.connect_client_id(), secret_key=SECRET_KEY)
+    tap = _Tap()
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger(path) as ledger:
+        ledger.upsert_customer("cus_pro", tier="pro")
+        operator = sb.client(client_id=settings.stripe_connect_client_id, http_client=tap)
+        app = create_connect_app(ledger=ledger, operator_client=operator,
+                                 cipher_factory=lambda: CredentialCipher(SECRET_KEY))
+        port = free_port()
+        with serve_app(app, port=port) as url:
+            flow = Flow(sb, ledger, settings, url)
+            page = flow.approve(flow.link("cus_pro"))
+        assert page.status_code == 200 and "Connected" in page.text
+        [grant] = [json.loads(body) for u, body in tap.bodies if u.endswith("/oauth/token")]
+        [conn] = ledger.connections("cus_pro")
+        stored = ledger.connection_credential(conn.connection_id)
+        assert stored and CredentialCipher(SECRET_KEY).decrypt(stored, connection_id="c") == grant["refresh_token"]
+        on_disk = _ledger_bytes(path)
+    secrets = [grant["refresh_token"], grant["access_token"]]
+    assert all(len(s) > 20 for s in secrets)
+    for secret in secrets:
+        body = secret.split("_", 2)[-1]  # without the rt_/sk_test_ prefix
+        assert secret.encode() not in on_disk and body.encode() not in on_disk
+    assert conn.account.encode() in on_disk  # the grep does see the connection's row
+
+
+def test_adding_a_key_without_a_secret_key_is_refused_and_changes_nothing(
+    cli: Any, cli_env: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid customer key but no UNIFIEDMCP_SECRET_KEY: one clear error line, exit 1, no
+    connection, the ledger byte-for-byte unchanged, the key not echoed."""
+    _, account_key = cli_env.create_account()
+    monkeypatch.setenv("CUSTOMER_KEY", account_key)
+    assert cli("customers", "add", "cus_k", "--tier", "pro")[0] == 0
+    monkeypatch.delenv("UNIFIEDMCP_SECRET_KEY")
+    path = isolated_env / "data" / "ledger.sqlite3"
+    before = _ledger_digest(path)
+    code, out, err = cli("connections", "add", "--customer", "cus_k", "--provider", "stripe", "--api-key-env", "CUSTOMER_KEY")
+    assert code == 1
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: ") and "UNIFIEDMCP_SECRET_KEY is not set" in line
+    assert account_key not in out + err
+    assert _ledger_digest(path) == before
+    with Ledger(path) as ledger:
+        assert ledger.connections("cus_k") == []
+
+
+@pytest.mark.parametrize("listed", ["wrong", "new-then-wrong"])
+def test_rotation_under_a_wrong_key_fails_and_changes_nothing(
+    cli: Any, cli_env: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, listed: str
+) -> None:
+    """``connections rotate-keys`` when UNIFIEDMCP_SECRET_KEY is well formed but cannot read the
+    stored credentials (a wrong key; or a new key first and a wrong one after, the rotation setup
+    gone wrong) exits 1 with a clear error, and the ledger is byte-for-byte unchanged: one
+    credential it can read (under the key listed) is not re-encrypted either."""
+    keys = []
+    for customer in ("cus_k", "cus_j"):
+        _, account_key = cli_env.create_account()
+        monkeypatch.setenv("CUSTOMER_KEY", account_key)
+        cli("customers", "add", customer, "--tier", "pro")
+        keys.append(new_secret_key())
+        monkeypatch.setenv("UNIFIEDMCP_SECRET_KEY", keys[-1])  # each credential under its own key
+        code, _, err = cli("connections", "add", "--customer", customer, "--provider", "stripe",
+                           "--api-key-env", "CUSTOMER_KEY")
+        assert code == 0, err
+    path = isolated_env / "data" / "ledger.sqlite3"
+    before = _ledger_digest(path)
+    wrong = new_secret_key()
+    value = wrong if listed == "wrong" else f"{new_secret_key()},{keys[0]},{wrong}"  # cus_j's key missing
+    monkeypatch.setenv("UNIFIEDMCP_SECRET_KEY", value)
+    code, out, err = cli("connections", "rotate-keys")
+    assert code == 1, out
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: ") and "UNIFIEDMCP_SECRET_KEY" in line and "conn_" in line
+    assert all(k not in err for k in [*keys, wrong])
+    assert _ledger_digest(path) == before
