@@ -24,8 +24,10 @@ match the ledger fail the reconciliation.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import accumulate
 from typing import Any
 
 import stripe
@@ -198,6 +200,7 @@ def reconcile(
     catalog = ledger.catalog_prices()
     for customer in {line["customer"] for line in lines}:
         entry(customer)
+    calls = _CallCounter(ledger, lines, billable)
     for c in by_customer.values():
         if meter is not None:
             try:
@@ -205,7 +208,7 @@ def reconcile(
             except stripe.InvalidRequestError as exc:  # e.g. the customer was deleted in Stripe
                 c.errors.append(f"Stripe has no usage for {c.customer}: {exc.user_message or exc.code}")
         for line in (x for x in lines if x["customer"] == c.customer):
-            check = _check_line(ledger, tiers, catalog, line)
+            check = _check_line(ledger, tiers, catalog, line, calls)
             c.lines.append(check)
             c.invoiced_amount += check.amount
             c.expected_invoiced_amount += check.expected_amount
@@ -261,15 +264,32 @@ def _line_price(line: dict[str, Any]) -> str | None:
     return object_id(details.get("price")) or object_id(line.get("price"))
 
 
+class _CallCounter:
+    """Billable calls of a customer on a tier over any period of the invoice lines, from one scan
+    of the ledger (per-second counts and their running totals)."""
+
+    def __init__(self, ledger: Ledger, lines: list[dict[str, Any]], tiers: set[str]) -> None:
+        periods = [(line["line"].get("period") or {}) for line in lines]
+        starts = [int(p.get("start") or 0) for p in periods]
+        ends = [int(p.get("end") or 0) for p in periods]
+        seconds = ledger.billable_calls_per_second(start=min(starts), end=max(ends), tiers=tiers) if lines else {}
+        self._index = {key: ([s for s, _ in rows], list(accumulate((n for _, n in rows), initial=0)))
+                       for key, rows in seconds.items()}
+
+    def __call__(self, customer: str, tier: str | None, start: int, end: int) -> int:
+        """Calls in ``[start, end)``."""
+        times, totals = self._index.get((customer, tier or ""), ([], [0]))
+        return totals[bisect_left(times, end)] - totals[bisect_left(times, start)]
+
+
 def _check_line(
-    ledger: Ledger, tiers: TierTable, catalog: dict[str, str], found: dict[str, Any]
+    ledger: Ledger, tiers: TierTable, catalog: dict[str, str], found: dict[str, Any], count: _CallCounter
 ) -> InvoiceLineCheck:
     line, price = found["line"], found["price"]
     tier = tiers.for_catalog_price(price, catalog)
     period = line.get("period") or {}
     p0, p1 = int(period.get("start") or 0), int(period.get("end") or 0)
-    names = {tier.name} if tier is not None else set()
-    calls = sum(ledger.billable_calls(start=p0, end=p1, tiers=names, customer=found["customer"]).values())
+    calls = count(found["customer"], tier.name if tier is not None else None, p0, p1)
     in_flight = sum(r.value for r in ledger.meter_events(customer_id=found["customer"], start=p0, end=p1,
                                                          status="pending"))
     quantity = int(line.get("quantity") or 0)

@@ -741,6 +741,23 @@ class Ledger:
             params.append(customer)
         return {(c, t): n for c, t, n in self._read(sql + " GROUP BY customer_id, tier", tuple(params))}
 
+    def billable_calls_per_second(
+        self, *, start: int, end: int, tiers: Collection[str]
+    ) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        """:meth:`billable_calls` per second: (customer, tier) -> [(Unix second, calls)] in time
+        order. One scan answers any number of periods inside ``[start, end)`` (reconciliation's
+        invoice lines), where a query per period would scan the calls each time."""
+        if not tiers:
+            return {}
+        marks = ", ".join("?" for _ in tiers)
+        sql = (f"SELECT customer_id, tier, substr(ts, 1, 19), count(*) FROM usage_events WHERE status = 'ok'"
+               f" AND tier IN ({marks}) AND ts >= ? AND ts < ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for customer, tier, second, calls in self._read(sql, (*sorted(tiers), _second_text(start), _second_text(end))):
+            at = int(datetime.fromisoformat(second).replace(tzinfo=timezone.utc).timestamp())
+            out.setdefault((customer, tier), []).append((at, int(calls)))
+        return out
+
     def retry_failed_meter_events(self, *, event_name: str, customer_id: str | None = None) -> int:
         """Make failed outbox rows pending again (after the cause is fixed: a meter reactivated,
         a customer restored), keeping their identifiers and last error; returns how many."""
