@@ -249,6 +249,21 @@ def test_one_customer_cannot_multiply_its_sessions_with_oauth_clients(sandbox: A
             assert flow.mcp(tokens["access_token"]).status_code == 429
 
 
+def test_client_registrations_from_one_address_are_rate_limited(flow: Flow, ledger: Any) -> None:
+    """/register is unauthenticated and writes a ledger row per request: one address gets a
+    burst of 30, then 429 with Retry-After and nothing stored; registered clients keep working."""
+    body = {"redirect_uris": [REDIRECT], "client_name": "flood", "token_endpoint_auth_method": "none"}
+    answers = [httpx.post(f"{flow.url}/register", json=body).status_code for _ in range(40)]
+    assert answers[:30] == [201] * 30 and set(answers[30:]) == {429}
+    refused = httpx.post(f"{flow.url}/register", json=body)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"] == "temporarily_unavailable"
+    assert len(ledger.oauth.clients()) == 30
+    client = ledger.oauth.clients()[0]
+    code, verifier = flow.authorize(client.client_id)
+    assert flow.token(client.client_id, code, verifier).status_code == 200
+
+
 def test_operator_server_has_no_authorization_server(sandbox: Any, ledger: Any) -> None:
     from unifiedmcp.server import Runtime, ServerOptions
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from .._rate import TokenBuckets
 from . import _resources  # noqa: F401  (registers the API routes)
 from ._accounts import SECRET, Accounts
 from ._auth import acting_on, authenticate, check_permission, key_from
@@ -45,23 +45,6 @@ __all__ = ["create_app"]
 _IDEMPOTENCY_CACHE = 10_000
 
 
-class _Bucket:
-    """Token bucket per API key: ``rate`` requests per second, bursts of one second's worth."""
-
-    def __init__(self) -> None:
-        self.tokens: dict[str, tuple[float, float]] = {}
-
-    def take(self, key: str, rate: float) -> bool:
-        now = time.monotonic()
-        tokens, last = self.tokens.get(key, (rate, now))
-        tokens = min(rate, tokens + (now - last) * rate)
-        if tokens < 1:
-            self.tokens[key] = (tokens, now)
-            return False
-        self.tokens[key] = (tokens - 1, now)
-        return True
-
-
 def create_app(
     accounts: Accounts,
     *,
@@ -79,7 +62,7 @@ def create_app(
     non-loopback ``Host`` and ``Origin`` headers (for a server bound to a loopback address).
     """
     idem: OrderedDict[tuple[str, str, str], tuple[str, int, bytes]] = OrderedDict()
-    bucket = _Bucket()
+    buckets = TokenBuckets()
     lock = accounts.db.lock
 
     async def api(request: Request) -> Response:
@@ -88,7 +71,8 @@ def create_app(
             with lock:
                 cred = authenticate(accounts, key_from(request.headers), api_keys=api_keys)
             rate = accounts.settings.rate_limit_per_second
-            if rate and not bucket.take(cred.key, float(rate)):
+            # Bursts of one second's worth, as Stripe's limiter allows.
+            if rate and not buckets.take(cred.key, rate=float(rate), burst=float(rate)):
                 raise rate_limited()
             body = await request.body()
             method = request.method

@@ -8,6 +8,8 @@ not: Client ID Metadata Documents are supported and public clients (``none``) ar
 
 from __future__ import annotations
 
+import math
+
 from mcp.server.auth.handlers.authorize import AuthorizationHandler
 from mcp.server.auth.handlers.metadata import MetadataHandler
 from mcp.server.auth.handlers.register import RegistrationHandler
@@ -26,9 +28,11 @@ from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, Request
 from mcp.shared.auth import OAuthMetadata
 from pydantic import AnyHttpUrl
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
 from starlette.routing import Route, request_response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..._rate import TokenBuckets
 from ._clients import LedgerClientAuthenticator
 from ._consent import ConsentPage
 from ._provider import CONSENT_PATH, LedgerOAuthProvider
@@ -63,6 +67,34 @@ def _api(handler: object, methods: list[str]) -> ASGIApp:
     return CORSMiddleware(limited, allow_origins="*", allow_methods=methods, allow_headers=["mcp-protocol-version"])
 
 
+#: Client registrations one address may make: a burst of this many, refilled at this rate a minute.
+#: Registration is unauthenticated and stores a client each time; MCP clients register once.
+REGISTRATIONS_PER_MINUTE = 30
+
+
+class _RegistrationLimit:
+    """An ASGI app (a class: Starlette would take a function for a request handler) with POSTs
+    limited per client address: 429 with Retry-After past the limit."""
+
+    def __init__(self, app: ASGIApp, *, per_minute: int) -> None:
+        self._app, self._per_minute = app, per_minute
+        self._buckets = TokenBuckets()
+        self._retry_after = str(max(1, math.ceil(60 / per_minute)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            address = (scope.get("client") or ("unknown", 0))[0]
+            if not self._buckets.take(address, rate=self._per_minute / 60, burst=self._per_minute):
+                refused = JSONResponse(
+                    {"error": "temporarily_unavailable",
+                     "error_description": "too many client registrations from this address; retry later"},
+                    status_code=429, headers={"Retry-After": self._retry_after},
+                )
+                await refused(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
 def oauth_routes(provider: LedgerOAuthProvider) -> list[Route]:
     """Metadata, /authorize, the consent page, /token, /register and /revoke."""
     metadata = oauth_metadata(provider.issuer)
@@ -79,6 +111,11 @@ def oauth_routes(provider: LedgerOAuthProvider) -> list[Route]:
         ),
         Route(CONSENT_PATH, ConsentPage(provider), methods=["GET", "POST"]),
         Route(TOKEN_PATH, _api(TokenHandler(provider, authenticator).handle, post), methods=post),  # type: ignore[arg-type]
-        Route(REGISTRATION_PATH, _api(RegistrationHandler(provider, options=registration).handle, post), methods=post),  # type: ignore[arg-type]
+        Route(
+            REGISTRATION_PATH,
+            _RegistrationLimit(_api(RegistrationHandler(provider, options=registration).handle, post),  # type: ignore[arg-type]
+                               per_minute=REGISTRATIONS_PER_MINUTE),
+            methods=post,
+        ),
         Route(REVOCATION_PATH, _api(RevocationHandler(provider, authenticator).handle, post), methods=post),  # type: ignore[arg-type]
     ]
