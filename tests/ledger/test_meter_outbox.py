@@ -85,5 +85,9 @@ def test_billable_calls_over_a_range(ledger: Ledger) -> None:
     _call(ledger, "cus_pro", "err", T0, status="error")
     _call(ledger, "cus_pro", "out", T0 + timedelta(days=40))
     _call(ledger, "cus_free", "free", T0)
-    start = int(T0.timestamp()) - 60
-    assert ledger.billable_calls(start=start, end=start + 3600, tiers=PAYING) == {("cus_pro", "pro"): 1}
+    _call(ledger, "cus_pro", "same-second", T0 + timedelta(milliseconds=500))
+    _call(ledger, "cus_pro", "next-second", T0 + timedelta(seconds=1))
+    start, second = int(T0.timestamp()) - 60, int(T0.timestamp())
+    assert ledger.billable_calls_per_second(start=start, end=start + 3600, tiers=PAYING) == {
+        ("cus_pro", "pro"): [(second, 2), (second + 1, 1)]  # ok calls of paying tiers, per second, in range
+    }

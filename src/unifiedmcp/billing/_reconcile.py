@@ -170,11 +170,14 @@ def reconcile(
     def entry(customer: str) -> CustomerReconciliation:
         return by_customer.setdefault(customer, CustomerReconciliation(customer))
 
-    for (customer, tier), calls in ledger.billable_calls(start=start, end=end, tiers=billable).items():
+    lines = _metered_lines(client, start, end)
+    calls = _CallCounter(ledger, lines, billable, start=start, end=end)
+    for (customer, tier), n in calls.totals(start, end).items():
         c = entry(customer)
-        c.ledger_calls += calls
-        c.calls_by_tier[tier] = calls
-        c.overage_calls += max(0, calls - tiers[tier].monthly_api_calls)
+        c.ledger_calls += n
+        c.calls_by_tier[tier] = n
+        c.overage_calls += max(0, n - tiers[tier].monthly_api_calls)
+    old_outbox: dict[str, int] = {}
     for row in ledger.meter_events(start=start, end=end):
         if row.event_name != event_name:
             continue
@@ -186,21 +189,17 @@ def reconcile(
         else:
             c.failed_calls += row.value
             c.errors.append(row.error or "refused")
-    old_calls = ledger.billable_calls(start=start, end=settled_before, tiers=billable)
-    old_outbox: dict[str, int] = {}
-    for row in ledger.meter_events(start=start, end=settled_before):
-        if row.event_name == event_name:
+        if row.ts < settled_before:
             old_outbox[row.customer_id] = old_outbox.get(row.customer_id, 0) + row.value
+    old_calls = calls.totals(start, settled_before)
     for c in by_customer.values():
         c.unstaged_calls = c.ledger_calls - c.sent_calls - c.pending_calls - c.failed_calls
         old = sum(n for (customer, _), n in old_calls.items() if customer == c.customer)
         c.stale_unstaged_calls = max(0, old - old_outbox.get(c.customer, 0))
     meter = _meter_id(client, event_name)
-    lines = _metered_lines(client, start, end)
     catalog = ledger.catalog_prices()
     for customer in {line["customer"] for line in lines}:
         entry(customer)
-    calls = _CallCounter(ledger, lines, billable)
     for c in by_customer.values():
         if meter is not None:
             try:
@@ -265,14 +264,14 @@ def _line_price(line: dict[str, Any]) -> str | None:
 
 
 class _CallCounter:
-    """Billable calls of a customer on a tier over any period of the invoice lines, from one scan
-    of the ledger (per-second counts and their running totals)."""
+    """Billable calls per customer and tier over any period within the month and the invoice
+    lines' periods, from one scan of the ledger (per-second counts and their running totals)."""
 
-    def __init__(self, ledger: Ledger, lines: list[dict[str, Any]], tiers: set[str]) -> None:
+    def __init__(self, ledger: Ledger, lines: list[dict[str, Any]], tiers: set[str], *, start: int, end: int) -> None:
         periods = [(line["line"].get("period") or {}) for line in lines]
-        starts = [int(p.get("start") or 0) for p in periods]
-        ends = [int(p.get("end") or 0) for p in periods]
-        seconds = ledger.billable_calls_per_second(start=min(starts), end=max(ends), tiers=tiers) if lines else {}
+        first = min([start, *(int(p.get("start") or start) for p in periods)])
+        last = max([end, *(int(p.get("end") or end) for p in periods)])
+        seconds = ledger.billable_calls_per_second(start=first, end=last, tiers=tiers)
         self._index = {key: ([s for s, _ in rows], list(accumulate((n for _, n in rows), initial=0)))
                        for key, rows in seconds.items()}
 
@@ -280,6 +279,11 @@ class _CallCounter:
         """Calls in ``[start, end)``."""
         times, totals = self._index.get((customer, tier or ""), ([], [0]))
         return totals[bisect_left(times, end)] - totals[bisect_left(times, start)]
+
+    def totals(self, start: int, end: int) -> dict[tuple[str, str], int]:
+        """(customer, tier) -> calls in ``[start, end)``, for those with any."""
+        found = {key: self(*key, start, end) for key in self._index}
+        return {key: n for key, n in found.items() if n}
 
 
 def _check_line(

@@ -725,28 +725,13 @@ class Ledger:
         sql = _OUTBOX_ROWS + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY ts, identifier"
         return [MeterEventRow(*r) for r in self._read(sql, tuple(params))]
 
-    def billable_calls(
-        self, *, start: int, end: int, tiers: Collection[str], customer: str | None = None
-    ) -> dict[tuple[str, str], int]:
-        """Calls with status ``ok`` made on one of ``tiers`` in ``[start, end)`` (Unix seconds),
-        per (customer, tier): what usage billing reports to Stripe."""
-        if not tiers:
-            return {}
-        marks = ", ".join("?" for _ in tiers)
-        sql = (f"SELECT customer_id, tier, count(*) FROM usage_events WHERE status = 'ok' AND tier IN ({marks})"
-               " AND ts >= ? AND ts < ?")
-        params: list[Any] = [*sorted(tiers), _second_text(start), _second_text(end)]
-        if customer is not None:
-            sql += " AND customer_id = ?"
-            params.append(customer)
-        return {(c, t): n for c, t, n in self._read(sql + " GROUP BY customer_id, tier", tuple(params))}
-
     def billable_calls_per_second(
         self, *, start: int, end: int, tiers: Collection[str]
     ) -> dict[tuple[str, str], list[tuple[int, int]]]:
-        """:meth:`billable_calls` per second: (customer, tier) -> [(Unix second, calls)] in time
-        order. One scan answers any number of periods inside ``[start, end)`` (reconciliation's
-        invoice lines), where a query per period would scan the calls each time."""
+        """Calls with status ``ok`` made on one of ``tiers`` in ``[start, end)`` (Unix seconds),
+        what usage billing reports to Stripe, per second: (customer, tier) -> [(Unix second,
+        calls)] in time order. One scan answers any number of periods inside the range
+        (reconciliation's month and invoice lines), where a query per period would scan again."""
         if not tiers:
             return {}
         marks = ", ".join("?" for _ in tiers)
