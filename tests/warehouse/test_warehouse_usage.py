@@ -408,6 +408,15 @@ def test_pull_usage_is_incremental_by_seq(tmp_path: Path) -> None:
     assert _events(db)[-1] == ("l9", "cus_b", "fetch", datetime(2026, 10, 2), "rejected", "u", None)
 
 
+@pytest.mark.parametrize("folder", ["a#b", "50% off?", "plain"])
+def test_pull_usage_reads_a_ledger_whatever_its_folder_is_called(tmp_path: Path, folder: str) -> None:
+    """The ledger is opened read-only by URI: a #, ? or % in its path is part of the name."""
+    (tmp_path / folder).mkdir()
+    ledger, db = tmp_path / folder / "ledger.sqlite3", tmp_path / "w.duckdb"
+    _ledger(ledger, [("p1", "cus_a", "search", "2026-10-01T00:00:00.000000Z", "ok", 1.0, None)])
+    assert warehouse.pull_usage(db, ledger=ledger).loaded == 1
+
+
 def test_pull_usage_after_a_file_load_does_not_duplicate(tmp_path: Path) -> None:
     """An event already loaded from an export is not counted again when pulled from the ledger."""
     ledger, db = tmp_path / "ledger.sqlite3", tmp_path / "w.duckdb"

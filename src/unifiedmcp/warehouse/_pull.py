@@ -75,7 +75,7 @@ def _sqlite_reader(ledger: Path) -> tuple[UsageReader, Callable[[], None]]:
         raise WarehouseError(f"no ledger at {ledger}", path=ledger)
     input_file(ledger)
     try:
-        src = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+        src = sqlite3.connect(f"{ledger.resolve().as_uri()}?mode=ro", uri=True)  # as_uri escapes # ? %
     except sqlite3.Error as exc:
         raise WarehouseError(f"cannot open ledger {ledger}: {exc}", path=ledger) from None
     sql = LEDGER_BATCH_SQL.format(tier="tier" if _has_tier(src) else "NULL", settled=SETTLED_SQL)
