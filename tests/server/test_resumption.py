@@ -67,3 +67,34 @@ def test_a_reconnecting_client_gets_the_result_of_the_call_in_flight(slow_stripe
     message = json.loads(replayed["data"])
     assert message["id"] == 2 and message["result"]["structuredContent"]["object"] == "list"
     assert ledger.usage(customer).calls == 1
+
+
+def _session(http: httpx.Client, url: str, token: str) -> dict[str, str]:
+    auth = HEADERS | {"Authorization": f"Bearer {token}"}
+    hello = http.post(f"{url}/mcp", headers=auth, json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "resume", "version": "1"}}})
+    session = auth | {"Mcp-Session-Id": hello.headers["mcp-session-id"]}
+    http.post(f"{url}/mcp", headers=session, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return session
+
+
+def test_another_customers_session_replays_nothing_of_this_one(slow_stripe: str, ledger: Any, customer: str) -> None:
+    """Stream ids are request ids, the same in every session: customer B resuming with A's event
+    ids (the stream's, or a guessed ``2:0``) from B's own session gets none of A's results."""
+    ledger.upsert_customer("cus_other_b", tier="pro")
+    token_a, token_b = ledger.create_key(customer).token, ledger.create_key("cus_other_b").token
+    runtime = key_runtime(slow_stripe, ledger, customer, "sk_test_resume_0123456789")
+    with serve_app(create_app(runtime, base_url="http://127.0.0.1")) as url, httpx.Client(timeout=30) as http:
+        session_a = _session(http, url, token_a)
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_customers", "arguments": {}}}
+        done = http.post(f"{url}/mcp", headers=session_a, json=call)
+        events = list(_events(iter(done.text.splitlines() + [""])))
+        assert any('"result"' in e.get("data", "") for e in events)  # A got its result
+        session_b = _session(http, url, token_b)
+        for last in {e["id"] for e in events if e.get("id")} | {"2:0"}:
+            with http.stream("GET", f"{url}/mcp", headers=session_b | {"Last-Event-ID": last}, timeout=3) as resumed:
+                try:  # the first event with data, if any comes before the stream falls silent
+                    leaked = next((e for e in _events(resumed.iter_lines()) if e.get("data")), None)
+                except httpx.ReadTimeout:
+                    leaked = None
+            assert leaked is None, f"B resumed {last!r} and received {leaked}"

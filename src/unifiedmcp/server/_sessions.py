@@ -22,6 +22,8 @@ from mcp_types import INVALID_REQUEST, ErrorData, JSONRPCError
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ._events import MemoryEventStore
+
 __all__ = ["KeyedSessionManager"]
 
 log = logging.getLogger("unifiedmcp.server")
@@ -65,7 +67,17 @@ class KeyedSessionManager(StreamableHTTPSessionManager):
             count = self.open_sessions(requestor)
             if count >= self.per_key:
                 raise _KeyFull(count)
-        return super()._admit_session(requestor)
+        transport = super()._admit_session(requestor)
+        if transport is not None and isinstance(self.event_store, MemoryEventStore):
+            # The SDK hands every transport the one store; each gets its own session's view
+            # (no constructor hook: the transport keeps it in _event_store).
+            transport._event_store = self.event_store.for_session(str(transport.mcp_session_id))
+        return transport
+
+    async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
+        await super()._discard_session(session_id, transport)
+        if isinstance(self.event_store, MemoryEventStore):
+            self.event_store.forget_session(session_id)
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
