@@ -273,3 +273,24 @@ def test_operator_server_has_no_authorization_server(sandbox: Any, ledger: Any) 
         assert httpx.post(f"{url}/register", json={}).status_code in (404, 405)
         challenge = httpx.post(f"{url}/mcp", json={}).headers["www-authenticate"]
         assert "resource_metadata" not in challenge and "error=" not in challenge
+
+
+@pytest.mark.parametrize("url", [
+    "https://127.1/client.json", "https://2130706433/client.json", "https://0x7f000001/client.json",
+    "https://localhost./client.json", "https://10.0.0.1/client.json", "https://[::1]/client.json",
+])
+def test_a_metadata_document_inside_the_network_is_never_fetched(ledger: Any, url: str) -> None:
+    """A client id URL whose host resolves to a loopback or private address (however it is
+    spelled) is refused before any request: no probing of internal services through /authorize."""
+    import anyio
+
+    from unifiedmcp.server._oauth._clients import MetadataDocuments
+
+    fetched: list[str] = []
+
+    class Recording(MetadataDocuments):
+        async def _fetch(self, target: str) -> None:  # type: ignore[override]
+            fetched.append(target)
+
+    assert anyio.run(Recording(ledger, http_loopback=False).client, url) is None
+    assert fetched == [] and ledger.oauth.clients() == []

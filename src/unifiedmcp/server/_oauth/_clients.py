@@ -21,10 +21,12 @@ import binascii
 import ipaddress
 import json
 import logging
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+import anyio
 import httpx
 from mcp.server.auth.middleware.client_auth import AuthenticationError, ClientAuthenticator
 from mcp.shared.auth import OAuthClientInformationFull
@@ -67,6 +69,18 @@ def _fetchable(url: str, *, http_loopback: bool) -> bool:
     return address.is_global
 
 
+async def _resolves_to_public(host: str, port: int) -> bool:
+    """Every address ``host`` resolves to is a global one. Catches what the name alone hides: a
+    numeric form the resolver reads as an address (``127.1``, ``2130706433``, ``0x7f000001``), a
+    trailing-dot ``localhost.``, a name pointing inside the network. (A name that changes its
+    answer between this check and the fetch is not caught.)"""
+    try:
+        found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return bool(found) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in found)
+
+
 class MetadataDocuments:
     """Client ID Metadata Documents: fetched, checked, cached in the ledger."""
 
@@ -84,6 +98,10 @@ class MetadataDocuments:
             return None
         if cached is not None and cached.fetched_at and _age(cached.fetched_at) < _FRESH:
             return OAuthClientInformationFull.model_validate_json(cached.metadata)
+        parts = urlsplit(url)
+        if parts.scheme == "https" and not await _resolves_to_public(str(parts.hostname), parts.port or 443):
+            log.info("client metadata document %s: its host is not a public address", url)
+            return None
         document = await self._fetch(url)
         if document is None:  # unreachable now: a known client keeps its last document
             return OAuthClientInformationFull.model_validate_json(cached.metadata) if cached else None
