@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 
 __all__ = ["TokenBuckets"]
 
@@ -12,12 +13,12 @@ __all__ = ["TokenBuckets"]
 class TokenBuckets:
     """One token bucket per key: ``rate`` tokens a second, holding at most ``burst``.
 
-    At most ``max_keys`` buckets are kept: past that, buckets full again (idle for long enough)
-    are forgotten, which changes no answer, so a flood of new keys costs bounded memory.
+    At most ``max_keys`` buckets are kept, the least recently used forgotten first (O(1) each), so
+    a flood of new keys costs bounded memory and time; a key forgotten that way starts full again.
     """
 
     def __init__(self, *, max_keys: int = 10_000) -> None:
-        self._buckets: dict[str, tuple[float, float, float]] = {}  # key -> (tokens, when, full again at)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, when)
         self._max_keys = max_keys
         self._lock = threading.Lock()
 
@@ -25,12 +26,10 @@ class TokenBuckets:
         """Take one token from ``key``'s bucket; False when it has none left."""
         now = time.monotonic()
         with self._lock:
-            tokens, last, _ = self._buckets.get(key, (burst, now, now))
+            tokens, last = self._buckets.pop(key, (burst, now))
             tokens = min(burst, tokens + (now - last) * rate)
             taken = tokens >= 1
-            left = tokens - 1 if taken else tokens
-            full_at = now + (burst - left) / rate if rate > 0 else float("inf")
-            self._buckets[key] = (left, now, full_at)
-            if len(self._buckets) > self._max_keys:
-                self._buckets = {k: v for k, v in self._buckets.items() if v[2] > now}
+            self._buckets[key] = (tokens - 1 if taken else tokens, now)
+            while len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
             return taken
