@@ -9,6 +9,7 @@ import io
 import json
 import sqlite3
 import zipfile
+from typing import Any
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,3 +117,27 @@ def test_export_to_an_unwritable_path_says_why_and_writes_nothing(
     code, _, err = cli("privacy", "export", "--customer", demo.customer, "--out", out)
     assert code == 1 and f"cannot write {out}" in err and reason in err
     assert sorted(p.name for p in privacy_env.rglob("*")) == before
+
+
+def test_an_export_holds_no_write_lock_over_the_ledger(ledger_target: Any) -> None:
+    """While an export reads the ledger, another process's ledger (a serve replica) still writes
+    at once: the export is a read snapshot, not a write transaction. On both backends."""
+    from unifiedmcp.ledger import Ledger
+    from unifiedmcp.privacy._ledger_store import LedgerStore
+    from unifiedmcp.privacy._subject import Subject
+
+    with Ledger(ledger_target) as ledger, Ledger(ledger_target, timeout=0.5) as other:
+        ledger.upsert_customer("cus_reader", tier="pro")
+        written: list[str] = []
+
+        class Sink:
+            def rows(self, store: str, place: str, columns: list[str], rows: list) -> None:
+                if not written:  # mid-export
+                    other.upsert_customer("cus_writer", tier="free")
+                    written.append(place)
+
+            def objects(self, store: str, place: str, objects: list) -> None:
+                pass
+
+        LedgerStore(ledger).export(Subject("cus_reader", None), Sink())
+        assert written and other.customer("cus_writer") is not None

@@ -194,6 +194,14 @@ class Ledger:
             raise
         self._health.wrote()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[LedgerConnection]:
+        """A read-only transaction: one consistent view of the ledger without the write lock, so
+        a long read (an export, a dry run) never holds up metering or webhooks. Writing in it
+        fails (PostgreSQL) or is rolled back (SQLite)."""
+        with self._db.snapshot() as conn:
+            yield conn  # type: ignore[misc]
+
     def health(self) -> LedgerHealth:
         """Whether the ledger can be used now (what ``serve``'s ``/healthz`` reports): a probe (a
         read; on SQLite also the check that its shared memory can be written), and no write failed

@@ -251,6 +251,16 @@ class PostgresDatabase:
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise self.error(exc) from None
 
+    @contextmanager
+    def snapshot(self) -> Iterator[PgConnection]:
+        """A read-only transaction at REPEATABLE READ (one consistent view), without the write lock."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield PgConnection(conn)
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise self.error(exc) from None
+
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         return self._run(lambda conn: PgConnection(conn).execute(sql, params).fetchall(), retry=True)
 

@@ -207,6 +207,22 @@ class SqliteDatabase:
                 rollback(error)
                 raise error from None
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction (``BEGIN DEFERRED``: one consistent view, no write lock, so other
+        processes keep metering while it lasts)."""
+        with self._lock:
+            self._check_shm()
+            try:
+                self._conn.execute("BEGIN DEFERRED")
+            except sqlite3.Error as exc:
+                raise self.error(exc) from None
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")  # it wrote nothing
+
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
             self._check_shm()

@@ -158,7 +158,7 @@ class LedgerStore:
         self.ledger = ledger
 
     def _rows(self, sql: str, params: Any = ()) -> list[tuple]:
-        with self.ledger.transaction() as conn:
+        with self.ledger.snapshot() as conn:
             return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 
     def _mentioning(self, conn: LedgerConnection, table: str, subject: Subject) -> list[tuple]:
@@ -177,7 +177,7 @@ class LedgerStore:
     def terms(self, customer_id: str) -> set[str]:
         found = {r[0] for r in self._rows("SELECT email FROM customers WHERE customer_id = ?", (customer_id,)) if r[0]}
         subject = Subject(customer_id, None)
-        with self.ledger.transaction() as conn:
+        with self.ledger.snapshot() as conn:
             for table in ("webhook_events", "subscriptions"):
                 for _, texts in self._mentioning(conn, table, subject):
                     for column, text in texts.items():
@@ -187,7 +187,7 @@ class LedgerStore:
 
     def find(self, subject: Subject) -> Counts:
         counts: Counts = {}
-        with self.ledger.transaction() as conn:
+        with self.ledger.snapshot() as conn:
             for table in CUSTOMER_TABLES:
                 n = conn.execute(f"SELECT count(*) FROM {table} WHERE customer_id = ?", (subject.customer_id,)).fetchone()[0]
                 counts[table] = counts.get(table, 0) + int(n)
@@ -197,7 +197,7 @@ class LedgerStore:
         return {k: v for k, v in counts.items() if v}
 
     def export(self, subject: Subject, sink: Sink) -> None:
-        with self.ledger.transaction() as conn:
+        with self.ledger.snapshot() as conn:
             for table, columns in _EXPORT.items():
                 order = _ORDER.get(table, columns.split(",")[0])
                 cur = conn.execute(f"SELECT {columns} FROM {table} WHERE customer_id = ? ORDER BY {order}",
@@ -216,7 +216,7 @@ class LedgerStore:
         """The customer's billable calls not yet reported to Stripe: pending meter events, and
         (when usage billing runs: a push state exists) billable calls not staged yet, counting
         calls still running (``unifiedmcp._usage_status``)."""
-        with self.ledger.transaction() as conn:
+        with self.ledger.snapshot() as conn:
             pending = int(conn.execute(_UNSENT, (customer_id,)).fetchone()[0])
             staged = conn.execute(_STAGED).fetchone()[0]
             if staged is None or not billable_tiers:

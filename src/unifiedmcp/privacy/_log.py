@@ -57,7 +57,7 @@ class ErasureLog:
 
     def latest(self, subject: str) -> Erasure | None:
         """The subject's most recent erasure (started or done), or None."""
-        with self.ledger.transaction() as conn:
+        with self.ledger.snapshot() as conn:
             row = conn.execute(_LATEST, (subject,)).fetchone()
         if row is None:
             return None

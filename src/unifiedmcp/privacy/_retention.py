@@ -141,7 +141,8 @@ def _ledger(
     watermark: int | None, dry_run: bool, now: datetime,
 ) -> dict[str, int]:
     ledger.secure_delete()
-    with ledger.transaction() as conn:
+    # A dry run only reads: no write lock held over metering while it counts.
+    with (ledger.snapshot() if dry_run else ledger.transaction()) as conn:
         bound, kept_unstaged, kept_unpulled = _bound(conn, utc_text(usage_before), watermark)
         usage = {"cutoff": utc_text(usage_before), "bound": bound}
         old = int(conn.execute(_OLD, {"cutoff": usage["cutoff"]}).fetchone()[0])
