@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,17 @@ def test_report_cli_takes_the_thresholds_from_the_settings_file(
     assert "5 calls rejected by a hard limit (threshold 4)" in listed and len(listed) == 6
     assert "alert: 5 calls rejected by a hard limit (threshold 4)" in err
 
+
+
+def test_without_a_ledger_argument_the_configured_postgresql_ledger_is_read(
+    tmp_path: Path, postgres_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_reports(ledger=None) with UNIFIEDMCP_LEDGER a PostgreSQL URL: the webhook alerts read
+    that ledger, as the ops notebook does with its empty ``ledger`` (they came out "skipped")."""
+    db, _ = _tripping(tmp_path)
+    url = alert_data.build_ledger(postgres_cluster.create_database(), received=[
+        (OCT + timedelta(days=3), "applied"), (OCT + timedelta(days=4), "failed")])
+    monkeypatch.setenv("UNIFIEDMCP_LEDGER", url)
+    run = reports.run_reports("2026-10", out_dir=tmp_path / "out", warehouse=db, reports=["usage"])
+    verdicts = {r.rule: r.status for r in run.alerts.results}
+    assert verdicts["failed_webhook_events"] == "fired" and verdicts["webhook_silence"] == "fired"

@@ -117,16 +117,20 @@ def test_ops_reads_the_ledger_and_alerts_on_failures(export_dir: Path, ledger_fi
 def test_ops_reads_a_postgresql_ledger_and_never_writes_its_url(
     export_dir: Path, tmp_path: Path, postgres_cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ops with ledger="" and UNIFIEDMCP_LEDGER a PostgreSQL URL (with a password): the same
-    webhook counts as from a SQLite ledger, and neither the URL nor its password in the notebook."""
+    """run_reports with a PostgreSQL ledger URL (with a password): the ops report shows the same
+    webhook counts as from a SQLite ledger, and neither the URL nor its password is in any
+    published notebook or page (the runner gives the notebook "" and it reads the configured URL)."""
     url = report_dataset.build_ledger(postgres_cluster.create_database()) + "?password=pw-marker-5f2c"
     monkeypatch.setenv("UNIFIEDMCP_LEDGER", url)
-    nb = _run("ops", tmp_path, month="2026-10", warehouse=str(export_dir), ledger="", max_failed_events=1)
+    run = reports.run_reports("2026-10", out_dir=tmp_path / "out", warehouse=export_dir, ledger=url,
+                              reports=["ops"], parameters={"ops": {"max_failed_events": 1}})
+    nb = nbformat.read(run.directory / "notebooks" / "ops.ipynb", as_version=4)
     head = _headline(nb)
     expected = {"received": "20", "failed": "3", "replayed": "1", "rejected (all time)": "4"}
     assert {k: _kpi(head, k) for k in expected} == expected
-    text = (tmp_path / "ops.ipynb").read_text()
-    assert "pw-marker-5f2c" not in text and "postgresql://" not in text
+    published = [p for p in run.directory.rglob("*") if p.is_file() and p.suffix in (".ipynb", ".html", ".log")]
+    assert published and not [p for p in published if "pw-marker-5f2c" in p.read_text(errors="replace")
+                              or "postgresql://" in p.read_text(errors="replace")]
 
 
 def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from ..config import AlertSettings, TierTable
 from ..errors import InvalidInput
 from ..metrics import CONVENTIONS, monthly
 from ..months import Month
-from ._data import load_exports, open_data, source_tree
+from ._data import default_ledger, load_exports, open_data, source_tree
 from ._errors import ReportFailed
 from ._html import export_html, write_plotly_js
 from ._index import Headline, headline_numbers, write_index
@@ -189,8 +189,8 @@ def run_reports(
     """Check the data, run the report notebooks for ``month`` into ``out_dir/<month>/`` and publish them.
 
     ``warehouse`` is a DuckDB file or an export directory (e.g. ``data/sample``); ``ledger`` the
-    ledger (a SQLite file or a PostgreSQL URL) for the ops report and the webhook alerts
-    (optional); both are only read.
+    ledger (a SQLite file or a PostgreSQL URL) for the ops report and the webhook alerts, by
+    default the configured one if it exists (what the ops notebook reads too); both are only read.
     ``reports`` picks a subset of :data:`REPORTS`. ``parallel`` is the number of notebooks run at
     once (default: one per core, at most one per report). ``parameters`` adds per-report
     parameters, e.g. ``{"ops": {"max_failed_events": 0}}``.
@@ -202,6 +202,7 @@ def run_reports(
     ``on_report`` hears each notebook as it finishes. Every report runs even when one fails;
     then :class:`ReportFailed` names the first failing notebook and cell (and the others).
     """
+    ledger = ledger or default_ledger()  # one answer for the runner's alerts and the notebooks' ""
     m = Month.coerce(month)
     if convention not in CONVENTIONS:
         raise InvalidInput(f"unknown convention {convention!r}: expected stripe or chartmogul")
