@@ -65,3 +65,25 @@ def test_subscriptions_carry_both_items_and_a_tier_change_swaps_both(fresh_sandb
     assert keys(sub.subscription_id) == {"pro_monthly", "pro_overage"}
     change_tier(client, sub.customer_id, "enterprise")
     assert keys(sub.subscription_id) == {"enterprise_monthly", "enterprise_overage"}
+
+
+def test_a_paid_tier_without_its_overage_price_is_refused_not_subscribed_flat_only(fresh_sandbox: Any) -> None:
+    """Pro bills overage: with its metered price missing (deactivated, or a catalog from before
+    usage billing), subscribing or changing to pro is refused with the fix to run, instead of a
+    subscription whose overage no invoice would ever bill."""
+    import pytest
+
+    from unifiedmcp.errors import InvalidInput
+
+    client = fresh_sandbox.client()
+    ensure_catalog(client)
+    client.v1.customers.create({"email": "flat@example.com", "payment_method": "pm_card_visa",
+                                "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    sub = subscribe(client, "flat@example.com", "enterprise", payment_method="pm_card_visa")
+    [overage] = client.v1.prices.list({"lookup_keys": ["pro_overage"]}).data
+    client.v1.prices.update(overage.id, {"active": False})
+    with pytest.raises(InvalidInput, match="pro_overage.*catalog ensure"):
+        subscribe(client, "other@example.com", "pro", payment_method="pm_card_visa")
+    with pytest.raises(InvalidInput, match="pro_overage.*catalog ensure"):
+        change_tier(client, sub.customer_id, "pro")
+    assert client.v1.customers.list({"email": "other@example.com"}).data == []  # nothing made

@@ -261,11 +261,22 @@ def _find_product(client: stripe.StripeClient, plan: Plan) -> str | None:
     return None
 
 
-def metered_price_for_tier(client: stripe.StripeClient, tier: str) -> dict[str, Any] | None:
-    """The active metered (overage) price of a paid tier, or None when it bills no overage."""
+def metered_price_for_tier(
+    client: stripe.StripeClient, tier: str, *, tiers: TierTable = DEFAULT_TIERS
+) -> dict[str, Any] | None:
+    """The active metered (overage) price of a paid tier; None when the tier bills no overage.
+    A tier that bills overage without one is refused: a subscription to its flat price alone
+    would never invoice its overage."""
+    if tiers[tier].overage_per_call <= 0:
+        return None
+    key = metered_lookup_key(tier)
     with _stripe("prices.list"):
-        found = _list(client.v1.prices.list({"lookup_keys": [metered_lookup_key(tier)], "active": True, "limit": 1}))
-    return found[0] if found else None
+        found = _list(client.v1.prices.list({"lookup_keys": [key], "active": True, "limit": 1}))
+    if not found:
+        raise InvalidInput(
+            f"no active price with lookup key {key!r} for {tier}'s overage; run `unifiedmcp catalog ensure`"
+        )
+    return found[0]
 
 
 def price_for_tier(
@@ -372,7 +383,7 @@ def _paid_tier_for(
     if tier == tiers.default.name:
         raise InvalidInput(f"{tier} is the tier without a subscription; subscribe to a paid tier")
     price = price_for_tier(client, tier, plans=plans)
-    metered = metered_price_for_tier(client, tier)
+    metered = metered_price_for_tier(client, tier, tiers=tiers)
     customer = find_customer(client, email)
     if customer is None:
         params = {"email": email, "metadata": {"source": "unifiedmcp"}}
@@ -576,7 +587,7 @@ def change_tier(
         raise InvalidInput(f"{tier} is the tier without a subscription: use cancel to downgrade to it")
     cid = _require_customer(client, customer)["id"]
     price = price_for_tier(client, tier, plans=plans)
-    metered = metered_price_for_tier(client, tier)
+    metered = metered_price_for_tier(client, tier, tiers=tiers)
     sub = _live_subscription(client, cid)
     items = (sub.get("items") or {}).get("data") or []
     flat_items = [i for i in items if not _is_metered(i)]
