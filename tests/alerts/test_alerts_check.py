@@ -108,6 +108,19 @@ def test_a_postgresql_ledger_is_read_like_a_sqlite_one(cli, configured, monkeypa
     assert code != 0 and "cannot read the ledger's webhook log" in err and "hunter2secret" not in out + err
 
 
+def test_the_postgresql_ledger_is_read_in_a_read_only_session(postgres_cluster) -> None:
+    """The alerts' reader cannot write to the live ledger (a read-only session), and a database
+    without the billing tables reads as "no webhook data", not an error."""
+    import psycopg
+
+    from unifiedmcp.alerts._ledger import _reader
+
+    url = build_ledger(postgres_cluster.create_database(), received=[(OCT, "applied")])
+    with _reader(url) as db, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        db.rows("INSERT INTO webhook_rejections (reason, count, last_at) VALUES ('x', 1, 'now')")
+    assert alerts.webhook_health(postgres_cluster.create_database(), "2026-10").available is False
+
+
 def test_without_a_ledger_webhook_rules_are_skipped_not_fired(cli, configured, monkeypatch) -> None:
     root = configured(failed_charges=0, involuntary=0, rejected=0, newest=NOV - timedelta(hours=1))
     monkeypatch.setenv("UNIFIEDMCP_LEDGER", str(root / "none.sqlite3"))

@@ -9,7 +9,6 @@ that cannot be reached is an error (it is configured, so silence would hide an o
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,18 +84,16 @@ class WebhookHealth:
 
 
 _TABLES = ("webhook_events", "webhook_rejections", "subscriptions")
-_NAMED = re.compile(r"(?<![:\w]):(\w+)")  # :name, SQLite's named parameters
 
 
 class _Reader:
-    """Queries with ``:name`` parameters on either backend; rows as tuples, with column names."""
+    """Queries with ``:name`` parameters on either backend (PostgreSQL through the ledger's own
+    placeholder translation); rows as tuples, with column names."""
 
-    def __init__(self, conn: Any, *, postgres: bool) -> None:
-        self._conn, self._postgres = conn, postgres
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
 
     def rows(self, sql: str, params: dict[str, object] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        if self._postgres:
-            sql = _NAMED.sub(r"%(\1)s", sql)
         cur = self._conn.execute(sql, params or {})
         return [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
 
@@ -109,6 +106,8 @@ def _reader(ledger: str | Path | None) -> Iterator[_Reader | None]:
     elif is_database_url(ledger):
         import psycopg
 
+        from ..ledger._postgres import PgConnection
+
         url = str(ledger)
         try:
             conn = psycopg.connect(url, options="-c default_transaction_read_only=on", connect_timeout=10)
@@ -117,7 +116,7 @@ def _reader(ledger: str | Path | None) -> Iterator[_Reader | None]:
         with conn:
             found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
                                  " AND table_name = ANY(%s)", (list(_TABLES),)).fetchone()[0]
-            yield _Reader(conn, postgres=True) if found == len(_TABLES) else None
+            yield _Reader(PgConnection(conn)) if found == len(_TABLES) else None
     else:
         path = Path(ledger)
         if not path.is_file():
@@ -128,7 +127,7 @@ def _reader(ledger: str | Path | None) -> Iterator[_Reader | None]:
             marks = ", ".join("?" for _ in _TABLES)
             found = con.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
                                 _TABLES).fetchone()[0]
-            yield _Reader(con, postgres=False) if found == len(_TABLES) else None
+            yield _Reader(con) if found == len(_TABLES) else None
         finally:
             con.close()
 
