@@ -91,3 +91,17 @@ def test_billable_calls_over_a_range(ledger: Ledger) -> None:
     assert ledger.billable_calls_per_second(start=start, end=start + 3600, tiers=PAYING) == {
         ("cus_pro", "pro"): [(second, 2), (second + 1, 1)]  # ok calls of paying tiers, per second, in range
     }
+
+
+def test_calls_are_billed_on_the_tier_they_were_made_on(ledger: Ledger) -> None:
+    """Staging reads each call's recorded tier, not the customer's tier when it stages: a pro call
+    staged after a downgrade to free is reported; a free call staged after an upgrade is not."""
+    ledger.upsert_customer("cus_down", tier="pro")
+    ledger.upsert_customer("cus_up", tier="free")
+    _call(ledger, "cus_down", "made-on-pro", T0)
+    _call(ledger, "cus_up", "made-on-free", T0)
+    ledger.upsert_customer("cus_down", tier="free")
+    ledger.upsert_customer("cus_up", tier="pro")
+    step = _stage(ledger)
+    assert (step.rows, step.events) == (2, 1)
+    assert [(r.customer_id, r.value) for r in ledger.meter_events()] == [("cus_down", 1)]
